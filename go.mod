@@ -1,0 +1,3 @@
+module github.com/fullduplex/websocket
+
+go 1.26
