@@ -1,0 +1,147 @@
+package websocket
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+)
+
+// maskRef is the masking of RFC 6455 §5.3 written out byte by byte:
+// octet i of the payload is XORed with octet (i mod 4) of the key.
+func maskRef(key [4]byte, pos int, b []byte) int {
+	for i := range b {
+		b[i] ^= key[(pos+i)%4]
+	}
+	return (pos + len(b)) % 4
+}
+
+var maskKeys = [][4]byte{
+	rfcKey,
+	{0x01, 0x02, 0x04, 0x80},
+	{0xff, 0xff, 0xff, 0xff},
+	{0, 0, 0, 0},
+}
+
+// maskLengths covers every short length, where the word loops hand over to the
+// byte loops, and a few long ones.
+func maskLengths() []int {
+	var ls []int
+	for n := 0; n <= 100; n++ {
+		ls = append(ls, n)
+	}
+	return append(ls, 127, 128, 129, 255, 256, 1023, 1024, 1025, 4096+7, 65536+3)
+}
+
+func randomBytes(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// TestMaskMatchesReference checks Mask against maskRef for every length up to
+// 100 and some long ones, every key position and every alignment of the slice
+// within a larger buffer, and that no byte outside the slice changes.
+func TestMaskMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const guard = 16
+	for _, key := range maskKeys[:2] {
+		for _, n := range maskLengths() {
+			src := randomBytes(r, n)
+			for pos := range 4 {
+				want := bytes.Clone(src)
+				wantPos := maskRef(key, pos, want)
+				for off := range 8 {
+					buf := make([]byte, guard+off+n+guard)
+					for i := range buf {
+						buf[i] = 0xa5
+					}
+					copy(buf[guard+off:], src)
+					got := buf[guard+off : guard+off+n]
+					gotPos := Mask(key, pos, got)
+					if gotPos != wantPos {
+						t.Fatalf("key % x len %d pos %d off %d: returned pos %d, want %d", key, n, pos, off, gotPos, wantPos)
+					}
+					if !bytes.Equal(got, want) {
+						t.Fatalf("key % x len %d pos %d off %d: wrong output", key, n, pos, off)
+					}
+					for i, c := range buf {
+						if (i < guard+off || i >= guard+off+n) && c != 0xa5 {
+							t.Fatalf("key % x len %d pos %d off %d: byte %d outside the slice changed", key, n, pos, off, i-guard-off)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// RFC 6455 §5.3: masking and unmasking are the same operation.
+func TestMaskIsInvolution(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, key := range maskKeys {
+		for _, n := range []int{0, 1, 7, 8, 33, 1000} {
+			src := randomBytes(r, n)
+			b := bytes.Clone(src)
+			Mask(key, 1, b)
+			Mask(key, 1, b)
+			if !bytes.Equal(b, src) {
+				t.Fatalf("key % x len %d: masking twice did not restore the input", key, n)
+			}
+		}
+	}
+}
+
+// TestMaskChunkedEqualsWhole checks that a payload masked in two or three
+// pieces, threading the returned position, equals the payload masked at once,
+// whatever the split points: this is how a Conn unmasks a frame as it streams.
+func TestMaskChunkedEqualsWhole(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, key := range maskKeys[:2] {
+		for _, n := range []int{0, 1, 3, 4, 5, 8, 9, 31, 32, 33, 64, 71, 100} {
+			src := randomBytes(r, n)
+			for pos := range 4 {
+				want := bytes.Clone(src)
+				wantPos := maskRef(key, pos, want)
+				for i := 0; i <= n; i++ {
+					got := bytes.Clone(src)
+					p := Mask(key, Mask(key, pos, got[:i]), got[i:])
+					if p != wantPos || !bytes.Equal(got, want) {
+						t.Fatalf("key % x len %d pos %d split %d: pos %d (want %d), equal %v", key, n, pos, i, p, wantPos, bytes.Equal(got, want))
+					}
+					if n > 40 {
+						continue
+					}
+					for j := i; j <= n; j++ {
+						got := bytes.Clone(src)
+						p := Mask(key, pos, got[:i])
+						p = Mask(key, p, got[i:j])
+						p = Mask(key, p, got[j:])
+						if p != wantPos || !bytes.Equal(got, want) {
+							t.Fatalf("key % x len %d pos %d splits %d,%d: wrong", key, n, pos, i, j)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// The RFC's own example: "Hello" masked with 37 fa 21 3d.
+func TestMaskRFC6455Example(t *testing.T) {
+	b := []byte("Hello")
+	if p := Mask(rfcKey, 0, b); p != 1 {
+		t.Errorf("Mask returned position %d, want 1", p)
+	}
+	if want := []byte{0x7f, 0x9f, 0x4d, 0x51, 0x58}; !bytes.Equal(b, want) {
+		t.Errorf("Mask(Hello) = % x, want % x", b, want)
+	}
+}
+
+func TestMaskAllocs(t *testing.T) {
+	b := make([]byte, 1024)
+	if n := testing.AllocsPerRun(100, func() { Mask(rfcKey, 3, b) }); n != 0 {
+		t.Errorf("Mask allocates %v times per call, want 0", n)
+	}
+}
