@@ -1,0 +1,144 @@
+package websocket
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"io"
+	"testing"
+	"unicode/utf8"
+)
+
+// addGoldenSeeds adds the bytes of each RFC 6455 §5.7 example to f's corpus,
+// each extended by the extra arguments of the fuzz target.
+func addGoldenSeeds(f *testing.F, extra ...any) {
+	f.Helper()
+	for _, g := range goldenFiles {
+		wire := readHexFile(f, g.file)
+		if len(wire) > 512 {
+			wire = wire[:512]
+		}
+		f.Add(append([]any{wire}, extra...)...)
+	}
+}
+
+func FuzzParseHeader(f *testing.F) {
+	addGoldenSeeds(f)
+	for _, tt := range protocolViolations {
+		b, _ := hex.DecodeString(tt.wire)
+		f.Add(b)
+	}
+	for _, tt := range lengthEncodings {
+		b, _ := hex.DecodeString(tt.wire)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, n, err := ParseHeader(b)
+		rh, rerr := ReadHeader(bytes.NewReader(b))
+		switch {
+		case err == nil:
+			if n < 2 || n > MaxHeaderSize || n > len(b) {
+				t.Fatalf("ParseHeader(% x) size %d", b, n)
+			}
+			// The codec accepts only the shortest length form (RFC 6455 §5.2), so
+			// re-encoding gives back exactly the bytes parsed.
+			if enc := AppendHeader(nil, h); !bytes.Equal(enc, b[:n]) {
+				t.Fatalf("AppendHeader(ParseHeader(% x)) = % x", b[:n], enc)
+			}
+			if h.Length < 0 || h.Opcode.IsReserved() {
+				t.Fatalf("ParseHeader(% x) accepted %+v", b, h)
+			}
+			if h.Opcode.IsControl() && (!h.Fin || h.Length > MaxControlPayload) {
+				t.Fatalf("ParseHeader(% x) accepted a bad control frame %+v", b, h)
+			}
+			if !h.Masked && h.Mask != ([4]byte{}) {
+				t.Fatalf("ParseHeader(% x) returned a key for an unmasked frame", b)
+			}
+			if rerr != nil || rh != h {
+				t.Fatalf("ReadHeader = %+v, %v; ParseHeader = %+v", rh, rerr, h)
+			}
+		case err == io.ErrUnexpectedEOF:
+			want := io.ErrUnexpectedEOF
+			if len(b) == 0 {
+				want = io.EOF
+			}
+			if rerr != want {
+				t.Fatalf("ReadHeader(% x) error = %v, want %v", b, rerr, want)
+			}
+		case errors.Is(err, ErrProtocol):
+			if !errors.Is(rerr, ErrProtocol) {
+				t.Fatalf("ParseHeader(% x) error %v but ReadHeader error %v", b, err, rerr)
+			}
+		default:
+			t.Fatalf("ParseHeader(% x) unexpected error %v", b, err)
+		}
+	})
+}
+
+func FuzzMask(f *testing.F) {
+	addGoldenSeeds(f, binary.LittleEndian.Uint32(rfcKey[:]), 0, 3)
+	f.Add(make([]byte, 100), uint32(0x01020380), 3, 33)
+	f.Fuzz(func(t *testing.T, b []byte, k uint32, pos, split int) {
+		var key [4]byte
+		binary.LittleEndian.PutUint32(key[:], k)
+		pos &= 3
+		if split < 0 {
+			split = -split
+		}
+		if split < 0 { // -MinInt
+			split = 0
+		}
+		split %= len(b) + 1
+		want := bytes.Clone(b)
+		wantPos := maskRef(key, pos, want)
+		got := bytes.Clone(b)
+		if p := Mask(key, pos, got); p != wantPos || !bytes.Equal(got, want) {
+			t.Fatalf("whole: pos %d (want %d), equal %v", p, wantPos, bytes.Equal(got, want))
+		}
+		got = bytes.Clone(b)
+		if p := Mask(key, Mask(key, pos, got[:split]), got[split:]); p != wantPos || !bytes.Equal(got, want) {
+			t.Fatalf("split at %d: pos %d (want %d), equal %v", split, p, wantPos, bytes.Equal(got, want))
+		}
+	})
+}
+
+func FuzzUTF8(f *testing.F) {
+	addGoldenSeeds(f, 0)
+	for _, tt := range utf8Cases {
+		f.Add([]byte(tt.in), len(tt.in)/2)
+	}
+	f.Fuzz(func(t *testing.T, p []byte, split int) {
+		if split < 0 {
+			split = -split
+		}
+		if split < 0 {
+			split = 0
+		}
+		split %= len(p) + 1
+		want := utf8.Valid(p)
+		if got := validateWhole(p); got != want {
+			t.Fatalf("% x: got %v, want %v", p, got, want)
+		}
+		if got := validateSplit(p, split); got != want {
+			t.Fatalf("% x split at %d: got %v, want %v", p, split, got, want)
+		}
+		// Fail fast: the first Write that fails is the one with the first byte
+		// after which no valid UTF-8 can follow.
+		if len(p) > 256 {
+			return
+		}
+		var v utf8Validator
+		for i := range p {
+			if !v.Write(p[i : i+1]) {
+				if !completable(p[:i]) || completable(p[:i+1]) {
+					t.Fatalf("% x: failed at byte %d, but unicode/utf8 disagrees", p, i)
+				}
+				return
+			}
+		}
+		if !completable(p) {
+			t.Fatalf("% x: never failed, but cannot be completed", p)
+		}
+	})
+}
