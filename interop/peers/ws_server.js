@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// ws_server.js: a WebSocket server built on Node's `ws`, started by the Go
+// interop tests to play the peer of a fullduplex client.
+//
+// Usage: node ws_server.js '<json config>'
+//   config: {"compress": bool, "subprotocols": ["a", "b"]}
+//
+// It listens on 127.0.0.1 on a free port and prints "PORT <n>" on stdout.
+// Afterwards it prints one line "EVENT <id> <kind> <args...>" per thing the Go
+// test may want to check after a connection is gone. The URL path picks what a
+// connection does (query parameters in brackets):
+//   /echo                         echo every message with its own type
+//   /count                        answer each message with a text report
+//                                 "frames:-1 type:<t> len:<n> sha256:<hex>"
+//                                 (ws does not expose frames, hence -1)
+//   /fragmented [op size chunks]  send one message of op text|binary|utf8 in
+//                                 `chunks` fragments, then the text
+//                                 "sha256:<hex> len:<n>", then echo
+//   /ping [payload]               send an unsolicited pong, then ping with the
+//                                 hex payload; when the pong comes back send
+//                                 "pong-ok" or "pong-bad:<hex>"; echo
+//   /close [id code reason]       close at once with code and reason; report
+//                                 EVENT id closed <code> <reason hex> got back
+//   /goclose [id]                 echo; report EVENT id closed <code> <reason
+//                                 hex> when the Go side closes
+//   /subproto                     send "proto:<negotiated subprotocol>", echo
+'use strict';
+
+const crypto = require('crypto');
+const { WebSocketServer } = require('ws');
+
+const config = JSON.parse(process.argv[2] || '{}');
+const serverProtocols = config.subprotocols || [];
+
+function sha256(buf) {
+  return crypto.createHash('sha256').update(buf).digest('hex');
+}
+
+function event(id, kind, ...args) {
+  process.stdout.write(['EVENT', id, kind, ...args].join(' ') + '\n');
+}
+
+// payload returns size bytes of random content; text is printable ASCII so
+// that any split is valid UTF-8, utf8 mixes in 2-, 3- and 4-byte sequences so
+// that fragment boundaries fall inside characters.
+function payload(op, size) {
+  const b = crypto.randomBytes(size);
+  if (op === 'binary') return b;
+  if (op === 'text') {
+    for (let i = 0; i < size; i++) b[i] = 0x20 + (b[i] % 95);
+    return b;
+  }
+  const chars = ['a', 'é', '€', '😀', 'z'];
+  const parts = [];
+  let n = 0;
+  for (let i = 0; n < size; i++) {
+    let c = Buffer.from(chars[b[i % size] % chars.length], 'utf8');
+    if (n + c.length > size) c = Buffer.from('a');
+    parts.push(c);
+    n += c.length;
+  }
+  return Buffer.concat(parts);
+}
+
+// sendFragmented sends data as `chunks` frames of near-equal size, with
+// boundaries at byte offsets (so inside UTF-8 sequences for op utf8).
+function sendFragmented(ws, op, data, chunks) {
+  const binary = op === 'binary';
+  const step = Math.ceil(data.length / chunks) || 1;
+  for (let i = 0; i < chunks; i++) {
+    const part = data.subarray(Math.min(i * step, data.length), Math.min((i + 1) * step, data.length));
+    ws.send(part, { binary, fin: i === chunks - 1 });
+  }
+}
+
+function echo(ws) {
+  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+}
+
+const wss = new WebSocketServer({
+  host: '127.0.0.1',
+  port: 0,
+  maxPayload: 64 << 20,
+  perMessageDeflate: !!config.compress,
+  // Server preference order: the first of ours the client also offers.
+  handleProtocols: (offered) => serverProtocols.find((p) => offered.has(p)) || false,
+});
+
+wss.on('listening', () => {
+  process.stdout.write(`PORT ${wss.address().port}\n`);
+});
+
+wss.on('connection', (ws, req) => {
+  const u = new URL(req.url, 'http://127.0.0.1');
+  const q = u.searchParams;
+  const id = q.get('id') || '-';
+  ws.on('error', (err) => process.stderr.write(`ws_server: ${u.pathname} ${id}: ${err.message}\n`));
+  switch (u.pathname) {
+    case '/echo':
+      echo(ws);
+      break;
+    case '/count':
+      ws.on('message', (data, isBinary) => {
+        ws.send(`frames:-1 type:${isBinary ? 'binary' : 'text'} len:${data.length} sha256:${sha256(data)}`);
+      });
+      break;
+    case '/fragmented': {
+      const op = q.get('op');
+      const data = payload(op, Number(q.get('size')));
+      sendFragmented(ws, op, data, Number(q.get('chunks')));
+      ws.send(`sha256:${sha256(data)} len:${data.length}`);
+      echo(ws);
+      break;
+    }
+    case '/ping': {
+      const want = Buffer.from(q.get('payload') || '', 'hex');
+      ws.on('pong', (got) => {
+        ws.send(got.equals(want) ? 'pong-ok' : `pong-bad:${got.toString('hex')}`);
+      });
+      // RFC 6455 §5.5.3: an unsolicited pong is a heartbeat and needs no answer.
+      ws.pong(Buffer.from('unsolicited'));
+      ws.ping(want);
+      echo(ws);
+      break;
+    }
+    case '/close':
+      ws.on('close', (code, reason) => event(id, 'closed', code, reason.toString('hex') || '-'));
+      ws.close(Number(q.get('code')), q.get('reason') || '');
+      break;
+    case '/goclose':
+      ws.on('close', (code, reason) => event(id, 'closed', code, reason.toString('hex') || '-'));
+      echo(ws);
+      break;
+    case '/subproto':
+      ws.send(`proto:${ws.protocol}`);
+      echo(ws);
+      break;
+    default:
+      ws.close(1008, `unknown path ${u.pathname}`);
+  }
+});
+
+// The Go test kills the process; exit cleanly if stdin closes as well.
+process.on('SIGTERM', () => process.exit(0));
