@@ -1,0 +1,752 @@
+package websocket
+
+import (
+	"compress/flate"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// CompressionOptions configures the permessage-deflate extension (RFC 7692).
+// The zero value enables it without context takeover: an idle connection then
+// holds no compression state at all, since compressors and decompressors are
+// taken from pools only while a message is in flight.
+type CompressionOptions struct {
+	// Disabled turns compression off: a server declines every offer and a
+	// client makes none.
+	Disabled bool
+
+	// ContextTakeover keeps the LZ77 window from one message to the next in
+	// both directions, which compresses runs of similar messages much better
+	// but holds a compressor (about 1 MiB with compress/flate) and a 32 KiB
+	// history per connection for its whole life. It is only a preference: a
+	// peer may still ask either side not to take over its context.
+	ContextTakeover bool
+
+	// Level is the compress/flate level used to compress, from flate.BestSpeed
+	// to flate.BestCompression, or flate.HuffmanOnly. 0 means
+	// DefaultCompressionLevel; an invalid level also falls back to it.
+	Level int
+
+	// Threshold is the payload size below which WriteMessage sends a message
+	// uncompressed; 0 means DefaultCompressionThreshold and a negative value
+	// compresses every message. Messages written with NextWriter are
+	// compressed whatever their size, which is not known when they begin.
+	Threshold int
+}
+
+// DefaultCompressionLevel is the compression level unless CompressionOptions
+// says otherwise. flate.BestSpeed compresses text about as well as the slower
+// levels on messages of a few KiB, and, unlike them, resets a pooled compressor
+// without clearing 640 KiB of hash tables, which matters when every message
+// starts afresh (no context takeover).
+const DefaultCompressionLevel = flate.BestSpeed
+
+// DefaultCompressionThreshold is the payload size below which messages are
+// sent uncompressed unless CompressionOptions says otherwise: on shorter
+// messages the DEFLATE block header and Huffman tables eat most of the gain
+// while the CPU cost stays.
+const DefaultCompressionThreshold = 256
+
+const (
+	extensionName = "permessage-deflate"
+	maxWindowBits = 15 // compress/flate always uses a 32 KiB window
+	minWindowBits = 8
+	maxWindow     = 1 << maxWindowBits
+)
+
+// deflateParams is the outcome of a permessage-deflate negotiation, seen from
+// one endpoint: "write" is the direction this endpoint compresses, "read" the
+// one it decompresses.
+type deflateParams struct {
+	writeTakeover   bool // keep the compressor's window across messages
+	readTakeover    bool // the peer may refer to earlier messages
+	writeWindowBits int  // the largest window this endpoint may compress with
+	level           int
+	threshold       int
+}
+
+func (o *CompressionOptions) level() int {
+	if o.Level == 0 || o.Level < flate.HuffmanOnly || o.Level > flate.BestCompression {
+		return DefaultCompressionLevel
+	}
+	return o.Level
+}
+
+func (o *CompressionOptions) threshold() int {
+	switch {
+	case o.Threshold == 0:
+		return DefaultCompressionThreshold
+	case o.Threshold < 0:
+		return 0
+	}
+	return o.Threshold
+}
+
+// extension is one element of a Sec-WebSocket-Extensions header.
+type extension struct {
+	name   string
+	params []extensionParam
+}
+
+type extensionParam struct {
+	name, value string
+	hasValue    bool
+}
+
+// parseExtensions parses Sec-WebSocket-Extensions header values (RFC 6455
+// §9.1): a comma-separated list of extensions, each a token followed by
+// ;-separated parameters whose values are tokens or quoted strings. A quoted
+// value must still be a token once unescaped (§9.1). Empty list elements are
+// allowed, as in every #rule list (RFC 7230 §7).
+func parseExtensions(values []string) ([]extension, error) {
+	var exts []extension
+	for _, s := range values {
+		for {
+			s = trimOWS(s)
+			if s == "" {
+				break
+			}
+			if s[0] == ',' {
+				s = s[1:]
+				continue
+			}
+			var e extension
+			if e.name, s = cutToken(s); e.name == "" {
+				return nil, fmt.Errorf("websocket: bad extension list at %q", s)
+			}
+			for {
+				s = trimOWS(s)
+				if s == "" || s[0] == ',' {
+					break
+				}
+				if s[0] != ';' {
+					return nil, fmt.Errorf("websocket: bad extension list at %q", s)
+				}
+				var p extensionParam
+				if p.name, s = cutToken(trimOWS(s[1:])); p.name == "" {
+					return nil, fmt.Errorf("websocket: bad extension parameter at %q", s)
+				}
+				if s = trimOWS(s); s != "" && s[0] == '=' {
+					p.hasValue = true
+					s = trimOWS(s[1:])
+					if s != "" && s[0] == '"' {
+						var ok bool
+						if p.value, s, ok = cutQuoted(s); !ok || !isToken(p.value) {
+							return nil, fmt.Errorf("websocket: bad quoted value of extension parameter %q", p.name)
+						}
+					} else if p.value, s = cutToken(s); p.value == "" {
+						return nil, fmt.Errorf("websocket: missing value of extension parameter %q", p.name)
+					}
+				}
+				e.params = append(e.params, p)
+			}
+			exts = append(exts, e)
+		}
+	}
+	return exts, nil
+}
+
+func trimOWS(s string) string { return strings.TrimLeft(s, " \t") }
+
+// isTokenChar reports whether c is a tchar of RFC 7230 §3.2.6.
+func isTokenChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c < 0x80 && strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+func isToken(s string) bool {
+	t, rest := cutToken(s)
+	return t != "" && rest == ""
+}
+
+func cutToken(s string) (token, rest string) {
+	i := 0
+	for i < len(s) && isTokenChar(s[i]) {
+		i++
+	}
+	return s[:i], s[i:]
+}
+
+// cutQuoted unescapes the quoted-string (RFC 7230 §3.2.6) at the start of s.
+func cutQuoted(s string) (value, rest string, ok bool) {
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			return b.String(), s[i+1:], true
+		case c == '\\' && i+1 < len(s):
+			i++
+			b.WriteByte(s[i])
+		case c == '\t' || c >= 0x20 && c != 0x7f && c != '\\':
+			b.WriteByte(c)
+		default:
+			return "", s, false
+		}
+	}
+	return "", s, false
+}
+
+// parseWindowBits parses a max_window_bits value: a decimal integer from 8 to
+// 15 without leading zeros (RFC 7692 §7.1.2).
+func parseWindowBits(v string) (int, bool) {
+	if len(v) == 0 || len(v) > 2 || v[0] == '0' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(v)
+	return n, err == nil && n >= minWindowBits && n <= maxWindowBits
+}
+
+// negotiateDeflate is the server side: it accepts the first permessage-deflate
+// offer in the request's Sec-WebSocket-Extensions values that it can honour
+// and returns the response extension, or "" and nil if there is none. RFC 7692
+// §7.1 makes the server decline, rather than fail, offers with unknown,
+// repeated or invalid parameters; a malformed header declines them all.
+func negotiateDeflate(values []string, opts *CompressionOptions) (string, *deflateParams) {
+	if opts.Disabled {
+		return "", nil
+	}
+	offers, err := parseExtensions(values)
+	if err != nil {
+		return "", nil
+	}
+	for _, e := range offers {
+		if !strings.EqualFold(e.name, extensionName) {
+			continue
+		}
+		if resp, p, ok := acceptOffer(e.params, opts); ok {
+			return resp, p
+		}
+	}
+	return "", nil
+}
+
+func acceptOffer(params []extensionParam, opts *CompressionOptions) (string, *deflateParams, bool) {
+	var (
+		seen                     [4]bool
+		serverNoCtx, clientNoCtx bool
+		serverBits               int
+		noTakeover               = !opts.ContextTakeover
+		resp                     = extensionName
+		p                        = &deflateParams{writeWindowBits: maxWindowBits, level: opts.level(), threshold: opts.threshold()}
+	)
+	for _, q := range params {
+		i := paramIndex(q.name)
+		if i < 0 || seen[i] {
+			return "", nil, false
+		}
+		seen[i] = true
+		switch i {
+		case 0, 1: // server_no_context_takeover, client_no_context_takeover: no value
+			if q.hasValue {
+				return "", nil, false
+			}
+			serverNoCtx = serverNoCtx || i == 0
+			clientNoCtx = clientNoCtx || i == 1
+		case 2: // server_max_window_bits: a value is required (§7.1.2.1)
+			bits, ok := parseWindowBits(q.value)
+			if !q.hasValue || !ok {
+				return "", nil, false
+			}
+			serverBits = bits
+		case 3: // client_max_window_bits: the value is optional (§7.1.2.2)
+			if _, ok := parseWindowBits(q.value); q.hasValue && !ok {
+				return "", nil, false
+			}
+		}
+	}
+	// The server may refuse to take over its own context even unasked
+	// (§7.1.1.1), and must when asked. It may also tell the client not to
+	// (§7.1.1.2); doing so whenever the client offers it lets us keep no
+	// history between messages.
+	if serverNoCtx || noTakeover {
+		resp += "; server_no_context_takeover"
+	}
+	if clientNoCtx || noTakeover {
+		resp += "; client_no_context_takeover"
+	}
+	// A client may limit our window (§7.1.2.1), and accepting means echoing a
+	// value no larger. compress/flate cannot shrink its 32 KiB window, but
+	// nothing obliges us to compress every message: RSV1 is per message. So we
+	// accept any limit and honour it by compressing, each from a fresh state,
+	// only messages no longer than the window (see deflater.limit); declining
+	// would lose compression in the direction we receive too.
+	if serverBits != 0 {
+		resp += "; server_max_window_bits=" + strconv.Itoa(serverBits)
+		p.writeWindowBits = serverBits
+	}
+	// client_max_window_bits needs no answer: compress/flate inflates any
+	// window up to 32 KiB, so leaving the client's window as offered is fine.
+	p.writeTakeover = !serverNoCtx && !noTakeover
+	p.readTakeover = !clientNoCtx && !noTakeover
+	return resp, p, true
+}
+
+var deflateParamNames = [...]string{"server_no_context_takeover", "client_no_context_takeover", "server_max_window_bits", "client_max_window_bits"}
+
+func paramIndex(name string) int {
+	for i, n := range deflateParamNames {
+		if strings.EqualFold(name, n) {
+			return i
+		}
+	}
+	return -1
+}
+
+// deflateOffer returns the client's Sec-WebSocket-Extensions value, or "" when
+// compression is disabled. client_max_window_bits without a value says we
+// accept any limit the server sets on our window (§7.1.2.2); without context
+// takeover we also ask the server not to keep its own, so that neither side
+// holds state between messages.
+func deflateOffer(opts *CompressionOptions) string {
+	switch {
+	case opts.Disabled:
+		return ""
+	case opts.ContextTakeover:
+		return extensionName + "; client_max_window_bits"
+	}
+	return extensionName + "; server_no_context_takeover; client_no_context_takeover; client_max_window_bits"
+}
+
+// clientDeflateResponse checks the server's Sec-WebSocket-Extensions values
+// against the offer made with opts, as RFC 6455 §4.1 and RFC 7692 §7.1 ask:
+// the client fails the handshake on an extension it did not offer, on unknown,
+// repeated or invalid parameters, and on a response that does not match its
+// offer. It returns nil params when the server declined.
+func clientDeflateResponse(values []string, opts *CompressionOptions) (*deflateParams, error) {
+	exts, err := parseExtensions(values)
+	if err != nil {
+		return nil, err
+	}
+	if len(exts) == 0 {
+		return nil, nil
+	}
+	if opts.Disabled || len(exts) > 1 || !strings.EqualFold(exts[0].name, extensionName) {
+		return nil, fmt.Errorf("websocket: server accepted extensions %q that were not offered", strings.Join(values, ", "))
+	}
+	var seen [4]bool
+	p := &deflateParams{
+		writeWindowBits: maxWindowBits, level: opts.level(), threshold: opts.threshold(),
+		writeTakeover: opts.ContextTakeover, readTakeover: true,
+	}
+	for _, q := range exts[0].params {
+		i := paramIndex(q.name)
+		if i < 0 || seen[i] {
+			return nil, fmt.Errorf("websocket: unknown or repeated permessage-deflate parameter %q in response", q.name)
+		}
+		seen[i] = true
+		switch i {
+		case 0, 1:
+			if q.hasValue {
+				return nil, fmt.Errorf("websocket: permessage-deflate parameter %s has a value", q.name)
+			}
+			if i == 0 {
+				p.readTakeover = false
+			} else {
+				p.writeTakeover = false
+			}
+		case 2, 3: // a response must give a value for both (§7.1.2)
+			bits, ok := parseWindowBits(q.value)
+			if !q.hasValue || !ok {
+				return nil, fmt.Errorf("websocket: invalid permessage-deflate parameter %s=%q", q.name, q.value)
+			}
+			// We offer no server_max_window_bits, so any server limit is
+			// within it, and our inflater takes any window.
+			if i == 3 {
+				p.writeWindowBits = bits
+			}
+		}
+	}
+	if !opts.ContextTakeover && p.readTakeover {
+		return nil, errors.New("websocket: server did not accept server_no_context_takeover as offered")
+	}
+	return p, nil
+}
+
+// compression is a Conn's permessage-deflate state; a Conn without the
+// extension negotiated has none.
+type compression struct {
+	params  deflateParams
+	noWrite atomic.Bool // set by SetWriteCompression(false)
+	w       deflater    // guarded by the Conn's write lock
+	r       inflater    // used only by the reading goroutine
+}
+
+func newCompression(p *deflateParams) *compression {
+	c := &compression{params: *p}
+	c.w.level, c.w.takeover = p.level, p.writeTakeover
+	c.w.limit = math.MaxInt
+	if p.writeWindowBits < maxWindowBits {
+		// Our compressor's window is 32 KiB, larger than allowed, so only
+		// messages no longer than the allowed window, compressed from a fresh
+		// state, are certain to hold no farther back-reference.
+		c.w.limit, c.w.takeover = 1<<p.writeWindowBits, false
+	}
+	c.r.takeover = p.readTakeover
+	return c
+}
+
+// compressWhole reports whether a whole message of n bytes is to be sent compressed.
+func (c *compression) compressWhole(n int) bool {
+	return c != nil && !c.noWrite.Load() && n >= c.params.threshold && n <= c.w.limit
+}
+
+// compressStream reports whether a message written with NextWriter, whose
+// length is unknown, is to be sent compressed.
+func (c *compression) compressStream() bool {
+	return c != nil && !c.noWrite.Load() && c.w.limit == math.MaxInt
+}
+
+var flateWriterPools [flate.BestCompression - flate.HuffmanOnly + 1]sync.Pool
+
+// deflater compresses messages. Without context takeover its flate.Writer
+// comes from a pool for each message; with it, the writer lives as long as
+// the connection.
+type deflater struct {
+	level    int
+	takeover bool
+	limit    int // longest message that may be compressed
+	fw       *flate.Writer
+	strip    tailStripper
+	out      sliceWriter
+}
+
+// deflateTail ends every flushed DEFLATE stream: RFC 7692 §7.2.1 has the
+// sender remove it and §7.2.2 the receiver append it again.
+var deflateTail = [4]byte{0x00, 0x00, 0xff, 0xff}
+
+var errDeflateTail = errors.New("websocket: compressed message does not end with a sync flush")
+
+func (d *deflater) begin(w io.Writer) *flate.Writer {
+	d.strip.w, d.strip.n = w, 0
+	if d.fw != nil {
+		return d.fw
+	}
+	pool := &flateWriterPools[d.level-flate.HuffmanOnly]
+	fw, _ := pool.Get().(*flate.Writer)
+	if fw == nil {
+		fw, _ = flate.NewWriter(&d.strip, d.level) // level was checked by CompressionOptions.level
+	} else {
+		fw.Reset(&d.strip)
+	}
+	if d.takeover {
+		d.fw = fw
+	}
+	return fw
+}
+
+// end flushes the message, checks and drops the 4-byte tail and, without
+// context takeover, gives the writer back.
+func (d *deflater) end(fw *flate.Writer) error {
+	err := fw.Flush()
+	if err == nil && (d.strip.n != 4 || d.strip.tail != deflateTail) {
+		err = errDeflateTail
+	}
+	d.strip.w, d.strip.n = nil, 0
+	if d.fw == nil {
+		flateWriterPools[d.level-flate.HuffmanOnly].Put(fw)
+	}
+	return err
+}
+
+// appendCompressed appends the compressed payload of the message p to dst.
+func (d *deflater) appendCompressed(dst, p []byte) ([]byte, error) {
+	d.out.b = dst
+	fw := d.begin(&d.out)
+	_, err := fw.Write(p)
+	if err == nil {
+		err = d.end(fw)
+	} else {
+		d.end(fw)
+	}
+	dst, d.out.b = d.out.b, nil
+	return dst, err
+}
+
+// compressWriter is the io.WriteCloser NextWriter returns for a compressed
+// message: it compresses into the frame writer w and, on Close, flushes and
+// closes w, which sends the final frame.
+type compressWriter struct {
+	d  *deflater
+	fw *flate.Writer
+	w  io.WriteCloser
+}
+
+func (d *deflater) writer(cw *compressWriter, w io.WriteCloser) io.WriteCloser {
+	*cw = compressWriter{d: d, fw: d.begin(w), w: w}
+	return cw
+}
+
+func (cw *compressWriter) Write(p []byte) (int, error) {
+	if cw.fw == nil {
+		return 0, ErrClosed
+	}
+	return cw.fw.Write(p)
+}
+
+func (cw *compressWriter) Close() error {
+	if cw.fw == nil {
+		return nil
+	}
+	err := cw.d.end(cw.fw)
+	cw.fw = nil
+	if err != nil {
+		return err
+	}
+	return cw.w.Close()
+}
+
+// tailStripper passes on all but the last 4 bytes written to it.
+type tailStripper struct {
+	w    io.Writer
+	tail [4]byte
+	n    int
+}
+
+func (t *tailStripper) Write(p []byte) (int, error) {
+	if t.n+len(p) <= len(t.tail) {
+		t.n += copy(t.tail[t.n:], p)
+		return len(p), nil
+	}
+	if len(p) >= len(t.tail) {
+		if t.n > 0 {
+			if _, err := t.w.Write(t.tail[:t.n]); err != nil {
+				return 0, err
+			}
+		}
+		k := len(p) - len(t.tail)
+		if _, err := t.w.Write(p[:k]); err != nil {
+			return 0, err
+		}
+		t.n = copy(t.tail[:], p[k:])
+		return len(p), nil
+	}
+	k := t.n + len(p) - len(t.tail) // held bytes that must leave now
+	if _, err := t.w.Write(t.tail[:k]); err != nil {
+		return 0, err
+	}
+	t.n = copy(t.tail[:], t.tail[k:t.n])
+	t.n += copy(t.tail[t.n:], p)
+	return len(p), nil
+}
+
+type sliceWriter struct{ b []byte }
+
+func (s *sliceWriter) Write(p []byte) (int, error) {
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+// errInvalidDeflate is wrapped by the read error for a compressed message that
+// is not valid DEFLATE data (RFC 1951); the Conn closes with
+// StatusInvalidFramePayloadData.
+var errInvalidDeflate = errors.New("websocket: invalid compressed data")
+
+// flateReader is a pooled decompressor with the source it reads.
+type flateReader struct {
+	fr  io.ReadCloser
+	src inflateSource
+}
+
+var flateReaderPool = sync.Pool{New: func() any {
+	f := new(flateReader)
+	f.fr = flate.NewReader(&f.src)
+	return f
+}}
+
+// inflater decompresses messages, one at a time. Its flate reader is held only
+// while a message is in flight; with context takeover, the last 32 KiB of
+// output are kept instead and given to the next message's reader as its
+// dictionary, which makes it decode as if the stream had never stopped.
+type inflater struct {
+	takeover  bool
+	hist      history
+	f         *flateReader
+	remaining int64 // output the read limit still allows
+}
+
+// begin starts decompressing a message whose payload, across its frames, is
+// read from r; at most limit bytes of output are allowed (none if negative).
+func (z *inflater) begin(r io.Reader, limit int64) {
+	z.f = flateReaderPool.Get().(*flateReader)
+	z.f.src = inflateSource{r: r}
+	var dict []byte
+	if z.takeover {
+		dict = z.hist.linear()
+	}
+	z.f.fr.(flate.Resetter).Reset(&z.f.src, dict)
+	if limit < 0 {
+		limit = math.MaxInt64
+	}
+	z.remaining = limit
+}
+
+// active reports whether a message is in flight.
+func (z *inflater) active() bool { return z.f != nil }
+
+func (z *inflater) release() {
+	if z.f != nil {
+		z.f.src = inflateSource{}
+		flateReaderPool.Put(z.f)
+		z.f = nil
+	}
+}
+
+// Read returns decompressed bytes. It never asks the decompressor for more
+// than one byte past the read limit, so a small payload that inflates to
+// gigabytes costs at most the limit plus a 32 KiB window to refuse.
+func (z *inflater) Read(p []byte) (int, error) {
+	if z.f == nil {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > z.remaining {
+		p = p[:z.remaining+1]
+	}
+	n, err := z.f.fr.Read(p)
+	if int64(n) > z.remaining {
+		z.release()
+		return 0, fmt.Errorf("%w: compressed message inflates past %d bytes", ErrMessageTooBig, z.remaining)
+	}
+	z.remaining -= int64(n)
+	if z.takeover {
+		z.hist.write(p[:n])
+	}
+	switch {
+	case err == io.EOF:
+		z.release()
+	case err != nil:
+		if z.f.src.err != nil {
+			err = z.f.src.err
+		} else {
+			err = fmt.Errorf("%w: %v", errInvalidDeflate, err)
+		}
+		z.release()
+	}
+	return n, err
+}
+
+// discard ends the message in flight without returning its output. With
+// context takeover the rest must still be inflated, since the next message
+// may refer to it.
+func (z *inflater) discard() error {
+	if z.f == nil {
+		return nil
+	}
+	if !z.takeover {
+		z.release()
+		return nil
+	}
+	_, err := io.Copy(io.Discard, z)
+	return err
+}
+
+// inflateSource feeds the decompressor the message payload followed by the
+// tail the sender removed and an empty final block, so that a well-formed
+// message ends the DEFLATE stream with io.EOF. It is an io.ByteReader so that
+// compress/flate reads exactly what it needs and never past the message.
+type inflateSource struct {
+	r    io.Reader
+	err  error // an error of r other than io.EOF
+	eof  bool
+	buf  [512]byte
+	i, n int
+	t    int // bytes of sourceTail served
+}
+
+// sourceTail is the stripped tail (RFC 7692 §7.2.2) and a final empty stored block.
+var sourceTail = [...]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+
+func (s *inflateSource) fill() error {
+	for s.i == s.n && !s.eof {
+		if s.err != nil {
+			return s.err
+		}
+		n, err := s.r.Read(s.buf[:])
+		s.i, s.n = 0, n
+		if err == io.EOF {
+			s.eof = true
+		} else if err != nil {
+			s.err = err
+			if n == 0 {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *inflateSource) ReadByte() (byte, error) {
+	if err := s.fill(); err != nil {
+		return 0, err
+	}
+	if s.i < s.n {
+		s.i++
+		return s.buf[s.i-1], nil
+	}
+	if s.t < len(sourceTail) {
+		s.t++
+		return sourceTail[s.t-1], nil
+	}
+	return 0, io.EOF
+}
+
+func (s *inflateSource) Read(p []byte) (int, error) {
+	if err := s.fill(); err != nil {
+		return 0, err
+	}
+	if s.i < s.n {
+		n := copy(p, s.buf[s.i:s.n])
+		s.i += n
+		return n, nil
+	}
+	if s.t < len(sourceTail) {
+		n := copy(p, sourceTail[s.t:])
+		s.t += n
+		return n, nil
+	}
+	return 0, io.EOF
+}
+
+// history keeps the last 32 KiB written to it, as a ring.
+type history struct {
+	b   []byte
+	pos int // where the oldest byte is, once b is full
+}
+
+func (h *history) write(p []byte) {
+	if h.b == nil {
+		h.b = make([]byte, 0, maxWindow)
+	}
+	if len(p) >= maxWindow {
+		h.b = append(h.b[:0], p[len(p)-maxWindow:]...)
+		h.pos = 0
+		return
+	}
+	if free := cap(h.b) - len(h.b); free > 0 {
+		k := min(free, len(p))
+		h.b = append(h.b, p[:k]...)
+		p = p[k:]
+	}
+	for len(p) > 0 {
+		k := copy(h.b[h.pos:], p)
+		p = p[k:]
+		h.pos = (h.pos + k) % len(h.b)
+	}
+}
+
+// linear returns the history oldest byte first, rotating it in place.
+func (h *history) linear() []byte {
+	if h.pos != 0 {
+		slices.Reverse(h.b[:h.pos])
+		slices.Reverse(h.b[h.pos:])
+		slices.Reverse(h.b)
+		h.pos = 0
+	}
+	return h.b
+}
