@@ -1,0 +1,55 @@
+// Command chat is a chat room in the browser: every message is pushed to every
+// connected page over a WebSocket.
+//
+//	go run ./examples/chat            # then open http://localhost:8080
+//	go run ./examples/chat -addr :9000
+//
+// Each user picks a name; everyone sees who joins and leaves, and a newcomer
+// first gets the last messages of the room. A client that cannot keep up with
+// the room is dropped (close 1008) instead of slowing the others down.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	addr := flag.String("addr", "localhost:8080", "address to listen on")
+	backlog := flag.Int("backlog", 50, "number of recent messages shown to a newcomer")
+	queue := flag.Int("queue", 64, "messages that may wait for a slow client before it is dropped")
+	flag.Parse()
+
+	opts := defaultOptions()
+	opts.Backlog = *backlog
+	opts.QueueSize = *queue
+	s := newServer(opts)
+
+	hs := &http.Server{Addr: *addr, Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	// Shutdown does not touch hijacked connections: the room says goodbye to
+	// each WebSocket itself (close 1001, which the pages show and then
+	// reconnect after).
+	hs.RegisterOnShutdown(s.Shutdown)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+	}()
+
+	log.Printf("chat: serving on http://%s", *addr)
+	if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+	s.Wait()
+}

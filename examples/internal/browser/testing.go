@@ -1,0 +1,60 @@
+package browser
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// StartTest starts a browser for t and stops it when t ends. Without
+// Chromium it skips t, except under CI (CI=true), where the browser tests
+// must run and a missing browser fails them.
+func StartTest(ctx context.Context, t testing.TB) *Browser {
+	t.Helper()
+	b, err := Start(ctx)
+	if errors.Is(err, ErrNotFound) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v; CI must run the browser tests", err)
+		}
+		t.Skipf("skipping the browser test: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// OutDir returns the folder where tests write screenshots: $FULLDUPLEX_TEST_OUT
+// if set, else fullduplex-test-out under the system temporary directory, with
+// a sub-folder named sub. It creates the folder.
+func OutDir(t testing.TB, sub string) string {
+	t.Helper()
+	root := os.Getenv("FULLDUPLEX_TEST_OUT")
+	if root == "" {
+		root = filepath.Join(os.TempDir(), "fullduplex-test-out")
+	}
+	dir := filepath.Join(root, sub)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// SaveScreenshot captures p and writes it as name (a .png file name) into
+// OutDir(t, sub), logging the path.
+func SaveScreenshot(ctx context.Context, t testing.TB, p *Page, sub, name string) string {
+	t.Helper()
+	png, err := p.Screenshot(ctx)
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(OutDir(t, sub), name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", path, len(png))
+	return path
+}
