@@ -23,6 +23,7 @@ function setStatus(state, text) {
 }
 
 function setCanSend(ok) {
+  $("#room").classList.toggle("offline", !ok);
   textEl.disabled = !ok;
   sendEl.disabled = !ok;
   if (ok) textEl.focus();

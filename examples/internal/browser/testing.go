@@ -47,6 +47,11 @@ func OutDir(t testing.TB, sub string) string {
 // OutDir(t, sub), logging the path.
 func SaveScreenshot(ctx context.Context, t testing.TB, p *Page, sub, name string) string {
 	t.Helper()
+	// Let CSS animations and transitions settle, so the picture shows the
+	// page at rest.
+	if err := p.WaitFor(ctx, "document.getAnimations().length === 0"); err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
 	png, err := p.Screenshot(ctx)
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
