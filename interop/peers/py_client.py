@@ -111,12 +111,22 @@ async def ping(ws, data, what):
 
 
 async def sizes():
-    async with connect("/echo") as ws:
+    async with connect(CONFIG.get("echo_path", "/echo")) as ws:
+        if "expect_ext" in CONFIG:
+            names = [e.name for e in ws.extensions]
+            got = "permessage-deflate" in names
+            check(got == CONFIG["expect_ext"],
+                  f"permessage-deflate negotiated: {got}, want {CONFIG['expect_ext']} (extensions {names})")
         for op in ("text", "binary"):
             for size in CONFIG["sizes"]:
                 data = random_payload(op, size)
                 await ws.send(data)
                 await expect_echo(ws, f"{op} {size} B", data)
+        for size in CONFIG.get("compressible", []):
+            text = ("fullduplex compresses this line well. " * (size // 38 + 1))[:size]
+            for data in (text, text.encode()):
+                await ws.send(data)
+                await expect_echo(ws, f"compressible {type(data).__name__} {size} B", data)
         await close_normally(ws)
 
 

@@ -135,6 +135,9 @@ async def handler(ws):
             await ws.close(int(q["code"]), q.get("reason", ""))
         elif u.path == "/goclose":
             await echo(ws)
+        elif u.path == "/ext":
+            await ws.send("ext:" + ",".join(e.name for e in ws.extensions))
+            await echo(ws)
         elif u.path == "/subproto":
             await ws.send(f"proto:{ws.subprotocol or ''}")
             await echo(ws)

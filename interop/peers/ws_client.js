@@ -8,8 +8,10 @@
 //   config: {"url": "ws://127.0.0.1:<port>", "scenario": "<name>",
 //            "compress": bool, ...scenario parameters}
 // Scenarios (the Go server's paths are in brackets):
-//   sizes     [/echo] send text and binary messages of each of `sizes` bytes,
-//             check each echo is byte-exact and of the same type
+//   sizes     [/echo or echo_path] send text and binary messages of each of
+//             `sizes` bytes, then of each of `compressible` bytes of repetitive
+//             text; check each echo is byte-exact and of the same type; with
+//             `expect_ext` check whether permessage-deflate was negotiated
 //   utf8      [/echo] send multi-byte texts, whole and fragmented inside
 //             characters, check the echoes
 //   fragments [/echo] send messages in several frames, check the echoes;
@@ -135,12 +137,23 @@ async function expectEcho(s, what, op, data) {
 
 const scenarios = {
   async sizes() {
-    const s = await connect('/echo');
+    const s = await connect(config.echo_path || '/echo');
+    if (config.expect_ext !== undefined) {
+      const got = s.ws.extensions.includes('permessage-deflate');
+      check(got === config.expect_ext, `permessage-deflate negotiated: ${got}, want ${config.expect_ext} (extensions ${JSON.stringify(s.ws.extensions)})`);
+    }
     for (const op of ['text', 'binary']) {
       for (const size of config.sizes) {
         const data = randomPayload(op, size);
         s.ws.send(data, { binary: op === 'binary' });
         await expectEcho(s, `${op} ${size} B`, op, data);
+      }
+    }
+    for (const size of config.compressible || []) {
+      const data = Buffer.from('fullduplex compresses this line well. '.repeat(size / 38 + 1).slice(0, size));
+      for (const op of ['text', 'binary']) {
+        s.ws.send(data, { binary: op === 'binary' });
+        await expectEcho(s, `compressible ${op} ${size} B`, op, data);
       }
     }
     await closeNormally(s);

@@ -24,6 +24,7 @@
 //   /goclose [id]                 echo; report EVENT id closed <code> <reason
 //                                 hex> when the Go side closes
 //   /subproto                     send "proto:<negotiated subprotocol>", echo
+//   /ext                          send "ext:<negotiated extension names>", echo
 'use strict';
 
 const crypto = require('crypto');
@@ -129,6 +130,10 @@ wss.on('connection', (ws, req) => {
       break;
     case '/goclose':
       ws.on('close', (code, reason) => event(id, 'closed', code, reason.toString('hex') || '-'));
+      echo(ws);
+      break;
+    case '/ext':
+      ws.send(`ext:${ws.extensions}`);
       echo(ws);
       break;
     case '/subproto':
