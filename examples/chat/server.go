@@ -2,6 +2,7 @@ package main
 
 import (
 	"embed"
+	"errors"
 	"encoding/json"
 	"io/fs"
 	"log"
@@ -195,8 +196,11 @@ func (s *server) writeLoop(c *client) {
 		case pm := <-c.send:
 			c.conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
 			if err := c.conn.WritePreparedMessage(pm); err != nil {
-				s.drop(c, websocket.StatusPolicyViolation, "write timed out: client too slow")
-				return
+				if !errors.Is(err, websocket.ErrClosed) {
+					// Most likely the deadline: the client stopped reading.
+					s.drop(c, websocket.StatusPolicyViolation, "write failed: client too slow")
+				}
+				return // closed: the read loop sees it and announces the leave
 			}
 		}
 	}

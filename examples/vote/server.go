@@ -268,8 +268,11 @@ func (s *server) writeLoop(c *client) {
 			err = c.conn.WritePreparedMessage(pm)
 		}
 		if err != nil {
-			s.drop(c, websocket.StatusPolicyViolation, "write timed out: client too slow")
-			return
+			if !errors.Is(err, websocket.ErrClosed) {
+				// Most likely the deadline: the client stopped reading.
+				s.drop(c, websocket.StatusPolicyViolation, "write failed: client too slow")
+			}
+			return // closed: the read loop sees it and the client leaves
 		}
 	}
 }

@@ -51,7 +51,8 @@ func Find() (string, error) {
 }
 
 // Flags are the command-line flags Start passes to Chromium, besides
-// --user-data-dir and --remote-debugging-port. The last three keep timers and
+// --user-data-dir and --remote-debugging-port. --disable-dev-shm-usage avoids
+// crashes in containers with a small /dev/shm; the last three keep timers and
 // rendering of pages that are not in front running at full speed, so two
 // pages of one test behave alike.
 var Flags = []string{
@@ -62,6 +63,7 @@ var Flags = []string{
 	"--disable-background-networking",
 	"--disable-component-update",
 	"--disable-sync",
+	"--disable-dev-shm-usage",
 	"--disable-background-timer-throttling",
 	"--disable-renderer-backgrounding",
 	"--disable-backgrounding-occluded-windows",
