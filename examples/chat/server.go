@@ -2,8 +2,8 @@ package main
 
 import (
 	"embed"
-	"errors"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"log"
 	"net/http"
