@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -578,7 +577,7 @@ func (z *inflater) begin(r io.Reader, limit int64) {
 	z.f.src = inflateSource{r: r}
 	var dict []byte
 	if z.takeover {
-		dict = z.hist.linear()
+		dict = z.hist.dict()
 	}
 	z.f.fr.(flate.Resetter).Reset(&z.f.src, dict)
 	if limit < 0 {
@@ -713,40 +712,25 @@ func (s *inflateSource) Read(p []byte) (int, error) {
 	return 0, io.EOF
 }
 
-// history keeps the last 32 KiB written to it, as a ring.
-type history struct {
-	b   []byte
-	pos int // where the oldest byte is, once b is full
-}
+// history keeps at least the last 32 KiB written to it. It is a flat buffer
+// with half a window of slack, so that keeping it costs one copy per byte and
+// the dictionary for the next message is a plain slice of it.
+type history struct{ b []byte }
 
 func (h *history) write(p []byte) {
 	if h.b == nil {
-		h.b = make([]byte, 0, maxWindow)
+		h.b = make([]byte, 0, maxWindow+maxWindow/2)
 	}
 	if len(p) >= maxWindow {
 		h.b = append(h.b[:0], p[len(p)-maxWindow:]...)
-		h.pos = 0
 		return
 	}
-	if free := cap(h.b) - len(h.b); free > 0 {
-		k := min(free, len(p))
-		h.b = append(h.b, p[:k]...)
-		p = p[k:]
+	if len(h.b)+len(p) > cap(h.b) {
+		keep := maxWindow - len(p) // old bytes still within the window
+		h.b = h.b[:copy(h.b, h.b[len(h.b)-keep:])]
 	}
-	for len(p) > 0 {
-		k := copy(h.b[h.pos:], p)
-		p = p[k:]
-		h.pos = (h.pos + k) % len(h.b)
-	}
+	h.b = append(h.b, p...)
 }
 
-// linear returns the history oldest byte first, rotating it in place.
-func (h *history) linear() []byte {
-	if h.pos != 0 {
-		slices.Reverse(h.b[:h.pos])
-		slices.Reverse(h.b[h.pos:])
-		slices.Reverse(h.b)
-		h.pos = 0
-	}
-	return h.b
-}
+// dict returns the last 32 KiB written, or all of it if less.
+func (h *history) dict() []byte { return h.b[max(0, len(h.b)-maxWindow):] }

@@ -552,7 +552,7 @@ func TestHistoryKeepsLast32KiB(t *testing.T) {
 		all = append(all, p...)
 		if i%7 == 0 {
 			want := all[max(0, len(all)-maxWindow):]
-			if got := h.linear(); !bytes.Equal(got, want) {
+			if got := h.dict(); !bytes.Equal(got, want) {
 				t.Fatalf("after %d writes: history of %d bytes differs from the last %d", i, len(got), len(want))
 			}
 		}
