@@ -393,11 +393,11 @@ func TestCompressionOptionsDefaults(t *testing.T) {
 		opts             CompressionOptions
 		level, threshold int
 	}{
-		{CompressionOptions{}, flate.BestSpeed, 256},
+		{CompressionOptions{}, flate.BestSpeed, 512},
 		{CompressionOptions{Level: flate.BestCompression, Threshold: 10}, flate.BestCompression, 10},
 		{CompressionOptions{Level: flate.HuffmanOnly, Threshold: -1}, flate.HuffmanOnly, 0},
-		{CompressionOptions{Level: 42}, flate.BestSpeed, 256},
-		{CompressionOptions{Level: -3}, flate.BestSpeed, 256},
+		{CompressionOptions{Level: 42}, flate.BestSpeed, 512},
+		{CompressionOptions{Level: -3}, flate.BestSpeed, 512},
 	}
 	for _, tt := range tests {
 		if l, th := tt.opts.level(), tt.opts.threshold(); l != tt.level || th != tt.threshold {
