@@ -69,6 +69,9 @@ var Flags = []string{
 	"--disable-backgrounding-occluded-windows",
 }
 
+// writeTimeout bounds sending one command to the browser.
+const writeTimeout = 10 * time.Second
+
 // Browser is a running Chromium and the CDP connection to it. Its methods are
 // safe for concurrent use.
 type Browser struct {
@@ -248,9 +251,13 @@ func (b *Browser) Call(ctx context.Context, sessionID, method string, params, re
 	if err != nil {
 		return err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		b.conn.SetWriteDeadline(dl)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("browser: %s: %w", method, err)
 	}
+	// Not ctx's deadline: a write cut short by a timeout leaves half a frame,
+	// and the connection is unusable after it. A browser that does not take
+	// a small message within this bound is broken anyway.
+	b.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if err := b.conn.WriteMessage(websocket.OpText, msg); err != nil {
 		return fmt.Errorf("browser: %s: %w", method, err)
 	}
