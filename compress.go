@@ -486,21 +486,23 @@ func (d *deflater) writer(cw *compressWriter, w io.WriteCloser) io.WriteCloser {
 
 func (cw *compressWriter) Write(p []byte) (int, error) {
 	if cw.fw == nil {
-		return 0, ErrClosed
+		return 0, errors.New("websocket: write to a closed message writer")
 	}
 	return cw.fw.Write(p)
 }
 
+// Close flushes the compressor and closes the frame writer, which sends the
+// final frame and lets other writers go on, even when the flush failed.
 func (cw *compressWriter) Close() error {
 	if cw.fw == nil {
-		return nil
+		return errors.New("websocket: message writer already closed")
 	}
 	err := cw.d.end(cw.fw)
 	cw.fw = nil
-	if err != nil {
-		return err
+	if cerr := cw.w.Close(); err == nil {
+		err = cerr
 	}
-	return cw.w.Close()
+	return err
 }
 
 // tailStripper passes on all but the last 4 bytes written to it.
