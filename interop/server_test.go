@@ -129,6 +129,15 @@ func (s *goServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.errorf("Close(%d): %v", code, err)
 		}
 	case "/subproto":
+		if c.Subprotocol() == "" && r.Header.Get("Sec-WebSocket-Protocol") != "" {
+			// The client may fail the connection when the server selects none
+			// of its subprotocols (RFC 6455 §4.1; ws does): whatever happens
+			// next is up to the peer, which checks it.
+			if c.WriteMessage(websocket.OpText, []byte("proto:")) == nil {
+				c.ReadMessage()
+			}
+			return
+		}
 		if err := c.WriteMessage(websocket.OpText, []byte("proto:"+c.Subprotocol())); err != nil {
 			s.errorf("subproto: %v", err)
 			return

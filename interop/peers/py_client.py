@@ -15,6 +15,7 @@ frames.
 """
 
 import asyncio
+import collections
 import hashlib
 import json
 import os
@@ -49,10 +50,14 @@ def as_bytes(msg):
 
 
 class CountingProtocol(WebSocketClientProtocol):
-    """Records how many frames the last complete data message took."""
+    """Records how many frames each data message took, in order of arrival:
+    websockets reads ahead of recv(), so each recv() pops one count."""
 
     frames = 0
-    last_frames = 0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.frame_counts = collections.deque()
 
     async def read_frame(self, max_size):
         frame = await super().read_frame(max_size)
@@ -61,7 +66,7 @@ class CountingProtocol(WebSocketClientProtocol):
         elif frame.opcode == Opcode.CONT:
             self.frames += 1
         if frame.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT) and frame.fin:
-            self.last_frames = self.frames
+            self.frame_counts.append(self.frames)
         return frame
 
 
@@ -174,7 +179,7 @@ async def fragments():
             q = urllib.parse.urlencode({"op": op, "size": size, "chunks": chunks})
             async with connect(f"/fragmented?{q}") as ws:
                 msg = await recv(ws, what)
-                frames = ws.last_frames
+                frames = ws.frame_counts.popleft()
                 digest = await recv(ws, f"digest after {what}")
                 check(isinstance(msg, str) == (op == "text"),
                       f"{what}: arrived as {'text' if isinstance(msg, str) else 'binary'}")

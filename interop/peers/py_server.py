@@ -13,6 +13,7 @@ of frames the last message arrived in.
 """
 
 import asyncio
+import collections
 import hashlib
 import json
 import os
@@ -70,10 +71,14 @@ def fragments(data, chunks):
 
 
 class CountingProtocol(WebSocketServerProtocol):
-    """Records how many frames the last complete data message took."""
+    """Records how many frames each data message took, in order of arrival:
+    websockets reads ahead of recv(), so each recv() pops one count."""
 
     frames = 0
-    last_frames = 0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.frame_counts = collections.deque()
 
     async def read_frame(self, max_size):
         frame = await super().read_frame(max_size)
@@ -82,7 +87,7 @@ class CountingProtocol(WebSocketServerProtocol):
         elif frame.opcode == Opcode.CONT:
             self.frames += 1
         if frame.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT) and frame.fin:
-            self.last_frames = self.frames
+            self.frame_counts.append(self.frames)
         return frame
 
 
@@ -110,7 +115,7 @@ async def handler(ws):
             async for msg in ws:
                 b = as_bytes(msg)
                 kind = "text" if isinstance(msg, str) else "binary"
-                await ws.send(f"frames:{ws.last_frames} type:{kind} len:{len(b)} "
+                await ws.send(f"frames:{ws.frame_counts.popleft()} type:{kind} len:{len(b)} "
                               f"sha256:{hashlib.sha256(b).hexdigest()}")
         elif u.path == "/fragmented":
             data = payload(q["op"], int(q["size"]))

@@ -267,6 +267,20 @@ const scenarios = {
   },
 
   async subproto() {
+    if (config.expect === '' && config.offer.length > 0) {
+      // ws fails the connection when it offered subprotocols and the server
+      // selected none (RFC 6455 §4.1 leaves that to the client), so what
+      // can be checked is that the Go server sent no selection.
+      try {
+        const s = await connect(`/subproto?server=${encodeURIComponent(config.server.join(','))}`, { protocols: config.offer });
+        s.ws.terminate();
+        throw new Mismatch(`connected with subprotocol ${JSON.stringify(s.ws.protocol)}, want none (and ws to refuse)`);
+      } catch (err) {
+        if (err instanceof Mismatch) throw err;
+        check(/Server sent no subprotocol/.test(err.message), `handshake failed with ${err.message}, want ws's "Server sent no subprotocol"`);
+        return;
+      }
+    }
     const s = await connect(`/subproto?server=${encodeURIComponent(config.server.join(','))}`, {
       protocols: config.offer,
     });
