@@ -120,7 +120,7 @@ func parseExtensions(values []string) ([]extension, error) {
 			}
 			var e extension
 			if e.name, s = cutToken(s); e.name == "" {
-				return nil, fmt.Errorf("websocket: bad extension list at %q", s)
+				return nil, fmt.Errorf("bad extension list at %q", s)
 			}
 			for {
 				s = trimOWS(s)
@@ -128,11 +128,11 @@ func parseExtensions(values []string) ([]extension, error) {
 					break
 				}
 				if s[0] != ';' {
-					return nil, fmt.Errorf("websocket: bad extension list at %q", s)
+					return nil, fmt.Errorf("bad extension list at %q", s)
 				}
 				var p extensionParam
 				if p.name, s = cutToken(trimOWS(s[1:])); p.name == "" {
-					return nil, fmt.Errorf("websocket: bad extension parameter at %q", s)
+					return nil, fmt.Errorf("bad extension parameter at %q", s)
 				}
 				if s = trimOWS(s); s != "" && s[0] == '=' {
 					p.hasValue = true
@@ -140,10 +140,10 @@ func parseExtensions(values []string) ([]extension, error) {
 					if s != "" && s[0] == '"' {
 						var ok bool
 						if p.value, s, ok = cutQuoted(s); !ok || !isToken(p.value) {
-							return nil, fmt.Errorf("websocket: bad quoted value of extension parameter %q", p.name)
+							return nil, fmt.Errorf("bad quoted value of extension parameter %q", p.name)
 						}
 					} else if p.value, s = cutToken(s); p.value == "" {
-						return nil, fmt.Errorf("websocket: missing value of extension parameter %q", p.name)
+						return nil, fmt.Errorf("missing value of extension parameter %q", p.name)
 					}
 				}
 				e.params = append(e.params, p)
@@ -319,7 +319,8 @@ func deflateOffer(opts *CompressionOptions) string {
 // against the offer made with opts, as RFC 6455 §4.1 and RFC 7692 §7.1 ask:
 // the client fails the handshake on an extension it did not offer, on unknown,
 // repeated or invalid parameters, and on a response that does not match its
-// offer. It returns nil params when the server declined.
+// offer. It returns nil params when the server declined. Its errors are
+// reasons for a HandshakeError.
 func clientDeflateResponse(values []string, opts *CompressionOptions) (*deflateParams, error) {
 	exts, err := parseExtensions(values)
 	if err != nil {
@@ -329,7 +330,7 @@ func clientDeflateResponse(values []string, opts *CompressionOptions) (*deflateP
 		return nil, nil
 	}
 	if opts.Disabled || len(exts) > 1 || !strings.EqualFold(exts[0].name, extensionName) {
-		return nil, fmt.Errorf("websocket: server accepted extensions %q that were not offered", strings.Join(values, ", "))
+		return nil, fmt.Errorf("server accepted extensions %q that were not offered", strings.Join(values, ", "))
 	}
 	var seen [4]bool
 	p := &deflateParams{
@@ -339,13 +340,13 @@ func clientDeflateResponse(values []string, opts *CompressionOptions) (*deflateP
 	for _, q := range exts[0].params {
 		i := paramIndex(q.name)
 		if i < 0 || seen[i] {
-			return nil, fmt.Errorf("websocket: unknown or repeated permessage-deflate parameter %q in response", q.name)
+			return nil, fmt.Errorf("unknown or repeated permessage-deflate parameter %q in response", q.name)
 		}
 		seen[i] = true
 		switch i {
 		case 0, 1:
 			if q.hasValue {
-				return nil, fmt.Errorf("websocket: permessage-deflate parameter %s has a value", q.name)
+				return nil, fmt.Errorf("permessage-deflate parameter %s has a value", q.name)
 			}
 			if i == 0 {
 				p.readTakeover = false
@@ -355,7 +356,7 @@ func clientDeflateResponse(values []string, opts *CompressionOptions) (*deflateP
 		case 2, 3: // a response must give a value for both (§7.1.2)
 			bits, ok := parseWindowBits(q.value)
 			if !q.hasValue || !ok {
-				return nil, fmt.Errorf("websocket: invalid permessage-deflate parameter %s=%q", q.name, q.value)
+				return nil, fmt.Errorf("invalid permessage-deflate parameter %s=%q", q.name, q.value)
 			}
 			// We offer no server_max_window_bits, so any server limit is
 			// within it, and our inflater takes any window.
@@ -365,7 +366,7 @@ func clientDeflateResponse(values []string, opts *CompressionOptions) (*deflateP
 		}
 	}
 	if !opts.ContextTakeover && p.readTakeover {
-		return nil, errors.New("websocket: server did not accept server_no_context_takeover as offered")
+		return nil, errors.New("server did not accept server_no_context_takeover as offered")
 	}
 	return p, nil
 }
