@@ -631,8 +631,15 @@ func Dial(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, error) 
 	if err != nil {
 		raw.Close()
 		var he *HandshakeError
-		if ctx.Err() != nil && !errors.As(err, &he) {
-			return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
+		if errors.As(err, &he) {
+			return nil, err
+		}
+		// The connection's deadline is the context's, and may expire an
+		// instant before the context notices.
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, fmt.Errorf("%w (%w)", err, cerr)
+		} else if isTimeout(err) {
+			return nil, fmt.Errorf("%w (%w)", err, context.DeadlineExceeded)
 		}
 		return nil, err
 	}
