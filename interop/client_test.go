@@ -20,10 +20,9 @@ import (
 
 // plainDial is the DialOptions of the tests that are not about compression.
 func plainDial() *websocket.DialOptions {
-	return &websocket.DialOptions{
-		HandshakeTimeout: 10 * time.Second,
-		Compression:      websocket.CompressionOptions{Disabled: true},
-	}
+	opts := &websocket.DialOptions{HandshakeTimeout: 10 * time.Second}
+	setCompression(opts, websocket.CompressionOptions{Disabled: true})
+	return opts
 }
 
 // dial connects to path on s, with a deadline over the whole exchange.

@@ -312,7 +312,9 @@ func (c *countingConn) Write(p []byte) (int, error) {
 
 // plainAccept is the AcceptOptions of the tests that are not about compression.
 func plainAccept() websocket.AcceptOptions {
-	return websocket.AcceptOptions{Compression: websocket.CompressionOptions{Disabled: true}}
+	var opts websocket.AcceptOptions
+	setCompression(&opts, websocket.CompressionOptions{Disabled: true})
+	return opts
 }
 
 func TestServerEchoMessageSizes(t *testing.T) {
