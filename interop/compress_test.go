@@ -63,6 +63,7 @@ func checkWireBytes(t *testing.T, dir string, n int64, random, compressible int,
 }
 
 func TestClientCompression(t *testing.T) {
+	requireCompression(t, &websocket.DialOptions{}, websocket.CompressionOptions{})
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		for _, pc := range peerCompression {
 			s := startPeerServer(t, p, serverConfig{Compress: pc.on})
@@ -135,6 +136,7 @@ func TestClientCompression(t *testing.T) {
 }
 
 func TestServerCompression(t *testing.T) {
+	requireCompression(t, &websocket.AcceptOptions{}, websocket.CompressionOptions{})
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		for _, gc := range goCompression {
 			for _, pc := range peerCompression {
