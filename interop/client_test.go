@@ -480,3 +480,39 @@ func TestClientSubprotocol(t *testing.T) {
 		}
 	})
 }
+
+// TestClientFailsConnection has the peer send a message over the Go client's
+// read limit (whole and fragmented) and, with ws, a text message that is not
+// UTF-8; the read must fail with ErrMessageTooBig or ErrInvalidUTF8 and the
+// peer must receive a Close frame with 1009 or 1007.
+func TestClientFailsConnection(t *testing.T) {
+	forEachPeer(t, func(t *testing.T, p *peer) {
+		s := startPeerServer(t, p, serverConfig{})
+		for _, fc := range failCases {
+			name := fmt.Sprintf("%s_%s_%dB_%dframes", fc.Kind, fc.Op, fc.Size, fc.Chunks)
+			t.Run(name, func(t *testing.T) {
+				if !p.canSend(fc) {
+					t.Skipf("%s cannot send %s", p.name, fc.Kind)
+				}
+				id := s.newID()
+				path := "/badutf8?id=" + id
+				want := websocket.ErrInvalidUTF8
+				if fc.Kind == "toobig" {
+					q := url.Values{"id": {id}, "op": {fc.Op}, "size": {strconv.Itoa(fc.Size)}, "chunks": {strconv.Itoa(fc.Chunks)}}
+					path = "/fragmented?" + q.Encode()
+					want = websocket.ErrMessageTooBig
+				}
+				opts := plainDial()
+				opts.ReadLimit = fc.Limit
+				c := dial(t, s, path, opts)
+				if _, b, err := c.ReadMessage(); !errors.Is(err, want) {
+					t.Errorf("ReadMessage: %d B, %v; want an error wrapping %v", len(b), err, want)
+				}
+				ev := s.waitEvent(t, id)
+				if len(ev) < 2 || ev[0] != "closed" || ev[1] != strconv.Itoa(fc.WantCode) {
+					t.Errorf("peer saw %q, want closed %d", ev, fc.WantCode)
+				}
+			})
+		}
+	})
+}

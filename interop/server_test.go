@@ -32,6 +32,7 @@ type goServer struct {
 	errs    []string
 	closes  map[int]string // /close: code -> reason the Go side read
 	rtts    []time.Duration
+	fails   []string // /expectfail: how each read failed
 	read    atomic.Int64 // bytes read from and written to all connections
 	written atomic.Int64
 }
@@ -128,6 +129,21 @@ func (s *goServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err := c.Close(websocket.StatusCode(code), s.reasons[strconv.Itoa(code)]); err != nil {
 			s.errorf("Close(%d): %v", code, err)
 		}
+	case "/expectfail":
+		if n, _ := strconv.ParseInt(q.Get("limit"), 10, 64); n > 0 {
+			c.SetReadLimit(n)
+		}
+		_, b, err := c.ReadMessage()
+		kind := fmt.Sprintf("message of %d B, %v", len(b), err)
+		switch {
+		case errors.Is(err, websocket.ErrMessageTooBig):
+			kind = "toobig"
+		case errors.Is(err, websocket.ErrInvalidUTF8):
+			kind = "badutf8"
+		}
+		s.mu.Lock()
+		s.fails = append(s.fails, kind)
+		s.mu.Unlock()
 	case "/subproto":
 		if c.Subprotocol() == "" && r.Header.Get("Sec-WebSocket-Protocol") != "" {
 			// The client may fail the connection when the server selects none
@@ -443,6 +459,62 @@ func TestServerSubprotocol(t *testing.T) {
 				}
 				s.wait(t)
 			})
+		}
+	})
+}
+
+// failCase is something the Go side must refuse by failing the connection
+// with a status code (RFC 6455 §7.1.7, §7.4.1).
+type failCase struct {
+	Kind     string `json:"kind"` // toobig or badutf8
+	Op       string `json:"op,omitempty"`
+	Size     int    `json:"size,omitempty"`
+	Chunks   int    `json:"chunks,omitempty"`
+	Limit    int64  `json:"limit,omitempty"`
+	WantCode int    `json:"want_code"`
+}
+
+var failCases = []failCase{
+	{Kind: "toobig", Op: "binary", Size: 5000, Chunks: 1, Limit: 1000, WantCode: 1009},
+	{Kind: "toobig", Op: "text", Size: 5000, Chunks: 5, Limit: 1000, WantCode: 1009},
+	{Kind: "toobig", Op: "binary", Size: 1001, Chunks: 1, Limit: 1000, WantCode: 1009},
+	{Kind: "badutf8", WantCode: 1007},
+}
+
+// canSend reports whether p's library can send what c needs: websockets
+// only sends text it has encoded from a str, so never invalid UTF-8.
+func (p *peer) canSend(c failCase) bool {
+	return c.Kind != "badutf8" || p.prog == "node"
+}
+
+// TestServerFailsConnection sends the Go server a message over its read limit
+// and a text message that is not UTF-8; it must fail the connection with
+// 1009 and 1007, which the peer client checks, and its read must return
+// ErrMessageTooBig and ErrInvalidUTF8.
+func TestServerFailsConnection(t *testing.T) {
+	forEachPeer(t, func(t *testing.T, p *peer) {
+		var cases []failCase
+		for _, c := range failCases {
+			if p.canSend(c) {
+				cases = append(cases, c)
+			} else {
+				t.Logf("%s cannot send %s; not checked with this peer", p.name, c.Kind)
+			}
+		}
+		s := startGoServer(t, plainAccept())
+		if err := runPeerClient(t, p, s.url, map[string]any{"scenario": "fail", "cases": cases}); err != nil {
+			t.Error(err)
+		}
+		s.wait(t)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if len(s.fails) != len(cases) {
+			t.Fatalf("Go server saw %d failed reads %q, want %d", len(s.fails), s.fails, len(cases))
+		}
+		for i, c := range cases {
+			if s.fails[i] != c.Kind {
+				t.Errorf("case %d (%+v): Go read ended with %s", i, c, s.fails[i])
+			}
 		}
 	})
 }

@@ -233,7 +233,30 @@ async def subproto():
         await close_normally(ws)
 
 
+async def fail():
+    for c in CONFIG["cases"]:
+        what = f"{c['kind']} {c.get('op', '')} {c.get('size', '')} B in {c.get('chunks', 1)} frame(s)"
+        check(c["kind"] == "toobig", f"{what}: websockets cannot send this")
+        async with connect(f"/expectfail?limit={c['limit']}") as ws:
+            data = random_payload(c["op"], c["size"])
+            try:
+                # The Go side may close before the last frames are sent.
+                if c["chunks"] > 1:
+                    step = -(-c["size"] // c["chunks"])
+                    await ws.send([data[i * step:(i + 1) * step] for i in range(c["chunks"])])
+                else:
+                    await ws.send(data)
+                msg = await asyncio.wait_for(ws.recv(), TIMEOUT)
+                raise Mismatch(f"{what}: got message {msg!r} instead of a close")
+            except websockets.ConnectionClosed as e:
+                code = e.rcvd.code if e.rcvd else 1006
+            except asyncio.TimeoutError:
+                raise Mismatch(f"{what}: no close within {TIMEOUT}s")
+            check(code == c["want_code"], f"{what}: Go closed with {code}, want {c['want_code']}")
+
+
 SCENARIOS = {
+    "fail": fail,
     "sizes": sizes,
     "utf8": utf8,
     "fragments": fragments,

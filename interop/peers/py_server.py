@@ -151,7 +151,7 @@ async def handler(ws):
     except websockets.ConnectionClosed:
         pass
     finally:
-        if u.path in ("/close", "/goclose"):
+        if "id" in q:
             await ws.wait_closed()
             event(ident, "closed", ws.close_code, as_bytes(ws.close_reason or "").hex() or "-")
 

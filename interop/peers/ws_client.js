@@ -24,6 +24,10 @@
 //   goclose   [/goclose] for each of `codes`, wait for the Go side's close and
 //             check its code and `reasons[code]`
 //   subproto  [/subproto] offer `offer`, check that `expect` is selected
+//   fail      [/expectfail] for each of `cases`, send what the Go side must
+//             refuse (kind toobig: op/size/chunks over its read limit; kind
+//             badutf8: a text message that is not UTF-8) and check it closes
+//             with want_code
 'use strict';
 
 const crypto = require('crypto');
@@ -264,6 +268,24 @@ const scenarios = {
         check(ev.reason === want, `Go closed ${code} with reason ${JSON.stringify(want)}, ws saw ${JSON.stringify(ev.reason)}`);
       }),
     );
+  },
+
+  async fail() {
+    for (const c of config.cases) {
+      const what = `${c.kind} ${c.op || ''} ${c.size || ''} B in ${c.chunks || 1} frame(s)`;
+      const s = await connect(`/expectfail?limit=${c.limit || 0}`);
+      if (c.kind === 'badutf8') {
+        s.ws.send(Buffer.from([0x61, 0xff, 0xfe, 0x62]), { binary: false });
+      } else {
+        const data = randomPayload(c.op, c.size);
+        const step = Math.ceil(c.size / c.chunks);
+        for (let i = 0; i < c.chunks; i++) {
+          s.ws.send(data.subarray(i * step, Math.min((i + 1) * step, c.size)), { binary: c.op === 'binary', fin: i === c.chunks - 1 });
+        }
+      }
+      const ev = await s.closeEvent(`close after ${what}`);
+      check(ev.code === c.want_code, `${what}: Go closed with ${ev.code} ${JSON.stringify(ev.reason)}, want ${c.want_code}`);
+    }
   },
 
   async subproto() {

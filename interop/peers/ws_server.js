@@ -19,10 +19,11 @@
 //   /ping [payload]               send an unsolicited pong, then ping with the
 //                                 hex payload; when the pong comes back send
 //                                 "pong-ok" or "pong-bad:<hex>"; echo
-//   /close [id code reason]       close at once with code and reason; report
-//                                 EVENT id closed <code> <reason hex> got back
-//   /goclose [id]                 echo; report EVENT id closed <code> <reason
-//                                 hex> when the Go side closes
+//   /close [code reason]          close at once with code and reason
+//   /goclose                      echo
+//   /badutf8                      send a text message that is not UTF-8, echo
+// With an id parameter, any path reports EVENT <id> closed <code> <reason
+// hex> once the connection is closed (the code received, 1006 if none).
 //   /subproto                     send "proto:<negotiated subprotocol>", echo
 //   /ext                          send "ext:<negotiated extension names>", echo
 'use strict';
@@ -96,6 +97,9 @@ wss.on('connection', (ws, req) => {
   const q = u.searchParams;
   const id = q.get('id') || '-';
   ws.on('error', (err) => process.stderr.write(`ws_server: ${u.pathname} ${id}: ${err.message}\n`));
+  if (q.has('id')) {
+    ws.on('close', (code, reason) => event(id, 'closed', code, reason.toString('hex') || '-'));
+  }
   switch (u.pathname) {
     case '/echo':
       echo(ws);
@@ -125,11 +129,14 @@ wss.on('connection', (ws, req) => {
       break;
     }
     case '/close':
-      ws.on('close', (code, reason) => event(id, 'closed', code, reason.toString('hex') || '-'));
       ws.close(Number(q.get('code')), q.get('reason') || '');
       break;
     case '/goclose':
-      ws.on('close', (code, reason) => event(id, 'closed', code, reason.toString('hex') || '-'));
+      echo(ws);
+      break;
+    case '/badutf8':
+      // ws does not validate what it sends: a text frame that is not UTF-8.
+      ws.send(Buffer.from([0x61, 0xff, 0xfe, 0x62]), { binary: false });
       echo(ws);
       break;
     case '/ext':
