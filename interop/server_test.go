@@ -32,7 +32,7 @@ type goServer struct {
 	errs    []string
 	closes  map[int]string // /close: code -> reason the Go side read
 	rtts    []time.Duration
-	fails   []string // /expectfail: how each read failed
+	fails   []string     // /expectfail: how each read failed
 	read    atomic.Int64 // bytes read from and written to all connections
 	written atomic.Int64
 }
