@@ -1,0 +1,131 @@
+package benchmarks
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+// childEnv makes the test binary a ServeChild process for MeasureIdle.
+const childEnv = "FULLDUPLEX_BENCH_CHILD"
+
+func TestMain(m *testing.M) {
+	if name := os.Getenv(childEnv); name != "" {
+		l := LibByName(name)
+		if l == nil {
+			os.Exit(2)
+		}
+		if err := ServeChild(l, os.Stdin, os.Stdout); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	RaiseFileLimit()
+	os.Exit(m.Run())
+}
+
+func TestAllLibrariesRegistered(t *testing.T) {
+	for _, name := range LibOrder {
+		if LibByName(name) == nil {
+			t.Errorf("library %q has no adapter", name)
+		}
+	}
+}
+
+// TestInMemoryServerReadsMaskedFramesAndWritesUnmaskedFrames checks, for
+// each adapter and message size, that the replayed client frames come out
+// as the original payload and that a written message parses as one
+// unmasked binary frame carrying the payload (RFC 6455 section 5.1).
+func TestInMemoryServerReadsMaskedFramesAndWritesUnmaskedFrames(t *testing.T) {
+	for _, l := range Libs() {
+		for _, size := range []int{0, 16, 125, 126, 1 << 10, 16 << 10, 65535, 65536, 1 << 20} {
+			if err := CheckMem(l, size, 3); err != nil {
+				t.Errorf("size %d: %v", size, err)
+			}
+		}
+	}
+}
+
+// TestInMemoryBenchmarksRun runs the read and write benchmarks once each at
+// a tiny bench time, checking they report sane numbers.
+func TestInMemoryBenchmarksRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	SetBenchTime(5 * time.Millisecond)
+	for _, l := range Libs() {
+		r, err := BenchRead(l, 1<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.NsPerMsg <= 0 || r.MBPerSec <= 0 {
+			t.Errorf("%s read: %+v", l.Name, r)
+		}
+		w, err := BenchWrite(l, 1<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.NsPerMsg <= 0 || w.WritesPerMsg < 1 {
+			t.Errorf("%s write: %+v", l.Name, w)
+		}
+	}
+}
+
+// TestEchoServerReturnsEachMessage runs every echo server against the
+// shared client; RunEcho compares the first echoes byte for byte and the
+// rest by length.
+func TestEchoServerReturnsEachMessage(t *testing.T) {
+	for _, l := range Libs() {
+		s, err := StartEcho(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, size := range []int{16, 64 << 10} {
+			r, err := RunEcho(s.Addr, 3, size, 50*time.Millisecond)
+			if err != nil {
+				t.Errorf("%s size %d: %v", l.Name, size, err)
+				continue
+			}
+			if r.Msgs == 0 || r.P50 <= 0 || r.P99 < r.P50 {
+				t.Errorf("%s size %d: %+v", l.Name, size, r)
+			}
+		}
+		s.Close()
+	}
+}
+
+// TestBroadcastDeliversEveryMessageInOrder checks each hub's fan-out: every
+// client gets all messages, numbered in order, in two rounds.
+func TestBroadcastDeliversEveryMessageInOrder(t *testing.T) {
+	for _, l := range Libs() {
+		r, err := NewBroadcastRig(l, 20, 7, 1<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for round := range 2 {
+			if d, err := r.Round(10 * time.Second); err != nil || d <= 0 {
+				t.Errorf("%s round %d: %v, %v", l.Name, round, d, err)
+			}
+		}
+		r.Close()
+	}
+}
+
+// TestIdleMeasuresAChildServer runs each echo server in a child process and
+// holds idle clients on it.
+func TestIdleMeasuresAChildServer(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range Libs() {
+		r, err := MeasureIdle(exe, []string{"-test.run=^$"}, []string{childEnv + "=" + l.Name}, 50)
+		if err != nil {
+			t.Errorf("%s: %v", l.Name, err)
+			continue
+		}
+		if r.Conns != 50 || r.HeapPerConn <= 0 {
+			t.Errorf("%s: %+v", l.Name, r)
+		}
+	}
+}

@@ -1,0 +1,178 @@
+package benchmarks
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// MemResult is one in-memory benchmark measurement.
+type MemResult struct {
+	NsPerMsg     float64
+	MBPerSec     float64
+	AllocsPerMsg float64
+	BytesPerMsg  float64
+	WritesPerMsg float64 // write path only: Write calls on the net.Conn
+}
+
+func memResult(r testing.BenchmarkResult) MemResult {
+	return MemResult{
+		NsPerMsg:     float64(r.T.Nanoseconds()) / float64(r.N),
+		MBPerSec:     float64(r.Bytes) * float64(r.N) / 1e6 / r.T.Seconds(),
+		AllocsPerMsg: float64(r.MemAllocs) / float64(r.N),
+		BytesPerMsg:  float64(r.MemBytes) / float64(r.N),
+	}
+}
+
+func memConn(l *Lib, data []byte, limit int64) (*ReplayConn, *MemConn, error) {
+	var prefix []byte
+	if l.ReadsRequest {
+		prefix = []byte(UpgradeRequest)
+	}
+	nc := NewReplayConn(prefix, data, limit)
+	c, err := l.NewMem(nc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: upgrade: %w", l.Name, err)
+	}
+	return nc, c, nil
+}
+
+// BenchRead measures the server read path: l's server connection reads
+// pre-built masked binary frames of size bytes replayed from memory, one
+// message per op. The handshake happens before the timer starts.
+func BenchRead(l *Lib, size int) (MemResult, error) {
+	count := replayCount(size)
+	wire, _ := MaskedFrames(size, count)
+	frameLen := int64(len(wire) / count)
+	var failure error
+	r := testing.Benchmark(func(b *testing.B) {
+		nc, c, err := memConn(l, wire, int64(b.N)*frameLen)
+		if err != nil {
+			failure = err
+			b.SkipNow()
+		}
+		defer c.Close()
+		defer nc.Close()
+		b.SetBytes(int64(size))
+		b.ReportAllocs()
+		b.ResetTimer()
+		if err := c.Read(b.N, nil); err != nil {
+			failure = fmt.Errorf("%s: read: %w", l.Name, err)
+			b.SkipNow()
+		}
+		b.StopTimer()
+	})
+	if failure != nil {
+		return MemResult{}, failure
+	}
+	return memResult(r), nil
+}
+
+// BenchWrite measures the server write path: l's server connection writes
+// binary messages of size bytes to a connection that discards them.
+func BenchWrite(l *Lib, size int) (MemResult, error) {
+	payload := Payload(size, uint64(size))
+	var failure error
+	var writes float64
+	r := testing.Benchmark(func(b *testing.B) {
+		nc, c, err := memConn(l, nil, -1)
+		if err != nil {
+			failure = err
+			b.SkipNow()
+		}
+		defer c.Close()
+		defer nc.Close()
+		nc.ResetWrites()
+		b.SetBytes(int64(size))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			if err := c.Write(payload); err != nil {
+				failure = fmt.Errorf("%s: write: %w", l.Name, err)
+				b.SkipNow()
+			}
+		}
+		b.StopTimer()
+		calls, n := nc.Writes()
+		if n < int64(b.N)*int64(size+2) {
+			failure = fmt.Errorf("%s: wrote %d bytes for %d messages of %d bytes", l.Name, n, b.N, size)
+		}
+		writes = float64(calls) / float64(b.N)
+	})
+	if failure != nil {
+		return MemResult{}, failure
+	}
+	m := memResult(r)
+	m.WritesPerMsg = writes
+	return m, nil
+}
+
+// CheckMem reads count messages of size bytes through l in memory and
+// writes one, checking what was read and that a frame was written. It is the
+// correctness check behind BenchRead and BenchWrite.
+func CheckMem(l *Lib, size, count int) error {
+	wire, payload := MaskedFrames(size, count)
+	nc, c, err := memConn(l, wire, int64(len(wire)))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	got := 0
+	var bad error
+	err = c.Read(count, func(p []byte) {
+		got++
+		if bad == nil && !bytes.Equal(p, payload) {
+			bad = fmt.Errorf("%s: message %d: got %d bytes, want %d (or contents differ)", l.Name, got, len(p), len(payload))
+		}
+	})
+	c.Close()
+	if err != nil {
+		return fmt.Errorf("%s: read: %w", l.Name, err)
+	}
+	if bad != nil {
+		return bad
+	}
+	if got != count {
+		return fmt.Errorf("%s: read %d messages, want %d", l.Name, got, count)
+	}
+
+	nc, c, err = memConn(l, nil, -1)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	defer c.Close()
+	nc.Capture()
+	for range 2 {
+		if err := c.Write(payload); err != nil {
+			return fmt.Errorf("%s: write: %w", l.Name, err)
+		}
+	}
+	// Parse what went on the wire with the benchmark client's own frame
+	// reader: two unmasked binary messages equal to payload, nothing more.
+	out := &Client{br: bufio.NewReader(bytes.NewReader(nc.Captured()))}
+	var buf []byte
+	for i := range 2 {
+		op, p, err := out.ReadMessage(buf)
+		if err != nil {
+			return fmt.Errorf("%s: written message %d: %w", l.Name, i, err)
+		}
+		if op != 0x2 || !bytes.Equal(p, payload) {
+			return fmt.Errorf("%s: written message %d: opcode %d, %d bytes; want binary, %d bytes", l.Name, i, op, len(p), size)
+		}
+		buf = p
+	}
+	if n := out.br.Buffered(); n != 0 {
+		return fmt.Errorf("%s: %d stray bytes written after two messages", l.Name, n)
+	}
+	return nil
+}
+
+// SetBenchTime sets the target duration of each in-memory benchmark.
+func SetBenchTime(d time.Duration) {
+	testing.Init()
+	flag.Set("test.benchtime", d.String())
+}
