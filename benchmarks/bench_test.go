@@ -129,3 +129,31 @@ func TestIdleMeasuresAChildServer(t *testing.T) {
 		}
 	}
 }
+
+// MemSizes are the message sizes of the in-memory workloads.
+var benchSizes = []struct {
+	name string
+	n    int
+}{{"16B", 16}, {"1KiB", 1 << 10}, {"16KiB", 16 << 10}, {"1MiB", 1 << 20}}
+
+// BenchmarkRead is the in-memory server read path, per library and size:
+// go test -bench 'Read/fullduplex/1KiB' -cpuprofile cpu.out
+func BenchmarkRead(b *testing.B) {
+	for _, l := range Libs() {
+		for _, s := range benchSizes {
+			var failure error
+			b.Run(l.Name+"/"+s.name, ReadBench(l, s.n, &failure))
+		}
+	}
+}
+
+// BenchmarkWrite is the in-memory server write path, per library and size.
+func BenchmarkWrite(b *testing.B) {
+	for _, l := range Libs() {
+		for _, s := range benchSizes {
+			var failure error
+			var writes float64
+			b.Run(l.Name+"/"+s.name, WriteBench(l, s.n, &writes, &failure))
+		}
+	}
+}

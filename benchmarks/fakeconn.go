@@ -16,7 +16,10 @@ import (
 // library that parses the request with a private buffer cannot swallow frame
 // bytes), then the bytes of Data repeated endlessly until Limit bytes of Data
 // were delivered, then io.EOF. With empty Data, reads after the prefix block
-// until Close. Writes are discarded and counted.
+// until Close. Writes are counted and discarded, after being copied into a
+// small sink buffer: a real socket write copies the bytes into the kernel,
+// so a library that hands over its caller's slice without copying must not
+// look free, and one that copies the payload first pays twice, as it would.
 type ReplayConn struct {
 	prefix []byte
 	data   []byte
@@ -30,6 +33,7 @@ type ReplayConn struct {
 	written atomic.Int64
 
 	mu      sync.Mutex
+	sink    [64 << 10]byte
 	capture *bytes.Buffer // if set, receives every write
 }
 
@@ -75,11 +79,14 @@ func (c *ReplayConn) Read(p []byte) (int, error) {
 func (c *ReplayConn) Write(p []byte) (int, error) {
 	c.writes.Add(1)
 	c.written.Add(int64(len(p)))
-	if c.capture != nil {
-		c.mu.Lock()
-		c.capture.Write(p)
-		c.mu.Unlock()
+	c.mu.Lock()
+	for b := p; len(b) > 0; {
+		b = b[copy(c.sink[:], b):]
 	}
+	if c.capture != nil {
+		c.capture.Write(p)
+	}
+	c.mu.Unlock()
 	return len(p), nil
 }
 

@@ -17,6 +17,10 @@ type Lib struct {
 	// request off the connection itself (the in-memory conn must then yield
 	// UpgradeRequest first) rather than taking an *http.Request.
 	ReadsRequest bool
+	// Push reports whether the library delivers messages to a handler from
+	// a read loop that runs until the connection fails (gws), rather than
+	// returning one message per call.
+	Push bool
 	// NewMem upgrades the in-memory nc to a server connection.
 	NewMem func(nc net.Conn) (*MemConn, error)
 	// Serve runs an echo server on ln (path /ws) until ln is closed: every

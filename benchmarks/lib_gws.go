@@ -104,6 +104,7 @@ var errGwsShort = errors.New("benchmarks: gws read loop ended early")
 func init() {
 	register(&Lib{
 		Name: "gws",
+		Push: true,
 		NewMem: func(nc net.Conn) (*MemConn, error) {
 			h := &gwsReadHandler{}
 			c, err := gws.NewUpgrader(h, gwsOption()).Upgrade(newHijackWriter(nc), upgradeHTTPRequest())

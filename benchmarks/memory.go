@@ -40,48 +40,57 @@ func memConn(l *Lib, data []byte, limit int64) (*ReplayConn, *MemConn, error) {
 	return nc, c, nil
 }
 
-// BenchRead measures the server read path: l's server connection reads
-// pre-built masked binary frames of size bytes replayed from memory, one
-// message per op. The handshake happens before the timer starts.
-func BenchRead(l *Lib, size int) (MemResult, error) {
+// ReadBench returns a benchmark of the server read path: l's server
+// connection reads pre-built masked binary frames of size bytes replayed
+// from memory, one message per op. The handshake happens before the timer
+// starts. A failure is also stored in *failure.
+func ReadBench(l *Lib, size int, failure *error) func(b *testing.B) {
 	count := replayCount(size)
 	wire, _ := MaskedFrames(size, count)
 	frameLen := int64(len(wire) / count)
-	var failure error
-	r := testing.Benchmark(func(b *testing.B) {
-		nc, c, err := memConn(l, wire, int64(b.N)*frameLen)
+	return func(b *testing.B) {
+		// One message before the clock lets the application's buffer
+		// reach its size (steady state). A push library's read loop cannot
+		// stop after one message; gws allocates per message anyway.
+		warm := 1
+		if l.Push {
+			warm = 0
+		}
+		nc, c, err := memConn(l, wire, int64(b.N+warm)*frameLen)
 		if err != nil {
-			failure = err
-			b.SkipNow()
+			*failure = err
+			b.Fatal(err)
 		}
 		defer c.Close()
 		defer nc.Close()
+		if warm > 0 {
+			if err := c.Read(warm, nil); err != nil {
+				*failure = fmt.Errorf("%s: read: %w", l.Name, err)
+				b.Fatal(*failure)
+			}
+		}
 		b.SetBytes(int64(size))
 		b.ReportAllocs()
 		b.ResetTimer()
 		if err := c.Read(b.N, nil); err != nil {
-			failure = fmt.Errorf("%s: read: %w", l.Name, err)
-			b.SkipNow()
+			*failure = fmt.Errorf("%s: read: %w", l.Name, err)
+			b.Fatal(*failure)
 		}
 		b.StopTimer()
-	})
-	if failure != nil {
-		return MemResult{}, failure
 	}
-	return memResult(r), nil
 }
 
-// BenchWrite measures the server write path: l's server connection writes
-// binary messages of size bytes to a connection that discards them.
-func BenchWrite(l *Lib, size int) (MemResult, error) {
+// WriteBench returns a benchmark of the server write path: l's server
+// connection writes binary messages of size bytes to a connection that
+// discards them. The Write calls per message of the last run are stored in
+// *writes; a failure in *failure.
+func WriteBench(l *Lib, size int, writes *float64, failure *error) func(b *testing.B) {
 	payload := Payload(size, uint64(size))
-	var failure error
-	var writes float64
-	r := testing.Benchmark(func(b *testing.B) {
+	return func(b *testing.B) {
 		nc, c, err := memConn(l, nil, -1)
 		if err != nil {
-			failure = err
-			b.SkipNow()
+			*failure = err
+			b.Fatal(err)
 		}
 		defer c.Close()
 		defer nc.Close()
@@ -91,17 +100,35 @@ func BenchWrite(l *Lib, size int) (MemResult, error) {
 		b.ResetTimer()
 		for range b.N {
 			if err := c.Write(payload); err != nil {
-				failure = fmt.Errorf("%s: write: %w", l.Name, err)
-				b.SkipNow()
+				*failure = fmt.Errorf("%s: write: %w", l.Name, err)
+				b.Fatal(*failure)
 			}
 		}
 		b.StopTimer()
 		calls, n := nc.Writes()
 		if n < int64(b.N)*int64(size+2) {
-			failure = fmt.Errorf("%s: wrote %d bytes for %d messages of %d bytes", l.Name, n, b.N, size)
+			*failure = fmt.Errorf("%s: wrote %d bytes for %d messages of %d bytes", l.Name, n, b.N, size)
+			b.Fatal(*failure)
 		}
-		writes = float64(calls) / float64(b.N)
-	})
+		*writes = float64(calls) / float64(b.N)
+	}
+}
+
+// BenchRead runs ReadBench with testing.Benchmark.
+func BenchRead(l *Lib, size int) (MemResult, error) {
+	var failure error
+	r := testing.Benchmark(ReadBench(l, size, &failure))
+	if failure != nil {
+		return MemResult{}, failure
+	}
+	return memResult(r), nil
+}
+
+// BenchWrite runs WriteBench with testing.Benchmark.
+func BenchWrite(l *Lib, size int) (MemResult, error) {
+	var failure error
+	var writes float64
+	r := testing.Benchmark(WriteBench(l, size, &writes, &failure))
 	if failure != nil {
 		return MemResult{}, failure
 	}

@@ -1,0 +1,294 @@
+// Command wsbench runs the fullduplex benchmark workloads against
+// fullduplex, gorilla/websocket, coder/websocket, gobwas/ws and lxzan/gws,
+// interleaving the libraries round by round, and prints Markdown tables of
+// medians with ratios to the best peer library.
+//
+// Usage:
+//
+//	go run ./cmd/wsbench -quick            # under 2 minutes
+//	go run ./cmd/wsbench -full -out r.md   # under 10 minutes
+//	go run ./cmd/wsbench -workloads read,write -libs fullduplex,gobwas
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	bench "github.com/fullduplex/websocket/benchmarks"
+)
+
+type config struct {
+	benchTime             time.Duration
+	memRounds             int
+	echoTime              time.Duration
+	echoRounds            int
+	idleConns, idleRounds int
+	bcastConns, bcastMsgs int
+	bcastRounds           int
+}
+
+var modes = map[string]config{
+	"smoke": {benchTime: 5 * time.Millisecond, memRounds: 1, echoTime: 50 * time.Millisecond, echoRounds: 1,
+		idleConns: 50, idleRounds: 1, bcastConns: 20, bcastMsgs: 5, bcastRounds: 1},
+	"quick": {benchTime: 100 * time.Millisecond, memRounds: 3, echoTime: 300 * time.Millisecond, echoRounds: 3,
+		idleConns: 2000, idleRounds: 1, bcastConns: 1000, bcastMsgs: 20, bcastRounds: 3},
+	"full": {benchTime: 300 * time.Millisecond, memRounds: 5, echoTime: time.Second, echoRounds: 5,
+		idleConns: 10000, idleRounds: 2, bcastConns: 1000, bcastMsgs: 100, bcastRounds: 5},
+}
+
+var memSizes = []struct {
+	name string
+	n    int
+}{{"16 B", 16}, {"1 KiB", 1 << 10}, {"16 KiB", 16 << 10}, {"1 MiB", 1 << 20}}
+
+var echoSizes = []struct {
+	name string
+	n    int
+}{{"16 B", 16}, {"1 KiB", 1 << 10}, {"64 KiB", 64 << 10}}
+
+func main() {
+	var (
+		quick     = flag.Bool("quick", false, "quick mode (default): under 2 minutes")
+		full      = flag.Bool("full", false, "full mode: under 10 minutes, 10,000 idle clients")
+		smoke     = flag.Bool("smoke", false, "tiny run that only checks every workload works")
+		workloads = flag.String("workloads", "read,write,echo,idle,broadcast", "comma-separated workloads")
+		libList   = flag.String("libs", strings.Join(bench.LibOrder, ","), "comma-separated libraries")
+		out       = flag.String("out", "", "also write the Markdown report to this file")
+		serve     = flag.String("serve", "", "internal: run LIB's echo server for the idle workload")
+		idleConns = flag.Int("idle", 0, "idle clients (overrides the mode)")
+	)
+	flag.Parse()
+	if *serve != "" {
+		l := bench.LibByName(*serve)
+		if l == nil {
+			fatalf("unknown library %q", *serve)
+		}
+		if err := bench.ServeChild(l, os.Stdin, os.Stdout); err != nil {
+			fatalf("%v", err)
+		}
+		return
+	}
+	_ = quick
+	mode := "quick"
+	switch {
+	case *full:
+		mode = "full"
+	case *smoke:
+		mode = "smoke"
+	}
+	cfg := modes[mode]
+	if *idleConns > 0 {
+		cfg.idleConns = *idleConns
+	}
+	var libs []*bench.Lib
+	var names []string
+	for _, n := range strings.Split(*libList, ",") {
+		l := bench.LibByName(strings.TrimSpace(n))
+		if l == nil {
+			fatalf("unknown library %q", n)
+		}
+		libs = append(libs, l)
+		names = append(names, l.Name)
+	}
+	limit := bench.RaiseFileLimit()
+	bench.SetBenchTime(cfg.benchTime)
+
+	start := time.Now()
+	r := &runner{cfg: cfg, libs: libs}
+	for _, w := range strings.Split(*workloads, ",") {
+		t0 := time.Now()
+		var err error
+		switch strings.TrimSpace(w) {
+		case "read":
+			err = r.memory("read", bench.BenchRead)
+		case "write":
+			err = r.memory("write", bench.BenchWrite)
+		case "echo":
+			err = r.echo()
+		case "idle":
+			err = r.idle()
+		case "broadcast":
+			err = r.broadcast()
+		default:
+			err = fmt.Errorf("unknown workload %q", w)
+		}
+		if err != nil {
+			fatalf("%s: %v", w, err)
+		}
+		logf("%s done in %v", w, time.Since(t0).Round(time.Millisecond))
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "Mode %s (%s), %s, %s/%s, GOMAXPROCS %d, %s, RLIMIT_NOFILE %d; %v.\n\n",
+		mode, *workloads, cpuModel(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.Version(),
+		limit, time.Since(start).Round(time.Second))
+	fmt.Fprintf(&b, "Medians of interleaved rounds. **Ratio** = how many times better than the best peer (fullduplex not counted), whatever the metric's direction: above 1.00 is ahead of every peer, the best peer is 1.00.\n\n")
+	b.WriteString(r.tab.Summary(names, "fullduplex"))
+	b.WriteString("\nAll metrics (medians):\n\n")
+	b.WriteString(r.tab.Raw(names))
+	if behind := r.tab.Behind(names, "fullduplex"); len(behind) > 0 {
+		fmt.Fprintf(&b, "\nfullduplex behind the best peer on: %s\n", strings.Join(behind, "; "))
+	}
+	fmt.Print(b.String())
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
+			fatalf("%v", err)
+		}
+	}
+}
+
+type runner struct {
+	cfg  config
+	libs []*bench.Lib
+	tab  bench.Table
+}
+
+// order rotates the libraries by round, so that no library always runs
+// first (or right after the same neighbour).
+func (r *runner) order(round int) []*bench.Lib {
+	n := len(r.libs)
+	out := make([]*bench.Lib, n)
+	for i := range n {
+		out[i] = r.libs[(i+round)%n]
+	}
+	return out
+}
+
+func (r *runner) memory(kind string, run func(*bench.Lib, int) (bench.MemResult, error)) error {
+	for round := range r.cfg.memRounds {
+		for _, s := range memSizes {
+			for _, l := range r.order(round) {
+				m, err := run(l, s.n)
+				if err != nil {
+					return err
+				}
+				w := kind + " " + s.name
+				r.tab.Add(bench.Metric{Workload: w, Name: "ns/msg", Lower: true, Summary: true, Format: bench.FmtNs}, l.Name, m.NsPerMsg)
+				r.tab.Add(bench.Metric{Workload: w, Name: "MB/s", Format: bench.FmtMBs}, l.Name, m.MBPerSec)
+				r.tab.Add(bench.Metric{Workload: w, Name: "allocs/msg", Lower: true, Format: bench.FmtCount}, l.Name, m.AllocsPerMsg)
+				r.tab.Add(bench.Metric{Workload: w, Name: "B/msg", Lower: true, Format: bench.FmtBytes}, l.Name, m.BytesPerMsg)
+				if kind == "write" {
+					r.tab.Add(bench.Metric{Workload: w, Name: "writes/msg", Lower: true, Format: bench.FmtCount}, l.Name, m.WritesPerMsg)
+				}
+			}
+		}
+		logf("%s round %d/%d", kind, round+1, r.cfg.memRounds)
+	}
+	return nil
+}
+
+func (r *runner) echo() error {
+	servers := map[string]*bench.Server{}
+	defer func() {
+		for _, s := range servers {
+			s.Close()
+		}
+	}()
+	for _, l := range r.libs {
+		s, err := bench.StartEcho(l)
+		if err != nil {
+			return err
+		}
+		servers[l.Name] = s
+	}
+	for round := range r.cfg.echoRounds {
+		for _, conns := range []int{1, 64} {
+			for _, s := range echoSizes {
+				for _, l := range r.order(round) {
+					e, err := bench.RunEcho(servers[l.Name].Addr, conns, s.n, r.cfg.echoTime)
+					if err != nil {
+						return fmt.Errorf("%s: %w", l.Name, err)
+					}
+					w := fmt.Sprintf("echo %s ×%d", s.name, conns)
+					r.tab.Add(bench.Metric{Workload: w, Name: "msgs/s", Summary: true, Format: bench.FmtRate}, l.Name, e.MsgsPerSec())
+					r.tab.Add(bench.Metric{Workload: w, Name: "p50", Lower: true, Summary: conns == 64, Format: bench.FmtNs}, l.Name, float64(e.P50))
+					r.tab.Add(bench.Metric{Workload: w, Name: "p99", Lower: true, Summary: conns == 64, Format: bench.FmtNs}, l.Name, float64(e.P99))
+				}
+			}
+		}
+		logf("echo round %d/%d", round+1, r.cfg.echoRounds)
+	}
+	return nil
+}
+
+func (r *runner) idle() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	w := fmt.Sprintf("idle ×%d", r.cfg.idleConns)
+	for round := range r.cfg.idleRounds {
+		for _, l := range r.order(round) {
+			m, err := bench.MeasureIdle(exe, []string{"-serve", l.Name}, nil, r.cfg.idleConns)
+			if err != nil {
+				return fmt.Errorf("%s: %w", l.Name, err)
+			}
+			r.tab.Add(bench.Metric{Workload: w, Name: "RSS/conn", Lower: true, Summary: true, Format: bench.FmtBytes}, l.Name, m.RSSPerConn)
+			r.tab.Add(bench.Metric{Workload: w, Name: "heap/conn", Lower: true, Summary: true, Format: bench.FmtBytes}, l.Name, m.HeapPerConn)
+			r.tab.Add(bench.Metric{Workload: w, Name: "stack/conn", Lower: true, Format: bench.FmtBytes}, l.Name, m.StackPerConn)
+			r.tab.Add(bench.Metric{Workload: w, Name: "goroutines/conn", Lower: true, Format: bench.FmtCount}, l.Name, float64(m.GoroutinesAdded)/float64(m.Conns))
+		}
+		logf("idle round %d/%d", round+1, r.cfg.idleRounds)
+	}
+	return nil
+}
+
+func (r *runner) broadcast() error {
+	rigs := map[string]*bench.BroadcastRig{}
+	defer func() {
+		for _, g := range rigs {
+			g.Close()
+		}
+	}()
+	for _, l := range r.libs {
+		g, err := bench.NewBroadcastRig(l, r.cfg.bcastConns, r.cfg.bcastMsgs, 1<<10)
+		if err != nil {
+			return err
+		}
+		rigs[l.Name] = g
+		if _, err := g.Round(time.Minute); err != nil { // warm-up
+			return err
+		}
+	}
+	w := fmt.Sprintf("broadcast 1 KiB ×%d msgs → %d", r.cfg.bcastMsgs, r.cfg.bcastConns)
+	for round := range r.cfg.bcastRounds {
+		for _, l := range r.order(round) {
+			d, err := rigs[l.Name].Round(time.Minute)
+			if err != nil {
+				return err
+			}
+			deliveries := float64(r.cfg.bcastMsgs * r.cfg.bcastConns)
+			r.tab.Add(bench.Metric{Workload: w, Name: "time", Lower: true, Summary: true, Format: bench.FmtNs}, l.Name, float64(d))
+			r.tab.Add(bench.Metric{Workload: w, Name: "deliveries/s", Format: bench.FmtRate}, l.Name, deliveries/d.Seconds())
+		}
+		logf("broadcast round %d/%d", round+1, r.cfg.bcastRounds)
+	}
+	return nil
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "wsbench: "+format+"\n", args...)
+}
+
+func fatalf(format string, args ...any) {
+	logf(format, args...)
+	os.Exit(1)
+}
+

@@ -1,0 +1,109 @@
+package benchmarks
+
+import (
+	"net"
+
+	websocket "github.com/fullduplex/websocket"
+)
+
+// fullduplex: AcceptConn straight on the net.Conn (no net/http);
+// AppendMessage into a reused buffer; WriteMessage; NewPreparedMessage and
+// WritePreparedMessage for fan-out (the frame is encoded once and the same
+// bytes go to every connection). The client offers no compression, so none
+// is negotiated, as with every other library here.
+
+func fdAccept(nc net.Conn) (*websocket.Conn, error) {
+	return websocket.AcceptConn(nc, nil, nil)
+}
+
+func init() {
+	register(&Lib{
+		Name:         "fullduplex",
+		ReadsRequest: true,
+		NewMem: func(nc net.Conn) (*MemConn, error) {
+			c, err := fdAccept(nc)
+			if err != nil {
+				return nil, err
+			}
+			var buf []byte
+			return &MemConn{
+				Read: func(n int, got func([]byte)) error {
+					for range n {
+						var err error
+						if _, buf, err = c.AppendMessage(buf[:0]); err != nil {
+							return err
+						}
+						if got != nil {
+							got(buf)
+						}
+					}
+					return nil
+				},
+				Write: func(p []byte) error { return c.WriteMessage(websocket.OpBinary, p) },
+				Close: func() { c.CloseNow() },
+			}, nil
+		},
+		Serve: func(ln net.Listener) error {
+			for {
+				nc, err := ln.Accept()
+				if err != nil {
+					return err
+				}
+				go func() {
+					c, err := fdAccept(nc)
+					if err != nil {
+						nc.Close()
+						return
+					}
+					defer c.CloseNow()
+					var buf []byte
+					for {
+						op, b, err := c.AppendMessage(buf[:0])
+						if err != nil {
+							return
+						}
+						buf = b
+						if err := c.WriteMessage(op, buf); err != nil {
+							return
+						}
+					}
+				}()
+			}
+		},
+		NewHub: func(ln net.Listener) Hub {
+			h := &fdHub{}
+			go func() {
+				for {
+					nc, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						c, err := fdAccept(nc)
+						if err != nil {
+							nc.Close()
+							return
+						}
+						h.add(c)
+						var buf []byte
+						for {
+							if _, buf, err = c.AppendMessage(buf[:0]); err != nil {
+								c.CloseNow()
+								return
+							}
+						}
+					}()
+				}
+			}()
+			return h
+		},
+	})
+}
+
+type fdHub struct{ connSet[*websocket.Conn] }
+
+func (h *fdHub) Close() {
+	for _, c := range h.snapshot() {
+		c.CloseNow()
+	}
+}

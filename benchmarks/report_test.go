@@ -1,0 +1,58 @@
+package benchmarks
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestRatioAboveOneMeansBetterInBothDirections(t *testing.T) {
+	tests := []struct {
+		name    string
+		v, best float64
+		lower   bool
+		want    float64
+	}{
+		{"lower is better: half the time is twice as good", 50, 100, true, 2},
+		{"lower is better: double the time is half as good", 200, 100, true, 0.5},
+		{"higher is better: double the rate is twice as good", 200, 100, false, 2},
+		{"higher is better: equal is 1", 100, 100, false, 1},
+		{"zero against zero is even", 0, 0, true, 1},
+		{"zero against some is infinitely better", 0, 3, true, math.Inf(1)},
+	}
+	for _, tt := range tests {
+		if got := Ratio(tt.v, tt.best, tt.lower); got != tt.want {
+			t.Errorf("%s: Ratio(%v, %v, %v) = %v, want %v", tt.name, tt.v, tt.best, tt.lower, got, tt.want)
+		}
+	}
+}
+
+func TestTableUsesMedianAndBestPeerExcludingSelf(t *testing.T) {
+	var tab Table
+	m := Metric{Workload: "read 16 B", Name: "ns/msg", Lower: true, Summary: true, Format: FmtNs}
+	for _, v := range []float64{100, 900, 110} { // median 110
+		tab.Add(m, "self", v)
+	}
+	for _, v := range []float64{220, 200, 1} { // median 200
+		tab.Add(m, "a", v)
+	}
+	tab.Add(m, "b", 440)
+	if got, _ := tab.Median("read 16 B", "ns/msg", "self"); got != 110 {
+		t.Errorf("median of self = %v, want 110", got)
+	}
+	s := tab.Summary([]string{"self", "a", "b"}, "self")
+	// Best peer is a (200): self is 200/110 = 1.82× better, b 200/440 = 0.45×.
+	for _, want := range []string{"**1.82×** 110 ns", "**1.00×** 200 ns", "**0.45×** 440 ns"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+	if b := tab.Behind([]string{"self", "a", "b"}, "self"); len(b) != 0 {
+		t.Errorf("Behind = %v, want none", b)
+	}
+	tab.Add(m, "b", 10)
+	tab.Add(m, "b", 10) // b's median becomes 10
+	if b := tab.Behind([]string{"self", "a", "b"}, "self"); len(b) != 1 {
+		t.Errorf("Behind = %v, want one entry", b)
+	}
+}
