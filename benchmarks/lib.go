@@ -97,7 +97,10 @@ func readAll(r io.Reader, buf []byte) ([]byte, error) {
 
 // fanOut calls fn on GOMAXPROCS contiguous shards of [0, n) concurrently:
 // the fan-out loop used for the libraries whose writes block, so that they
-// use the same number of cores as the ones that queue writes.
+// use the same number of cores as the ones that queue writes. Each shard
+// writes all messages to one connection before the next, as gws's
+// per-connection write queues do, so that every library's clients can read
+// several frames per read call.
 func fanOut(n int, fn func(lo, hi int) error) error {
 	p := min(runtime.GOMAXPROCS(0), n)
 	if p <= 1 {

@@ -107,8 +107,8 @@ func (h *coderHub) Broadcast(msgs [][]byte) error {
 	ctx := context.Background()
 	conns := h.snapshot()
 	return fanOut(len(conns), func(lo, hi int) error {
-		for _, m := range msgs {
-			for _, c := range conns[lo:hi] {
+		for _, c := range conns[lo:hi] {
+			for _, m := range msgs {
 				if err := c.Write(ctx, websocket.MessageBinary, m); err != nil {
 					return err
 				}

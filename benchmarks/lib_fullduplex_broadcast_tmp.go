@@ -6,8 +6,8 @@ import websocket "github.com/fullduplex/websocket"
 func (h *fdHub) Broadcast(msgs [][]byte) error {
 	conns := h.snapshot()
 	return fanOut(len(conns), func(lo, hi int) error {
-		for _, m := range msgs {
-			for _, c := range conns[lo:hi] {
+		for _, c := range conns[lo:hi] {
+			for _, m := range msgs {
 				if err := c.WriteMessage(websocket.OpBinary, m); err != nil {
 					return err
 				}

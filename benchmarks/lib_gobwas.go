@@ -174,8 +174,8 @@ func (h *gobwasHub) Broadcast(msgs [][]byte) error {
 	}
 	conns := h.snapshot()
 	return fanOut(len(conns), func(lo, hi int) error {
-		for _, f := range frames {
-			for _, c := range conns[lo:hi] {
+		for _, c := range conns[lo:hi] {
+			for _, f := range frames {
 				if err := c.writeRaw(f); err != nil {
 					return err
 				}

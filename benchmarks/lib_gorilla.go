@@ -97,8 +97,8 @@ func (h *gorillaHub) Broadcast(msgs [][]byte) error {
 	}
 	conns := h.snapshot()
 	return fanOut(len(conns), func(lo, hi int) error {
-		for _, pm := range pms {
-			for _, c := range conns[lo:hi] {
+		for _, c := range conns[lo:hi] {
+			for _, pm := range pms {
 				if err := c.WritePreparedMessage(pm); err != nil {
 					return err
 				}
