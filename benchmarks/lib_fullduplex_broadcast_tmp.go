@@ -2,7 +2,10 @@ package benchmarks
 
 import websocket "github.com/fullduplex/websocket"
 
-// TEMPORARY until prepared.go lands.
+// Broadcast writes each message to every connection with WriteMessage.
+// The package has no PreparedMessage yet (prepared.go); once it has, this
+// file gives way to one that encodes each message once with
+// NewPreparedMessage and sends it with WritePreparedMessage.
 func (h *fdHub) Broadcast(msgs [][]byte) error {
 	conns := h.snapshot()
 	return fanOut(len(conns), func(lo, hi int) error {
