@@ -116,4 +116,3 @@ func (r *BroadcastRig) Close() {
 	r.ln.closeAll()
 	r.readers.Wait()
 }
-

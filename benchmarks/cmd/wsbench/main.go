@@ -291,4 +291,3 @@ func fatalf(format string, args ...any) {
 	logf(format, args...)
 	os.Exit(1)
 }
-
