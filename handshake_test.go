@@ -703,3 +703,154 @@ func TestDialThroughConnectProxy(t *testing.T) {
 		p.mu.Unlock()
 	}
 }
+
+// echo sends every message it reads back to the peer until the connection
+// fails, bounded by hsTimeout.
+func echo(c *Conn) {
+	defer c.CloseNow()
+	c.SetDeadline(time.Now().Add(hsTimeout))
+	for {
+		op, p, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		if err := c.WriteMessage(op, append([]byte(c.Subprotocol()+":"), p...)); err != nil {
+			return
+		}
+	}
+}
+
+// exchange sends messages both ways through c, connected to an echo server
+// that selected subprotocol "echo".
+func exchange(t *testing.T, c *Conn) {
+	t.Helper()
+	defer c.CloseNow()
+	c.SetDeadline(time.Now().Add(hsTimeout))
+	if c.Subprotocol() != "echo" || c.IsServer() {
+		t.Fatalf("client Subprotocol %q IsServer %v", c.Subprotocol(), c.IsServer())
+	}
+	// The large message crosses the handshake's header limit, which must not
+	// outlive the handshake.
+	for _, m := range []struct {
+		op Opcode
+		p  string
+	}{{OpText, "hello"}, {OpBinary, strings.Repeat("\x00\xff", 20<<10)}} {
+		if err := c.WriteMessage(m.op, []byte(m.p)); err != nil {
+			t.Fatal(err)
+		}
+		op, p, err := c.ReadMessage()
+		if err != nil || op != m.op || string(p) != "echo:"+m.p {
+			t.Fatalf("got %v %.20q (%d bytes), %v; want %v echo:%.14q", op, p, len(p), err, m.op, m.p)
+		}
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+func TestAcceptDialRoundTrip(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, &AcceptOptions{Subprotocols: []string{"echo"}})
+		if err == nil {
+			echo(c)
+		}
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), hsTimeout)
+	defer cancel()
+	c, err := Dial(ctx, srv.URL, &DialOptions{Subprotocols: []string{"other", "echo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exchange(t, c)
+}
+
+func TestAcceptConnDialRoundTrip(t *testing.T) {
+	ln := hsListen(t)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		if c, err := AcceptConn(nc, nil, &AcceptOptions{Subprotocols: []string{"echo"}}); err == nil {
+			echo(c)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), hsTimeout)
+	defer cancel()
+	c, err := Dial(ctx, "ws://"+ln.Addr().String(), &DialOptions{Subprotocols: []string{"echo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exchange(t, c)
+}
+
+// TestAcceptKeepsBytesAfterRequest checks that a frame arriving with the
+// request, in the same read, is not lost with the handshake's buffer.
+func TestAcceptKeepsBytesAfterRequest(t *testing.T) {
+	key := [4]byte{1, 2, 3, 4}
+	payload := []byte("early")
+	frame := AppendHeader(nil, Header{Fin: true, Opcode: OpText, Masked: true, Mask: key, Length: int64(len(payload))})
+	Mask(key, 0, payload)
+	frame = append(frame, payload...)
+
+	got := make(chan string, 1)
+	check := func(c *Conn, err error) {
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer c.CloseNow()
+		c.SetDeadline(time.Now().Add(hsTimeout))
+		_, p, err := c.ReadMessage()
+		got <- fmt.Sprintf("%s %v", p, err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		check(Accept(w, r, nil))
+	}))
+	defer srv.Close()
+	ln := hsListen(t)
+	go func() {
+		if nc, err := ln.Accept(); err == nil {
+			defer nc.Close()
+			check(AcceptConn(nc, nil, nil))
+		}
+	}()
+	for _, addr := range []string{srv.Listener.Addr().String(), ln.Addr().String()} {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.SetDeadline(time.Now().Add(hsTimeout))
+		nc.Write(append([]byte(reqSpec{}.build(addr)), frame...))
+		select {
+		case s := <-got:
+			if s != "early <nil>" {
+				t.Errorf("%s: read %q, want the early frame", addr, s)
+			}
+		case <-time.After(hsTimeout):
+			t.Fatal("no message")
+		}
+		nc.Close()
+	}
+}
+
+// TestDialKeepsBytesAfterResponse checks that a frame the server sends with
+// its 101 reaches the client's first read.
+func TestDialKeepsBytesAfterResponse(t *testing.T) {
+	addr := hsFakeServer(t, func(r *http.Request) string {
+		return response101(r, "") + "\x81\x05first"
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), hsTimeout)
+	defer cancel()
+	c, err := Dial(ctx, "ws://"+addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.SetDeadline(time.Now().Add(hsTimeout))
+	if op, p, err := c.ReadMessage(); op != OpText || string(p) != "first" || err != nil {
+		t.Fatalf("got %v %q %v, want text \"first\"", op, p, err)
+	}
+}
