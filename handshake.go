@@ -577,6 +577,7 @@ const MaxHandshakeErrorBody = 1 << 10
 // maxResponseHeaderBytes bounds the status line and headers Dial reads.
 const maxResponseHeaderBytes = 16 << 10
 
+// Error says what was wrong with the response and its status.
 func (e *HandshakeError) Error() string {
 	return fmt.Sprintf("websocket: handshake failed (status %d): %s", e.StatusCode, e.Reason)
 }
