@@ -86,7 +86,7 @@ type server struct {
 type client struct {
 	conn *websocket.Conn
 	name string
-	send chan *websocket.PreparedMessage
+	send chan []byte
 
 	stopOnce  sync.Once
 	done      chan struct{} // closed when the client is dropped or leaves
@@ -140,7 +140,7 @@ func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	c := &client{
 		conn: conn,
 		name: name,
-		send: make(chan *websocket.PreparedMessage, s.opts.QueueSize),
+		send: make(chan []byte, s.opts.QueueSize),
 		done: make(chan struct{}),
 	}
 	if !s.join(c) {
@@ -193,9 +193,9 @@ func (s *server) writeLoop(c *client) {
 		select {
 		case <-c.done:
 			return
-		case pm := <-c.send:
+		case msg := <-c.send:
 			c.conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
-			if err := c.conn.WritePreparedMessage(pm); err != nil {
+			if err := c.conn.WriteMessage(websocket.OpText, msg); err != nil {
 				if !errors.Is(err, websocket.ErrClosed) {
 					// Most likely the deadline: the client stopped reading.
 					s.drop(c, websocket.StatusPolicyViolation, "write failed: client too slow")
@@ -251,7 +251,7 @@ func (s *server) broadcast(ev event) {
 
 // broadcastLocked queues ev for every client without ever waiting for one:
 // a client whose queue is full is dropped, so one slow or dead reader cannot
-// hold up the room. The frame is encoded once for all clients. Because
+// hold up the room. The JSON is encoded once for all clients. Because
 // queueing happens under s.mu, every client sees events in the same order.
 func (s *server) broadcastLocked(ev event) {
 	if ev.Type == "message" && s.opts.Backlog > 0 {
@@ -260,11 +260,11 @@ func (s *server) broadcastLocked(ev event) {
 		}
 		s.history = append(s.history, ev)
 	}
-	pm := prepare(ev)
+	msg := prepare(ev)
 	var dropped []*client
 	for c := range s.clients {
 		select {
-		case c.send <- pm:
+		case c.send <- msg:
 		default:
 			delete(s.clients, c)
 			s.dropLocked(c, websocket.StatusPolicyViolation, "send queue full: client too slow")
@@ -366,11 +366,12 @@ func (s *server) cleanName(name string) (string, bool) {
 	return name, true
 }
 
-// prepare encodes ev once as a text frame that can go to many clients.
-func prepare(ev event) *websocket.PreparedMessage {
+// prepare encodes ev once; the same bytes go to every client, which only
+// read them.
+func prepare(ev event) []byte {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		panic(err) // event has only strings, numbers and slices of them
 	}
-	return websocket.NewPreparedMessage(websocket.OpText, b)
+	return b
 }

@@ -98,7 +98,7 @@ type client struct {
 	once    sync.Once
 
 	mu     sync.Mutex
-	latest *websocket.PreparedMessage
+	latest []byte
 }
 
 func newServer(opts options) (*server, error) {
@@ -231,11 +231,10 @@ func (s *server) publishLocked() {
 	if err != nil {
 		panic(err) // counts holds only strings and numbers
 	}
-	// Encoded once, sent to all.
-	pm := websocket.NewPreparedMessage(websocket.OpText, p)
+	// Encoded once, sent to all; writers only read it.
 	for c := range s.clients {
 		c.mu.Lock()
-		c.latest = pm
+		c.latest = p
 		c.mu.Unlock()
 		select {
 		case c.wake <- struct{}{}:
@@ -248,7 +247,7 @@ func (s *server) publishLocked() {
 // is dropped.
 func (s *server) writeLoop(c *client) {
 	for {
-		var pm *websocket.PreparedMessage
+		var board []byte
 		var reply []byte
 		select {
 		case <-c.done:
@@ -256,7 +255,7 @@ func (s *server) writeLoop(c *client) {
 		case reply = <-c.replies:
 		case <-c.wake:
 			c.mu.Lock()
-			pm, c.latest = c.latest, nil
+			board, c.latest = c.latest, nil
 			c.mu.Unlock()
 		}
 		c.conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
@@ -264,8 +263,8 @@ func (s *server) writeLoop(c *client) {
 		switch {
 		case reply != nil:
 			err = c.conn.WriteMessage(websocket.OpText, reply)
-		case pm != nil:
-			err = c.conn.WritePreparedMessage(pm)
+		case board != nil:
+			err = c.conn.WriteMessage(websocket.OpText, board)
 		}
 		if err != nil {
 			if !errors.Is(err, websocket.ErrClosed) {
