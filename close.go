@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -154,4 +156,118 @@ func appendClosePayload(b []byte, code StatusCode, reason string) []byte {
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(code))
 	return append(b, reason...)
+}
+
+// Close performs the closing handshake (RFC 6455 §7.1.2): it sends a Close
+// frame with code and reason, waits up to the close timeout for the peer's
+// Close frame, and closes the TCP connection. code 0 sends a Close frame with
+// no body. Close may be called from any goroutine, while another reads or
+// writes: a reading goroutine sees the peer's Close frame and gets its
+// *CloseError; without one, Close reads and discards until the Close frame
+// comes. It returns an error wrapping ErrClosed if the connection was already
+// closing or closed.
+func (c *Conn) Close(code StatusCode, reason string) error {
+	if code != 0 && !code.validOnWire() {
+		return fmt.Errorf("websocket: close code %d may not be sent", code)
+	}
+	deadline := time.Now().Add(c.closeTimeout)
+	err := c.writeClose(code, reason)
+	if err != nil && !errors.Is(err, errCloseSent) {
+		c.closeTCP()
+		return err
+	}
+	if c.readMu.TryLock() {
+		// No goroutine is reading: read until the peer's Close frame. The
+		// read path answers it and ends the connection, as it would for a reader.
+		c.nc.SetReadDeadline(deadline)
+		for {
+			if _, err := c.nextMessage(); err != nil {
+				break
+			}
+		}
+		c.readMu.Unlock()
+	}
+	t := time.NewTimer(time.Until(deadline))
+	select {
+	case <-c.closed:
+	case <-t.C:
+	}
+	t.Stop()
+	c.closeTCP()
+	return err
+}
+
+// CloseNow closes the TCP connection at once, without a closing handshake.
+// Reads and writes in progress return errors wrapping ErrClosed.
+func (c *Conn) CloseNow() error {
+	if c.isClosed() {
+		return ErrClosed
+	}
+	c.closeTCP()
+	return nil
+}
+
+// writeClose sends a Close frame unless one was sent already. A writer
+// stuck on a peer that does not read must not hold the Close frame back for
+// ever, so the write deadline is cut to the close timeout first.
+func (c *Conn) writeClose(code StatusCode, reason string) error {
+	c.nc.SetWriteDeadline(time.Now().Add(c.closeTimeout))
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
+	if c.closeSent.Load() {
+		return errCloseSent
+	}
+	c.closeSent.Store(true)
+	if c.werr != nil {
+		return c.werr
+	}
+	var body [MaxControlPayload]byte
+	return c.writeControlLocked(OpClose, appendClosePayload(body[:0], code, reason))
+}
+
+// peerClosed handles the peer's Close frame: it answers with a Close frame
+// echoing the code, if none was sent yet (RFC 6455 §5.5.1), and ends the TCP
+// connection, at once on a server, and on a client once the server has closed
+// it or the close timeout has passed (§7.1.1: the server closes first).
+func (c *Conn) peerClosed(ce *CloseError) error {
+	code := ce.Code
+	if code == StatusNoStatusReceived {
+		code = StatusNormalClosure
+	}
+	c.writeClose(code, "")
+	c.rerr = ce
+	if !c.server {
+		c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
+		c.br.Discard(c.br.Buffered())
+		io.Copy(io.Discard, c.nc)
+	}
+	c.closeTCP()
+	return ce
+}
+
+// fail fails the connection (RFC 6455 §7.1.7) after a violation by the peer:
+// it sends a Close frame with code and a short reason, closes the TCP
+// connection and makes err the error of every later read.
+func (c *Conn) fail(code StatusCode, err error) error {
+	reason := strings.TrimPrefix(err.Error(), "websocket: ")
+	c.writeClose(code, reason)
+	c.closeTCP()
+	c.rerr = err
+	return err
+}
+
+func (c *Conn) closeTCP() {
+	c.closeOnce.Do(func() {
+		c.nc.Close()
+		close(c.closed)
+	})
+}
+
+func (c *Conn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
 }

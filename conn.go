@@ -2,15 +2,28 @@ package websocket
 
 import (
 	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// DefaultReadLimit is the largest message a Conn reads unless SetReadLimit or
-// the ReadLimit option says otherwise.
+// DefaultReadLimit is the largest message, in bytes, that a Conn reads unless
+// the ReadLimit option or SetReadLimit says otherwise.
 const DefaultReadLimit = 16 << 20
 
-// connConfig is what the handshake hands to newConn.
+// DefaultBufferSize is the size of a Conn's read buffer and of its write
+// buffer when the options leave them zero.
+const DefaultBufferSize = 4096
+
+// connConfig is what the handshake hands to newConn; zero fields mean defaults.
 type connConfig struct {
 	subprotocol     string
 	readLimit       int64
@@ -20,14 +33,697 @@ type connConfig struct {
 	closeTimeout    time.Duration
 }
 
-// Conn is a WebSocket connection. (stub: being written)
+// Conn is a WebSocket connection, made by Accept, AcceptConn or Dial.
+//
+// Concurrency: one goroutine at a time may read (ReadMessage, AppendMessage,
+// NextReader and the reader it returns). Any number of goroutines may write at
+// once (WriteMessage, NextWriter, WritePreparedMessage, WriteControl, Ping):
+// messages are written whole, one after another, never interleaved; control
+// frames may go out between the frames of a message being streamed through
+// NextWriter. Close and CloseNow may be called from any goroutine at any time.
+//
+// Control frames are handled while reading: a ping is answered with a pong, a
+// Close frame is answered and ends the connection. Ping therefore needs some
+// goroutine to be reading.
 type Conn struct {
-	nc     net.Conn
-	br     *bufio.Reader
-	server bool
-	cfg    connConfig
+	nc           net.Conn
+	br           *bufio.Reader
+	server       bool
+	subprotocol  string
+	closeTimeout time.Duration
+
+	// Read side: guarded by readMu, held by the one reader (or by Close
+	// when no reader is active).
+	readMu    sync.Mutex
+	readLimit atomic.Int64
+	rerr      error         // sticky: every later read returns it
+	rOp       Opcode        // type of the message being read, 0 between messages
+	rFin      bool          // the current frame is the message's last
+	rRemain   int64         // payload bytes left in the current frame
+	rMask     [4]byte       // masking key of the current frame
+	rMaskPos  int           // key position of the next payload byte
+	rMasked   bool          // the current frame is masked
+	rSize     int64         // payload bytes of the current message so far
+	rUTF8     utf8Validator // state of the current text message
+	rCtl      [MaxControlPayload]byte
+	scratch   []byte // for discarding an abandoned message
+	mr        messageReader
+	onPing    func([]byte) error
+	onPong    func([]byte)
+	pongWait  sync.Mutex
+	pings     map[uint64]chan struct{}
+	pingSeq   atomic.Uint64
+
+	// Write side. msgMu is held for a whole message, frameMu for one frame;
+	// control frames take only frameMu, so they can pass a streamed message.
+	msgMu     sync.Mutex
+	wbuf      []byte // MaxHeaderSize bytes of room, then the payload buffer; msgMu
+	wbufSize  int
+	mw        messageWriter
+	frameMu   sync.Mutex
+	werr      error // sticky; frameMu
+	closeSent atomic.Bool
+	cbuf      [MaxHeaderSize + MaxControlPayload]byte // frameMu
+	bufs      [2][]byte                               // frameMu
+	nb        net.Buffers                             // frameMu
+
+	closeOnce sync.Once
+	closed    chan struct{} // closed once the TCP connection is closed
 }
 
 func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg connConfig) *Conn {
-	return &Conn{nc: nc, br: br, server: server, cfg: cfg}
+	size := cfg.readBufferSize
+	if size <= 0 {
+		size = DefaultBufferSize
+	}
+	// Keep the handshake's reader when it holds bytes already read past the
+	// handshake (frames the peer sent at once); otherwise size our own.
+	if br == nil || br.Buffered() == 0 && br.Size() != size {
+		if br != nil {
+			br.Reset(nc)
+		}
+		br = bufio.NewReaderSize(nc, size)
+	}
+	c := &Conn{
+		nc:           nc,
+		br:           br,
+		server:       server,
+		subprotocol:  cfg.subprotocol,
+		closeTimeout: cfg.closeTimeout,
+		wbufSize:     cfg.writeBufferSize,
+		closed:       make(chan struct{}),
+	}
+	if c.closeTimeout <= 0 {
+		c.closeTimeout = DefaultCloseTimeout
+	}
+	if c.wbufSize <= 0 {
+		c.wbufSize = DefaultBufferSize
+	}
+	limit := cfg.readLimit
+	if limit <= 0 {
+		limit = DefaultReadLimit
+	}
+	c.readLimit.Store(limit)
+	c.mr.c = c
+	c.mw.c = c
+	if cfg.pingInterval > 0 {
+		go c.keepAlive(cfg.pingInterval)
+	}
+	return c
+}
+
+// Subprotocol returns the subprotocol chosen in the handshake, or "".
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// IsServer reports whether c is the server side of the connection.
+func (c *Conn) IsServer() bool { return c.server }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// SetReadLimit sets the largest message, in bytes, that reads accept. A larger
+// message fails the read with an error wrapping ErrMessageTooBig and closes the
+// connection with StatusMessageTooBig, without reading the rest of it.
+func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
+
+// SetDeadline sets the read and write deadlines, as net.Conn does. A read or
+// write that times out leaves the Conn unusable in that direction.
+func (c *Conn) SetDeadline(t time.Time) error { return c.nc.SetDeadline(t) }
+
+// SetReadDeadline sets the deadline for reads, as net.Conn does.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the deadline for writes, as net.Conn does.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
+
+// SetPingHandler sets the function called with the payload of each ping
+// received. The payload is only valid during the call. A non-nil error from h
+// is returned by the read. nil restores the default, which answers with a pong
+// carrying the same payload (RFC 6455 §5.5.2). Call it before reading, or from
+// the reading goroutine.
+func (c *Conn) SetPingHandler(h func(payload []byte) error) { c.onPing = h }
+
+// SetPongHandler sets the function called with the payload of each pong
+// received, which is only valid during the call. Call it before reading, or
+// from the reading goroutine.
+func (c *Conn) SetPongHandler(h func(payload []byte)) { c.onPong = h }
+
+// ---- Reading ----
+
+// ReadMessage reads the next data message and returns its type (OpText or
+// OpBinary) and its payload in a newly allocated slice.
+func (c *Conn) ReadMessage() (Opcode, []byte, error) {
+	return c.AppendMessage(nil)
+}
+
+// AppendMessage reads the next data message, appends its payload to b and
+// returns the message type and the extended slice. Reusing the returned slice,
+// as in b, err = c.AppendMessage(b[:0]), reads without allocating once b is
+// large enough.
+func (c *Conn) AppendMessage(b []byte) (Opcode, []byte, error) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	op, err := c.nextMessage()
+	if err != nil {
+		return 0, b, err
+	}
+	for {
+		if len(b) == cap(b) {
+			// The frame length is known and within the read limit, so grow
+			// once to fit the frame rather than doubling step by step.
+			want := max(int(c.rRemain), 512)
+			b = slices.Grow(b, want)
+		}
+		n, err := c.readData(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return op, b, nil
+		}
+		if err != nil {
+			return op, b, err
+		}
+	}
+}
+
+// NextReader waits for the next data message and returns its type and a
+// reader of its payload, which returns io.EOF at the end of the message. The
+// rest of a message not read to its end is discarded by the next read. The
+// reader must not be used after the next call to a read method.
+func (c *Conn) NextReader() (Opcode, io.Reader, error) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	op, err := c.nextMessage()
+	if err != nil {
+		return 0, nil, err
+	}
+	return op, &c.mr, nil
+}
+
+type messageReader struct{ c *Conn }
+
+func (r *messageReader) Read(p []byte) (int, error) {
+	r.c.readMu.Lock()
+	defer r.c.readMu.Unlock()
+	return r.c.readData(p)
+}
+
+// nextMessage discards what is left of the current message and reads frames
+// up to the first of the next data message.
+func (c *Conn) nextMessage() (Opcode, error) {
+	if c.rerr != nil {
+		return 0, c.rerr
+	}
+	for c.rOp != 0 {
+		if c.scratch == nil {
+			c.scratch = make([]byte, 512)
+		}
+		if _, err := c.readData(c.scratch); err != nil && err != io.EOF {
+			return 0, err
+		}
+	}
+	if err := c.nextDataFrame(); err != nil {
+		return 0, err
+	}
+	return c.rOp, nil
+}
+
+// readData reads payload of the current message into p, crossing frames as
+// needed. It returns io.EOF, possibly with n > 0, at the end of the message.
+func (c *Conn) readData(p []byte) (int, error) {
+	if c.rerr != nil {
+		return 0, c.rerr
+	}
+	if c.rOp == 0 {
+		return 0, io.EOF
+	}
+	for c.rRemain == 0 {
+		if c.rFin {
+			return 0, c.endMessage()
+		}
+		if err := c.nextDataFrame(); err != nil {
+			return 0, err
+		}
+	}
+	if int64(len(p)) > c.rRemain {
+		p = p[:c.rRemain]
+	}
+	n, err := c.br.Read(p)
+	p = p[:n]
+	if c.rMasked {
+		c.rMaskPos = Mask(c.rMask, c.rMaskPos, p)
+	}
+	c.rRemain -= int64(n)
+	c.rSize += int64(n)
+	if c.rOp == OpText && !c.rUTF8.Write(p) {
+		return n, c.fail(StatusInvalidFramePayloadData, fmt.Errorf("%w in text message", ErrInvalidUTF8))
+	}
+	if err != nil {
+		return n, c.readFailed(err)
+	}
+	if c.rRemain == 0 && c.rFin {
+		return n, c.endMessage()
+	}
+	return n, nil
+}
+
+// endMessage checks the end of a complete message and returns io.EOF.
+func (c *Conn) endMessage() error {
+	if c.rOp == OpText && !c.rUTF8.Complete() {
+		return c.fail(StatusInvalidFramePayloadData, fmt.Errorf("%w: text message ends inside a code point", ErrInvalidUTF8))
+	}
+	c.rOp = 0
+	return io.EOF
+}
+
+// nextDataFrame reads frames, handling any control frames among them, until
+// the header of a data frame, and checks it against the message in progress
+// (RFC 6455 §5.4).
+func (c *Conn) nextDataFrame() error {
+	for {
+		h, err := c.readHeader()
+		if err != nil {
+			return err
+		}
+		if h.Opcode.IsControl() {
+			if err := c.handleControl(h); err != nil {
+				return err
+			}
+			continue
+		}
+		if h.Opcode == OpContinuation {
+			if c.rOp == 0 {
+				return c.fail(StatusProtocolError, protocolErrorf("continuation frame with no message to continue"))
+			}
+		} else {
+			if c.rOp != 0 {
+				return c.fail(StatusProtocolError, protocolErrorf("%v frame inside a fragmented message", h.Opcode))
+			}
+			c.rOp = h.Opcode
+			c.rSize = 0
+			c.rUTF8.Reset()
+		}
+		// Refuse a message over the limit on its header, before reading it.
+		if h.Length > c.readLimit.Load()-c.rSize {
+			return c.fail(StatusMessageTooBig, fmt.Errorf("%w (%d bytes)", ErrMessageTooBig, c.readLimit.Load()))
+		}
+		c.rFin = h.Fin
+		c.rRemain = h.Length
+		c.rMasked = h.Masked
+		c.rMask = h.Mask
+		c.rMaskPos = 0
+		if c.rRemain == 0 && c.rFin {
+			// An empty final frame: the message may already be complete.
+			if c.rOp == OpText && !c.rUTF8.Complete() {
+				return c.fail(StatusInvalidFramePayloadData, fmt.Errorf("%w: text message ends inside a code point", ErrInvalidUTF8))
+			}
+		}
+		return nil
+	}
+}
+
+// readHeader reads and checks one frame header from the buffered reader.
+func (c *Conn) readHeader() (Header, error) {
+	b, err := c.br.Peek(2)
+	if err != nil {
+		return Header{}, c.readFailed(err)
+	}
+	n := headerSize(b[1])
+	if b, err = c.br.Peek(n); err != nil {
+		return Header{}, c.readFailed(err)
+	}
+	h, _, err := ParseHeader(b)
+	c.br.Discard(n)
+	if err != nil {
+		return h, c.fail(StatusProtocolError, err)
+	}
+	// RFC 6455 §5.1: clients mask every frame, servers none.
+	if h.Masked != c.server {
+		if c.server {
+			return h, c.fail(StatusProtocolError, protocolErrorf("unmasked frame from client"))
+		}
+		return h, c.fail(StatusProtocolError, protocolErrorf("masked frame from server"))
+	}
+	// RFC 6455 §5.2: RSV bits must be 0 unless an extension defines them.
+	if h.Rsv1 || h.Rsv2 || h.Rsv3 {
+		return h, c.fail(StatusProtocolError, protocolErrorf("reserved bits set with no extension negotiated"))
+	}
+	return h, nil
+}
+
+// handleControl reads the payload of a control frame and acts on it.
+func (c *Conn) handleControl(h Header) error {
+	p := c.rCtl[:h.Length]
+	if _, err := io.ReadFull(c.br, p); err != nil {
+		return c.readFailed(err)
+	}
+	if h.Masked {
+		Mask(h.Mask, 0, p)
+	}
+	switch h.Opcode {
+	case OpPing:
+		if c.onPing != nil {
+			if err := c.onPing(p); err != nil {
+				c.rerr = err
+				return err
+			}
+			return nil
+		}
+		// A failed pong write shows up on the next write or read; a pong that
+		// cannot go out after our Close frame is not owed (RFC 6455 §5.5.1).
+		_ = c.WriteControl(OpPong, p)
+	case OpPong:
+		c.gotPong(p)
+		if c.onPong != nil {
+			c.onPong(p)
+		}
+	case OpClose:
+		ce, err := parseClosePayload(p)
+		if err != nil {
+			if errors.Is(err, ErrInvalidUTF8) {
+				return c.fail(StatusInvalidFramePayloadData, err)
+			}
+			return c.fail(StatusProtocolError, err)
+		}
+		return c.peerClosed(ce)
+	}
+	return nil
+}
+
+// readFailed records a failure of the underlying connection while reading.
+func (c *Conn) readFailed(err error) error {
+	switch {
+	case c.isClosed():
+		err = fmt.Errorf("%w: %w", ErrClosed, err)
+	case err == io.EOF:
+		err = fmt.Errorf("websocket: connection ended without a close frame: %w", io.ErrUnexpectedEOF)
+	default:
+		err = fmt.Errorf("websocket: read: %w", err)
+	}
+	c.rerr = err
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		c.closeTCP()
+	}
+	return err
+}
+
+// ---- Writing ----
+
+var errCloseSent = fmt.Errorf("%w: close frame already sent", ErrClosed)
+
+func checkDataOpcode(op Opcode) error {
+	if op != OpText && op != OpBinary {
+		return fmt.Errorf("websocket: %v is not a message type (want OpText or OpBinary)", op)
+	}
+	return nil
+}
+
+// WriteMessage writes p as one message of type op (OpText or OpBinary). It is
+// safe to call concurrently with other writes; the message is not interleaved
+// with any other. The Conn does not keep p.
+func (c *Conn) WriteMessage(op Opcode, p []byte) error {
+	if err := checkDataOpcode(op); err != nil {
+		return err
+	}
+	c.msgMu.Lock()
+	defer c.msgMu.Unlock()
+	if len(p) <= c.wbufSize {
+		buf := c.payloadBuf()
+		copy(buf, p)
+		return c.writeBuffered(true, op, len(p))
+	}
+	return c.writeFrame(true, op, p)
+}
+
+// payloadBuf returns the write buffer past the room kept for a header,
+// allocating it on the first write so a Conn that never writes holds none.
+func (c *Conn) payloadBuf() []byte {
+	if c.wbuf == nil {
+		c.wbuf = make([]byte, MaxHeaderSize+c.wbufSize)
+	}
+	return c.wbuf[MaxHeaderSize:]
+}
+
+// writeBuffered writes a frame whose n payload bytes are in the write
+// buffer: the header goes into the room before them, so the frame leaves in
+// one write. The caller holds msgMu.
+func (c *Conn) writeBuffered(fin bool, op Opcode, n int) error {
+	h := Header{Fin: fin, Opcode: op, Length: int64(n)}
+	payload := c.wbuf[MaxHeaderSize : MaxHeaderSize+n]
+	if !c.server {
+		h.Masked, h.Mask = true, newMaskKey()
+		Mask(h.Mask, 0, payload)
+	}
+	var hb [MaxHeaderSize]byte
+	hdr := AppendHeader(hb[:0], h)
+	start := MaxHeaderSize - len(hdr)
+	copy(c.wbuf[start:], hdr)
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
+	return c.writeLocked(c.wbuf[start : MaxHeaderSize+n])
+}
+
+// writeFrame writes a frame with payload p, which it does not modify. The
+// caller holds msgMu.
+func (c *Conn) writeFrame(fin bool, op Opcode, p []byte) error {
+	h := Header{Fin: fin, Opcode: op, Length: int64(len(p))}
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
+	if c.server {
+		var hb [MaxHeaderSize]byte
+		if err := c.writable(); err != nil {
+			return err
+		}
+		// One writev for header and payload, with no copy of p.
+		c.bufs = [2][]byte{AppendHeader(hb[:0], h), p}
+		c.nb = c.bufs[:]
+		_, err := c.nb.WriteTo(c.nc)
+		c.bufs = [2][]byte{} // keep no reference to p
+		return c.wrote(err)
+	}
+	// A client masks a copy, a buffer at a time, so p is left as it was.
+	h.Masked, h.Mask = true, newMaskKey()
+	buf := c.payloadBuf()
+	hdr := AppendHeader(c.wbuf[:0], h)
+	n := copy(c.wbuf[len(hdr):], p)
+	pos := Mask(h.Mask, 0, c.wbuf[len(hdr):len(hdr)+n])
+	if err := c.writeLocked(c.wbuf[:len(hdr)+n]); err != nil {
+		return err
+	}
+	for p = p[n:]; len(p) > 0; p = p[n:] {
+		n = copy(buf, p)
+		pos = Mask(h.Mask, pos, buf[:n])
+		if err := c.writeLocked(buf[:n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writable reports why no data frame may be written now. The caller holds frameMu.
+func (c *Conn) writable() error {
+	if c.werr != nil {
+		return c.werr
+	}
+	if c.closeSent.Load() {
+		return errCloseSent
+	}
+	return nil
+}
+
+// writeLocked writes b as (part of) a data frame. The caller holds frameMu.
+func (c *Conn) writeLocked(b []byte) error {
+	if err := c.writable(); err != nil {
+		return err
+	}
+	_, err := c.nc.Write(b)
+	return c.wrote(err)
+}
+
+// wrote records the outcome of a write. The caller holds frameMu.
+func (c *Conn) wrote(err error) error {
+	if err == nil {
+		return nil
+	}
+	if c.isClosed() {
+		err = fmt.Errorf("%w: %w", ErrClosed, err)
+	} else {
+		err = fmt.Errorf("websocket: write: %w", err)
+	}
+	c.werr = err
+	return err
+}
+
+// newMaskKey returns a fresh masking key. RFC 6455 §5.3 asks for keys an
+// attacker cannot predict; math/rand/v2's top-level generator is ChaCha8,
+// seeded from the operating system's entropy, and costs a few nanoseconds.
+func newMaskKey() [4]byte {
+	var k [4]byte
+	binary.LittleEndian.PutUint32(k[:], rand.Uint32())
+	return k
+}
+
+// WriteControl writes a ping or pong frame with the given payload, at most
+// 125 bytes. It may be called concurrently with other writes, and its frame
+// may pass a message being written through NextWriter. Use Close to close.
+func (c *Conn) WriteControl(op Opcode, payload []byte) error {
+	if op != OpPing && op != OpPong {
+		return fmt.Errorf("websocket: WriteControl takes OpPing or OpPong, not %v", op)
+	}
+	if len(payload) > MaxControlPayload {
+		return fmt.Errorf("websocket: %v payload of %d bytes exceeds 125", op, len(payload))
+	}
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
+	if err := c.writable(); err != nil {
+		return err
+	}
+	return c.writeControlLocked(op, payload)
+}
+
+// writeControlLocked writes a control frame. The caller holds frameMu and
+// has checked that the frame may go out.
+func (c *Conn) writeControlLocked(op Opcode, payload []byte) error {
+	h := Header{Fin: true, Opcode: op, Length: int64(len(payload))}
+	if !c.server {
+		h.Masked, h.Mask = true, newMaskKey()
+	}
+	b := AppendHeader(c.cbuf[:0], h)
+	start := len(b)
+	b = append(b, payload...)
+	if h.Masked {
+		Mask(h.Mask, 0, b[start:])
+	}
+	_, err := c.nc.Write(b)
+	return c.wrote(err)
+}
+
+// NextWriter returns a writer for a message of type op (OpText or OpBinary),
+// sent as one or more frames as its buffer fills; Close sends the final frame.
+// Other writers wait until the writer is closed, so it must be closed, and not
+// used after. Pings and pongs still go out between its frames.
+func (c *Conn) NextWriter(op Opcode) (io.WriteCloser, error) {
+	if err := checkDataOpcode(op); err != nil {
+		return nil, err
+	}
+	c.msgMu.Lock()
+	c.payloadBuf()
+	c.mw.op, c.mw.n, c.mw.done = op, 0, false
+	return &c.mw, nil
+}
+
+type messageWriter struct {
+	c    *Conn
+	op   Opcode // opcode of the next frame: the message type, then OpContinuation
+	n    int    // payload bytes buffered
+	done bool
+}
+
+func (w *messageWriter) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, errors.New("websocket: write to a closed message writer")
+	}
+	c := w.c
+	total := 0
+	for len(p) > 0 {
+		if w.n == c.wbufSize {
+			if err := w.flush(false); err != nil {
+				return total, err
+			}
+		}
+		k := copy(c.wbuf[MaxHeaderSize+w.n:], p)
+		w.n += k
+		total += k
+		p = p[k:]
+	}
+	return total, nil
+}
+
+func (w *messageWriter) flush(fin bool) error {
+	err := w.c.writeBuffered(fin, w.op, w.n)
+	w.op, w.n = OpContinuation, 0
+	return err
+}
+
+// Close sends the message's final frame and lets other writers go on.
+func (w *messageWriter) Close() error {
+	if w.done {
+		return errors.New("websocket: message writer already closed")
+	}
+	w.done = true
+	err := w.flush(true)
+	w.c.msgMu.Unlock()
+	return err
+}
+
+// ---- Pings ----
+
+// Ping sends a ping and waits for the pong that answers it, returning the
+// round-trip time. Some goroutine must be reading for the pong to be seen.
+func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
+	id := c.pingSeq.Add(1)
+	var p [8]byte
+	binary.BigEndian.PutUint64(p[:], id)
+	done := make(chan struct{})
+	c.pongWait.Lock()
+	if c.pings == nil {
+		c.pings = make(map[uint64]chan struct{})
+	}
+	c.pings[id] = done
+	c.pongWait.Unlock()
+	defer func() {
+		c.pongWait.Lock()
+		delete(c.pings, id)
+		c.pongWait.Unlock()
+	}()
+	start := time.Now()
+	if err := c.WriteControl(OpPing, p[:]); err != nil {
+		return 0, err
+	}
+	select {
+	case <-done:
+		return time.Since(start), nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-c.closed:
+		return 0, fmt.Errorf("%w before the pong arrived", ErrClosed)
+	}
+}
+
+// gotPong wakes the Ping waiting for this pong, if any.
+func (c *Conn) gotPong(p []byte) {
+	if len(p) != 8 {
+		return
+	}
+	id := binary.BigEndian.Uint64(p)
+	c.pongWait.Lock()
+	if done, ok := c.pings[id]; ok {
+		close(done)
+		delete(c.pings, id)
+	}
+	c.pongWait.Unlock()
+}
+
+// keepAlive pings every interval and closes the connection when a pong does
+// not come back within the interval.
+func (c *Conn) keepAlive(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.closed:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), interval)
+			_, err := c.Ping(ctx)
+			cancel()
+			if err != nil {
+				c.closeTCP()
+				return
+			}
+		}
+	}
 }
