@@ -2,10 +2,15 @@ package websocket
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -183,5 +188,342 @@ func TestCloseErrorAndCloseStatus(t *testing.T) {
 	}
 	if got := CloseStatus(nil); got != 0 {
 		t.Errorf("CloseStatus(nil) = %v, want 0", got)
+	}
+}
+
+// ---- The closing handshake (RFC 6455 §5.5.1, §7.1) on a Conn ----
+
+// RFC 6455 §5.5.1: the endpoint that receives a Close frame first answers
+// with one, typically echoing the code; §7.1.1: the server then closes TCP.
+func TestConnPeerCloseEchoesCode(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			p, c := newRawPeer(t, tr.conns, true, connConfig{})
+			res := readAsync(c)
+			p.write(clientClose(1001, "bye"))
+			p.expectClose(StatusGoingAway)
+			r := waitRead(t, res)
+			var ce *CloseError
+			if !errors.As(r.err, &ce) || *ce != (CloseError{Code: StatusGoingAway, Reason: "bye"}) {
+				t.Fatalf("ReadMessage error = %v, want *CloseError{1001, bye}", r.err)
+			}
+			p.expectEOF()
+			if _, _, err := c.ReadMessage(); CloseStatus(err) != StatusGoingAway {
+				t.Errorf("ReadMessage after close = %v, want the peer's *CloseError again", err)
+			}
+			if err := c.WriteMessage(OpText, []byte("x")); !errors.Is(err, ErrClosed) {
+				t.Errorf("WriteMessage after close = %v, want ErrClosed", err)
+			}
+			if err := c.WriteControl(OpPing, nil); !errors.Is(err, ErrClosed) {
+				t.Errorf("WriteControl after close = %v, want ErrClosed", err)
+			}
+		})
+	}
+}
+
+// A Close frame with no body is reported as 1005 (RFC 6455 §7.1.5) and
+// answered with 1000: 1005 itself may not be sent.
+func TestConnPeerCloseWithoutCodeEchoes1000(t *testing.T) {
+	p, c := newRawPeer(t, pipeConns, true, connConfig{})
+	res := readAsync(c)
+	p.write(fromClient(true, OpClose, ""))
+	h, body, err := p.readFrame()
+	if err != nil || h.Opcode != OpClose {
+		t.Fatalf("got %v frame, %v; want a Close frame", h.Opcode, err)
+	}
+	if !bytes.Equal(body, []byte{0x03, 0xe8}) {
+		t.Fatalf("echoed Close body % x, want 03 e8 (1000)", body)
+	}
+	if r := waitRead(t, res); CloseStatus(r.err) != StatusNoStatusReceived {
+		t.Fatalf("ReadMessage error = %v, want code 1005", r.err)
+	}
+}
+
+// A data message may not follow a Close frame (RFC 6455 §5.5.1): the Conn
+// stops at the Close frame and never delivers the message.
+func TestConnIgnoresDataAfterPeerClose(t *testing.T) {
+	p, c := newRawPeer(t, tcpConns, true, connConfig{})
+	p.write(append(clientClose(1000, ""), fromClient(true, OpText, "late")...))
+	if _, msg, err := c.ReadMessage(); CloseStatus(err) != StatusNormalClosure {
+		t.Fatalf("ReadMessage = %q, %v; want the Close", msg, err)
+	}
+	if _, msg, err := c.ReadMessage(); err == nil {
+		t.Fatalf("ReadMessage after the Close returned %q", msg)
+	}
+}
+
+func TestConnCloseServerInitiated(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			p, c := newRawPeer(t, tr.conns, true, connConfig{})
+			done := make(chan error, 1)
+			go func() { done <- c.Close(StatusNormalClosure, "done") }()
+			if reason := p.expectClose(StatusNormalClosure); reason != "done" {
+				t.Fatalf("Close reason %q, want done", reason)
+			}
+			p.write(clientClose(1000, ""))
+			p.expectEOF()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("Close = %v", err)
+				}
+			case <-time.After(testTimeout):
+				t.Fatal("Close did not return")
+			}
+			if _, _, err := c.ReadMessage(); CloseStatus(err) != StatusNormalClosure {
+				t.Errorf("ReadMessage after Close = %v, want the peer's *CloseError", err)
+			}
+			if err := c.WriteMessage(OpBinary, nil); !errors.Is(err, ErrClosed) {
+				t.Errorf("WriteMessage after Close = %v, want ErrClosed", err)
+			}
+			if err := c.Close(StatusNormalClosure, ""); !errors.Is(err, ErrClosed) {
+				t.Errorf("second Close = %v, want ErrClosed", err)
+			}
+		})
+	}
+}
+
+// Close with code 0 sends a Close frame with an empty body.
+func TestConnCloseWithoutCode(t *testing.T) {
+	p, c := newRawPeer(t, pipeConns, true, connConfig{closeTimeout: time.Second})
+	go c.Close(0, "")
+	h, body, err := p.readFrame()
+	if err != nil || h.Opcode != OpClose || len(body) != 0 {
+		t.Fatalf("got %v frame with body % x, %v; want an empty Close frame", h.Opcode, body, err)
+	}
+	p.write(clientClose(1000, ""))
+	p.expectEOF()
+}
+
+// Close must not hang when the peer never answers: it gives up after the
+// close timeout and closes the connection.
+func TestConnCloseTimesOutOnSilentPeer(t *testing.T) {
+	p, c := newRawPeer(t, tcpConns, true, connConfig{closeTimeout: 200 * time.Millisecond})
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- c.Close(StatusGoingAway, "") }()
+	p.expectClose(StatusGoingAway)
+	select {
+	case <-done:
+	case <-time.After(testTimeout):
+		t.Fatal("Close did not return after its timeout")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Close took %v with a 200ms close timeout", d)
+	}
+	p.expectEOF()
+}
+
+// RFC 6455 §7.1.1: after the Close frames have crossed, the server closes
+// the TCP connection first; the client waits for it (up to its timeout).
+func TestConnClientWaitsForServerToCloseTCP(t *testing.T) {
+	p, c := newRawPeer(t, tcpConns, false, connConfig{closeTimeout: testTimeout})
+	res := readAsync(c)
+	p.write(fromServer(true, OpClose, string(closeBody(4001, "later"))))
+	p.expectClose(4001)
+	p.nc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if b, err := p.br.ReadByte(); err == nil {
+		t.Fatalf("client sent %#x after its Close frame", b)
+	} else if ne := net.Error(nil); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("client closed the TCP connection before the server: %v", err)
+	}
+	p.nc.Close()
+	r := waitRead(t, res)
+	var ce *CloseError
+	if !errors.As(r.err, &ce) || ce.Code != 4001 || ce.Reason != "later" {
+		t.Fatalf("ReadMessage error = %v, want *CloseError{4001, later}", r.err)
+	}
+}
+
+// TestConnCloseHandshake closes Conn against Conn from either side: the
+// initiator's Close returns once the peer's echo arrived, the peer's read
+// returns the initiator's code, and both are closed for writing.
+func TestConnCloseHandshake(t *testing.T) {
+	for _, tr := range transports {
+		for _, serverCloses := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/serverCloses=%v", tr.name, serverCloses), func(t *testing.T) {
+				cli, srv := connPair(t, tr.conns, connConfig{}, connConfig{})
+				closer, other := cli, srv
+				if serverCloses {
+					closer, other = srv, cli
+				}
+				res := readAsync(other)
+				start := time.Now()
+				if err := closer.Close(4000, "app done"); err != nil {
+					t.Fatalf("Close = %v", err)
+				}
+				if d := time.Since(start); d > DefaultCloseTimeout/2 {
+					t.Errorf("Close took %v: it waited for a timeout, not for the handshake", d)
+				}
+				r := waitRead(t, res)
+				var ce *CloseError
+				if !errors.As(r.err, &ce) || *ce != (CloseError{Code: 4000, Reason: "app done"}) {
+					t.Fatalf("peer's ReadMessage error = %v, want *CloseError{4000, app done}", r.err)
+				}
+				// The initiator read the peer's echo of its code.
+				if _, _, err := closer.ReadMessage(); CloseStatus(err) != 4000 {
+					t.Errorf("initiator's ReadMessage after Close = %v, want the echoed 4000", err)
+				}
+				for _, c := range []*Conn{closer, other} {
+					if err := c.WriteMessage(OpText, []byte("x")); !errors.Is(err, ErrClosed) {
+						t.Errorf("server=%v: WriteMessage after close = %v, want ErrClosed", c.IsServer(), err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// Close from another goroutine while a reader waits: the reader gets the
+// peer's echo as a *CloseError.
+func TestConnCloseWhileReading(t *testing.T) {
+	cli, srv := connPair(t, tcpConns, connConfig{}, connConfig{})
+	srvDone := readLoop(srv)
+	res := readAsync(cli)
+	time.Sleep(10 * time.Millisecond) // let the reader block
+	if err := cli.Close(StatusGoingAway, ""); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if r := waitRead(t, res); CloseStatus(r.err) != StatusGoingAway {
+		t.Fatalf("reader's error = %v, want the echoed 1001", r.err)
+	}
+	if err := <-srvDone; CloseStatus(err) != StatusGoingAway {
+		t.Fatalf("server's error = %v, want 1001", err)
+	}
+}
+
+// RFC 6455 §7.4.1: 1005, 1006 and 1015 "MUST NOT be set as a status code in
+// a Close control frame by an endpoint". Close may refuse them or replace
+// them, but must not send them.
+func TestConnCloseNeverSendsLocalOnlyCodes(t *testing.T) {
+	for _, code := range []StatusCode{StatusNoStatusReceived, StatusAbnormalClosure, StatusTLSHandshake, 1004, 999, 5000} {
+		t.Run(fmt.Sprint(uint16(code)), func(t *testing.T) {
+			p, c := newRawPeer(t, tcpConns, true, connConfig{closeTimeout: 100 * time.Millisecond})
+			done := make(chan error, 1)
+			go func() { done <- c.Close(code, "") }()
+			p.nc.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+			h, err := ReadHeader(p.br)
+			if err != nil {
+				<-done
+				return // nothing sent
+			}
+			body := make([]byte, h.Length)
+			io.ReadFull(p.br, body)
+			Mask(h.Mask, 0, body)
+			if h.Opcode == OpClose && len(body) >= 2 {
+				if got := StatusCode(binary.BigEndian.Uint16(body)); !got.validOnWire() {
+					t.Fatalf("Close(%d) sent code %d on the wire", code, got)
+				}
+			}
+			<-done
+		})
+	}
+}
+
+// A reason too long for a control frame is cut, not sent whole (RFC 6455 §5.5).
+func TestConnCloseLongReasonFitsControlFrame(t *testing.T) {
+	p, c := newRawPeer(t, pipeConns, true, connConfig{closeTimeout: 200 * time.Millisecond})
+	reason := strings.Repeat("€", 100) // 300 bytes
+	go c.Close(StatusNormalClosure, reason)
+	got := p.expectClose(StatusNormalClosure)
+	if len(got)+2 > MaxControlPayload || !utf8.ValidString(got) || !strings.HasPrefix(reason, got) || len(got) < 120 {
+		t.Fatalf("sent reason of %d bytes %q", len(got), got)
+	}
+	p.write(clientClose(1000, ""))
+	p.expectEOF()
+}
+
+// CloseNow ends a blocked read and a blocked write at once.
+func TestConnCloseNowUnblocks(t *testing.T) {
+	// Nobody reads or writes at the other end of the pipe.
+	_, srv := connPair(t, pipeConns, connConfig{}, connConfig{})
+	res := readAsync(srv)
+	werr := make(chan error, 1)
+	go func() { werr <- srv.WriteMessage(OpBinary, make([]byte, 10)) }()
+	time.Sleep(20 * time.Millisecond)
+	if err := srv.CloseNow(); err != nil {
+		t.Fatalf("CloseNow = %v", err)
+	}
+	if r := waitRead(t, res); !errors.Is(r.err, ErrClosed) {
+		t.Errorf("blocked ReadMessage = %v, want ErrClosed", r.err)
+	}
+	select {
+	case err := <-werr:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("blocked WriteMessage = %v, want ErrClosed", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("WriteMessage still blocked after CloseNow")
+	}
+	if err := srv.CloseNow(); !errors.Is(err, ErrClosed) {
+		t.Errorf("second CloseNow = %v, want ErrClosed", err)
+	}
+}
+
+// RFC 6455 §5.5.1: after sending a Close frame an endpoint sends no more data
+// frames, however many writers race with Close.
+func TestConnNoDataFrameAfterClose(t *testing.T) {
+	p, c := newRawPeer(t, tcpConns, true, connConfig{closeTimeout: time.Second})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := 0; i < 10000; i++ {
+				if err := c.WriteMessage(OpBinary, make([]byte, 100)); err != nil {
+					if !errors.Is(err, ErrClosed) {
+						t.Errorf("WriteMessage = %v, want ErrClosed", err)
+					}
+					return
+				}
+			}
+		})
+	}
+	closed := make(chan error, 1)
+	go func() {
+		time.Sleep(5 * time.Millisecond)
+		closed <- c.Close(StatusGoingAway, "")
+	}()
+	sawClose := false
+	for {
+		h, _, err := p.readFrame()
+		if err != nil {
+			break
+		}
+		if sawClose {
+			t.Fatalf("a %v frame after the Close frame", h.Opcode)
+		}
+		if h.Opcode == OpClose {
+			sawClose = true
+			p.write(clientClose(1001, ""))
+		}
+	}
+	if !sawClose {
+		t.Fatal("no Close frame")
+	}
+	wg.Wait()
+	<-closed
+}
+
+// Close from two goroutines at once: one handshake, no panic.
+func TestConnConcurrentClose(t *testing.T) {
+	cli, srv := connPair(t, tcpConns, connConfig{}, connConfig{})
+	readLoop(srv)
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for range 3 {
+		wg.Go(func() { errs <- cli.Close(StatusNormalClosure, "") })
+	}
+	wg.Wait()
+	close(errs)
+	ok := 0
+	for err := range errs {
+		if err == nil {
+			ok++
+		} else if !errors.Is(err, ErrClosed) {
+			t.Errorf("Close = %v, want nil or ErrClosed", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d Close calls succeeded, want exactly 1", ok)
 	}
 }

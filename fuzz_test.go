@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net"
+	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -140,5 +143,54 @@ func FuzzUTF8(f *testing.F) {
 		if !completable(p) {
 			t.Fatalf("% x: never failed, but cannot be completed", p)
 		}
+	})
+}
+
+// FuzzServerConn feeds arbitrary bytes to a server Conn, which must neither
+// panic nor hang, and with a small read limit cannot be made to hold much.
+func FuzzServerConn(f *testing.F) {
+	for _, tt := range connViolations {
+		f.Add(bytes.Join(tt.chunks, nil))
+	}
+	f.Add(bytes.Join([][]byte{
+		fromClient(false, OpText, "Hel"), fromClient(true, OpPing, "p"),
+		fromClient(true, OpContinuation, "lo"), fromClient(true, OpBinary, "\x00\x01"),
+		clientClose(1000, "bye"),
+	}, nil))
+	addGoldenSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, b := net.Pipe()
+		c := newConn(b, nil, true, connConfig{readLimit: 1024, closeTimeout: 100 * time.Millisecond})
+		var wg sync.WaitGroup
+		wg.Go(func() { io.Copy(io.Discard, a) })
+		wg.Go(func() {
+			a.SetWriteDeadline(time.Now().Add(testTimeout))
+			a.Write(data)
+			a.Close()
+		})
+		c.SetReadDeadline(time.Now().Add(testTimeout))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			buf := make([]byte, 0, 2048)
+			for range 1000 {
+				var err error
+				_, buf, err = c.AppendMessage(buf[:0])
+				if err != nil {
+					return
+				}
+				if len(buf) > 1024 {
+					t.Errorf("read a message of %d bytes past the 1024-byte limit", len(buf))
+				}
+			}
+		}()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			t.Fatalf("the server Conn did not return within 2s on % x", data)
+		}
+		c.CloseNow()
+		a.Close()
+		wg.Wait()
 	})
 }

@@ -1,0 +1,965 @@
+package websocket
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testTimeout bounds every wait in these tests.
+const testTimeout = 5 * time.Second
+
+// peerKey is the masking key the raw test peer uses when it plays the client.
+var peerKey = [4]byte{0xa1, 0xb2, 0xc3, 0xd4}
+
+// frameBytes encodes one frame. h.Length is set to len(payload) unless it is
+// already nonzero (to announce a payload that is not sent). When h.Masked is
+// set the payload is masked with peerKey.
+func frameBytes(h Header, payload []byte) []byte {
+	if h.Length == 0 {
+		h.Length = int64(len(payload))
+	}
+	if h.Masked {
+		h.Mask = peerKey
+	}
+	b := AppendHeader(nil, h)
+	start := len(b)
+	b = append(b, payload...)
+	if h.Masked {
+		Mask(h.Mask, 0, b[start:])
+	}
+	return b
+}
+
+// fromClient encodes a frame as a client sends it: masked.
+func fromClient(fin bool, op Opcode, payload string) []byte {
+	return frameBytes(Header{Fin: fin, Opcode: op, Masked: true}, []byte(payload))
+}
+
+// fromServer encodes a frame as a server sends it: unmasked.
+func fromServer(fin bool, op Opcode, payload string) []byte {
+	return frameBytes(Header{Fin: fin, Opcode: op}, []byte(payload))
+}
+
+// clientClose encodes a masked Close frame with a code and reason.
+func clientClose(code uint16, reason string) []byte {
+	return fromClient(true, OpClose, string(closeBody(code, reason)))
+}
+
+// pipeConns returns the two ends of a synchronous in-memory connection.
+func pipeConns(t testing.TB) (net.Conn, net.Conn) {
+	t.Helper()
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+// tcpConns returns the two ends of a TCP connection over loopback.
+func tcpConns(t testing.TB) (net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	a, err := net.DialTimeout("tcp", ln.Addr().String(), testTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(testTimeout))
+	b, err := ln.Accept()
+	if err != nil {
+		a.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+var transports = []struct {
+	name  string
+	conns func(testing.TB) (net.Conn, net.Conn)
+}{
+	{"pipe", pipeConns},
+	{"tcp", tcpConns},
+}
+
+// connPair returns a client and a server Conn talking to each other.
+func connPair(t testing.TB, conns func(testing.TB) (net.Conn, net.Conn), ccfg, scfg connConfig) (cli, srv *Conn) {
+	t.Helper()
+	a, b := conns(t)
+	cli = newConn(a, nil, false, ccfg)
+	srv = newConn(b, nil, true, scfg)
+	t.Cleanup(func() { cli.CloseNow(); srv.CloseNow() })
+	return cli, srv
+}
+
+// rawPeer drives a Conn with hand-built frames and reads back the frames it
+// sends, checking their masking against the role the peer plays.
+type rawPeer struct {
+	t      testing.TB
+	nc     net.Conn
+	br     *bufio.Reader
+	client bool // the peer plays the client: the Conn under test is a server
+	wg     sync.WaitGroup
+}
+
+// newRawPeer returns a Conn of the other role than the raw peer, connected to it.
+func newRawPeer(t testing.TB, conns func(testing.TB) (net.Conn, net.Conn), peerIsClient bool, cfg connConfig) (*rawPeer, *Conn) {
+	t.Helper()
+	a, b := conns(t)
+	p := &rawPeer{t: t, nc: a, br: bufio.NewReader(a), client: peerIsClient}
+	c := newConn(b, nil, peerIsClient, cfg)
+	t.Cleanup(func() {
+		c.CloseNow()
+		a.Close()
+		p.wg.Wait()
+	})
+	return p, c
+}
+
+// write writes b and waits until it is written (on a pipe: read by the Conn).
+func (p *rawPeer) write(b []byte) {
+	p.t.Helper()
+	p.nc.SetWriteDeadline(time.Now().Add(testTimeout))
+	if _, err := p.nc.Write(b); err != nil {
+		p.t.Fatalf("raw peer write: %v", err)
+	}
+}
+
+// sendAsync writes the chunks in order from another goroutine, so the test
+// can read what the Conn sends meanwhile; write errors are ignored, since the
+// Conn may rightly close the connection before reading everything.
+func (p *rawPeer) sendAsync(chunks ...[]byte) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.nc.SetWriteDeadline(time.Now().Add(testTimeout))
+		for _, c := range chunks {
+			if _, err := p.nc.Write(c); err != nil {
+				return
+			}
+		}
+	}()
+}
+
+// readFrame reads the next frame the Conn sent and returns it unmasked.
+func (p *rawPeer) readFrame() (Header, []byte, error) {
+	p.t.Helper()
+	p.nc.SetReadDeadline(time.Now().Add(testTimeout))
+	h, err := ReadHeader(p.br)
+	if err != nil {
+		return h, nil, err
+	}
+	// RFC 6455 §5.1: a client masks every frame, a server none.
+	if h.Masked == p.client {
+		p.t.Fatalf("frame from the Conn has Masked=%v; the Conn is a server: %v", h.Masked, p.client)
+	}
+	if h.Length > 1<<24 {
+		p.t.Fatalf("frame of %d bytes", h.Length)
+	}
+	payload := make([]byte, h.Length)
+	if _, err := io.ReadFull(p.br, payload); err != nil {
+		return h, nil, err
+	}
+	if h.Masked {
+		Mask(h.Mask, 0, payload)
+	}
+	return h, payload, nil
+}
+
+// mustReadFrame reads a frame and checks its opcode and payload.
+func (p *rawPeer) mustReadFrame(op Opcode, payload string) {
+	p.t.Helper()
+	h, got, err := p.readFrame()
+	if err != nil {
+		p.t.Fatalf("reading a %v frame: %v", op, err)
+	}
+	if h.Opcode != op || string(got) != payload || !h.Fin {
+		p.t.Fatalf("got %v frame (fin %v) %q, want %v %q", h.Opcode, h.Fin, got, op, payload)
+	}
+}
+
+// expectClose reads the next frame, which must be a Close frame with code.
+func (p *rawPeer) expectClose(code StatusCode) (reason string) {
+	p.t.Helper()
+	h, body, err := p.readFrame()
+	if err != nil {
+		p.t.Fatalf("waiting for a Close frame with %v: %v", code, err)
+	}
+	if h.Opcode != OpClose {
+		p.t.Fatalf("got a %v frame, want a Close frame with %v", h.Opcode, code)
+	}
+	if len(body) < 2 {
+		p.t.Fatalf("Close frame body % x, want code %v", body, code)
+	}
+	if got := StatusCode(binary.BigEndian.Uint16(body)); got != code {
+		p.t.Fatalf("Close frame code %v (reason %q), want %v", got, body[2:], code)
+	}
+	return string(body[2:])
+}
+
+// expectEOF checks that the Conn closes the connection: the next read ends.
+func (p *rawPeer) expectEOF() {
+	p.t.Helper()
+	p.nc.SetReadDeadline(time.Now().Add(testTimeout))
+	b, err := p.br.ReadByte()
+	if err == nil {
+		p.t.Fatalf("read %#x after the Close frame, want the end of the connection", b)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		p.t.Fatalf("the Conn did not close the connection within %v", testTimeout)
+	}
+}
+
+// readAsync runs ReadMessage in a goroutine and delivers its outcome.
+type readResult struct {
+	op  Opcode
+	msg []byte
+	err error
+}
+
+func readAsync(c *Conn) <-chan readResult {
+	ch := make(chan readResult, 1)
+	go func() {
+		op, msg, err := c.ReadMessage()
+		ch <- readResult{op, msg, err}
+	}()
+	return ch
+}
+
+func waitRead(t testing.TB, ch <-chan readResult) readResult {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(testTimeout):
+		t.Fatal("ReadMessage did not return")
+		panic("unreachable")
+	}
+}
+
+// connViolations lists one breach of RFC 6455 per entry with the close code
+// the Conn must answer with and the error its read must wrap. Chunks are all
+// the peer sends: where a message is cut short, the Conn must fail on what it
+// got, without waiting for the rest.
+var connViolations = []struct {
+	name      string
+	toClient  bool // the Conn under test is a client (default: a server)
+	readLimit int64
+	chunks    [][]byte
+	code      StatusCode
+	err       error
+}{
+	{name: "ContinuationWithNothingToContinue", chunks: [][]byte{fromClient(true, OpContinuation, "x")},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "ContinuationAfterCompleteMessage", chunks: [][]byte{fromClient(true, OpText, "a"), fromClient(true, OpContinuation, "b")},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "TextInsideFragmentedMessage", chunks: [][]byte{fromClient(false, OpText, "a"), fromClient(true, OpText, "b")},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "BinaryInsideFragmentedMessage", chunks: [][]byte{fromClient(false, OpBinary, "a"), fromClient(false, OpBinary, "b")},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "UnmaskedFrameToServer", chunks: [][]byte{fromServer(true, OpText, "hi")},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "UnmaskedPingToServer", chunks: [][]byte{fromServer(true, OpPing, "hi")},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "MaskedFrameToClient", toClient: true, chunks: [][]byte{fromClient(true, OpText, "hi")},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "RSV1WithoutExtension", chunks: [][]byte{withB0(fromClient(true, OpText, "hi"), 0x40)},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "RSV2WithoutExtension", chunks: [][]byte{withB0(fromClient(true, OpText, "hi"), 0x20)},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "RSV3WithoutExtension", chunks: [][]byte{withB0(fromClient(true, OpText, "hi"), 0x10)},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "RSV1OnPing", chunks: [][]byte{withB0(fromClient(true, OpPing, ""), 0x40)},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "ReservedDataOpcode3", chunks: [][]byte{fromClient(true, 0x3, "")},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "ReservedControlOpcodeB", chunks: [][]byte{fromClient(true, 0xB, "")},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "ControlFrameOver125", chunks: [][]byte{headerOnly(Header{Fin: true, Opcode: OpPing, Masked: true, Length: 126})},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "FragmentedPing", chunks: [][]byte{fromClient(false, OpPing, "a")},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "FragmentedClose", chunks: [][]byte{fromClient(false, OpClose, "")},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "CloseOneByteBody", chunks: [][]byte{fromClient(true, OpClose, "\x03")},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "CloseCode999", chunks: [][]byte{clientClose(999, "")}, code: StatusProtocolError, err: ErrProtocol},
+	{name: "CloseCode1004", chunks: [][]byte{clientClose(1004, "")}, code: StatusProtocolError, err: ErrProtocol},
+	{name: "CloseCode1005", chunks: [][]byte{clientClose(1005, "")}, code: StatusProtocolError, err: ErrProtocol},
+	{name: "CloseCode1006", chunks: [][]byte{clientClose(1006, "")}, code: StatusProtocolError, err: ErrProtocol},
+	{name: "CloseCode1015", chunks: [][]byte{clientClose(1015, "")}, code: StatusProtocolError, err: ErrProtocol},
+	{name: "CloseCode1016", chunks: [][]byte{clientClose(1016, "")}, code: StatusProtocolError, err: ErrProtocol},
+	{name: "CloseCode2999", chunks: [][]byte{clientClose(2999, "")}, code: StatusProtocolError, err: ErrProtocol},
+	{name: "CloseCode5000", chunks: [][]byte{clientClose(5000, "")}, code: StatusProtocolError, err: ErrProtocol},
+	{name: "CloseCode0", chunks: [][]byte{clientClose(0, "")}, code: StatusProtocolError, err: ErrProtocol},
+	{name: "InvalidUTF8SingleFrame", chunks: [][]byte{fromClient(true, OpText, "ok\xff")},
+		code: StatusInvalidFramePayloadData, err: ErrInvalidUTF8},
+	{name: "InvalidUTF8Surrogate", chunks: [][]byte{fromClient(true, OpText, "\xed\xa0\x80")},
+		code: StatusInvalidFramePayloadData, err: ErrInvalidUTF8},
+	{name: "InvalidUTF8SplitAcrossFragments", chunks: [][]byte{fromClient(false, OpText, "ab\xe2\x82"), fromClient(true, OpContinuation, "(")},
+		code: StatusInvalidFramePayloadData, err: ErrInvalidUTF8},
+	{name: "InvalidUTF8TruncatedAtEnd", chunks: [][]byte{fromClient(false, OpText, "ab\xe2"), fromClient(true, OpContinuation, "\x82")},
+		code: StatusInvalidFramePayloadData, err: ErrInvalidUTF8},
+	{name: "InvalidUTF8TruncatedEmptyFinal", chunks: [][]byte{fromClient(false, OpText, "ab\xe2"), fromClient(true, OpContinuation, "")},
+		code: StatusInvalidFramePayloadData, err: ErrInvalidUTF8},
+	// Fail fast (RFC 6455 §8.1): only the first fragment is sent, the rest never.
+	{name: "InvalidUTF8FirstFragmentOnly", chunks: [][]byte{fromClient(false, OpText, "hello\xc0\xaf")},
+		code: StatusInvalidFramePayloadData, err: ErrInvalidUTF8},
+	// Only the first 8 of 100 announced bytes are sent: the Conn fails mid-frame.
+	{name: "InvalidUTF8MidFrame", chunks: [][]byte{partialFrame(Header{Fin: true, Opcode: OpText, Masked: true, Length: 100}, "abcd\xf5xyz")},
+		code: StatusInvalidFramePayloadData, err: ErrInvalidUTF8},
+	{name: "InvalidUTF8CloseReason", chunks: [][]byte{clientClose(1000, "bye\xff")},
+		code: StatusInvalidFramePayloadData, err: ErrInvalidUTF8},
+	// Only the header of a 1 TiB frame is sent: the Conn must refuse it on
+	// the header, not try to read (or allocate) the payload.
+	{name: "MessageOverReadLimitHeaderOnly", readLimit: 1024,
+		chunks: [][]byte{headerOnly(Header{Fin: true, Opcode: OpBinary, Masked: true, Length: 1 << 40})},
+		code:   StatusMessageTooBig, err: ErrMessageTooBig},
+	{name: "MessageOverReadLimitJustOver", readLimit: 1024,
+		chunks: [][]byte{headerOnly(Header{Fin: true, Opcode: OpBinary, Masked: true, Length: 1025})},
+		code:   StatusMessageTooBig, err: ErrMessageTooBig},
+	{name: "MessageOverReadLimitAcrossFragments", readLimit: 1024,
+		chunks: [][]byte{fromClient(false, OpBinary, strings.Repeat("a", 1000)), headerOnly(Header{Opcode: OpContinuation, Masked: true, Length: 25})},
+		code:   StatusMessageTooBig, err: ErrMessageTooBig},
+	{name: "Length64TopBitSet", chunks: [][]byte{withLength64(0x8000000000000000)},
+		code: StatusProtocolError, err: ErrProtocol},
+	{name: "Length16NonMinimal", chunks: [][]byte{{0x82, 0xfe, 0x00, 0x05, 1, 2, 3, 4, 0, 0, 0, 0, 0}},
+		code: StatusProtocolError, err: ErrProtocol},
+}
+
+// withB0 sets bits in the first header byte of frame b.
+func withB0(b []byte, bits byte) []byte {
+	b[0] |= bits
+	return b
+}
+
+// headerOnly encodes just the header h, announcing a payload not sent.
+func headerOnly(h Header) []byte {
+	if h.Masked {
+		h.Mask = peerKey
+	}
+	return AppendHeader(nil, h)
+}
+
+// partialFrame encodes header h and only the first bytes of its payload, masked.
+func partialFrame(h Header, payload string) []byte {
+	h.Mask = peerKey
+	b := AppendHeader(nil, h)
+	start := len(b)
+	b = append(b, payload...)
+	Mask(h.Mask, 0, b[start:])
+	return b
+}
+
+// withLength64 encodes a masked binary frame header with a raw 64-bit length.
+func withLength64(l uint64) []byte {
+	b := []byte{0x82, 0xff}
+	b = binary.BigEndian.AppendUint64(b, l)
+	return append(b, peerKey[:]...)
+}
+
+func TestConnProtocolViolations(t *testing.T) {
+	for _, tr := range transports {
+		for _, tt := range connViolations {
+			t.Run(tr.name+"/"+tt.name, func(t *testing.T) {
+				chunks := tt.chunks
+				p, c := newRawPeer(t, tr.conns, !tt.toClient, connConfig{readLimit: tt.readLimit, closeTimeout: time.Second})
+				res := readLoop(c)
+				p.sendAsync(chunks...)
+				p.expectClose(tt.code)
+				var err error
+				select {
+				case err = <-res:
+				case <-time.After(testTimeout):
+					t.Fatal("ReadMessage did not return")
+				}
+				if !errors.Is(err, tt.err) {
+					t.Fatalf("ReadMessage error = %v, want %v", err, tt.err)
+				}
+				// RFC 6455 §7.1.7: after failing, the Conn closes the connection.
+				p.expectEOF()
+				if _, _, err := c.ReadMessage(); !errors.Is(err, tt.err) {
+					t.Errorf("second ReadMessage error = %v, want %v again", err, tt.err)
+				}
+				if err := c.WriteMessage(OpText, []byte("late")); !errors.Is(err, ErrClosed) {
+					t.Errorf("WriteMessage after the failure = %v, want ErrClosed", err)
+				}
+			})
+		}
+	}
+}
+
+func TestConnEchoMessages(t *testing.T) {
+	sizes := []int{0, 1, 125, 126, 4095, 4096, 4097, 65535, 65536, 1 << 20}
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			cli, srv := connPair(t, tr.conns, connConfig{}, connConfig{})
+			done := make(chan error, 1)
+			go func() {
+				for range 2 * len(sizes) {
+					op, msg, err := srv.ReadMessage()
+					if err == nil {
+						err = srv.WriteMessage(op, msg)
+					}
+					if err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			for _, n := range sizes {
+				for _, op := range []Opcode{OpBinary, OpText} {
+					msg := bytes.Repeat([]byte("é-x"), n/4+1)[:n]
+					if op == OpText {
+						msg = bytes.Repeat([]byte("a"), n)
+					}
+					werr := make(chan error, 1)
+					go func() { werr <- cli.WriteMessage(op, msg) }()
+					gotOp, got, err := cli.ReadMessage()
+					if err != nil || gotOp != op || !bytes.Equal(got, msg) {
+						t.Fatalf("%v of %d bytes: echo %v, %d bytes, %v", op, n, gotOp, len(got), err)
+					}
+					if err := <-werr; err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// RFC 6455 §5.4: control frames may come between the fragments of a message,
+// and §5.5.2: a ping is answered with a pong carrying the same payload "as
+// soon as is practical" — here, before the next fragment is sent.
+func TestConnFragmentsWithInterleavedPings(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			p, c := newRawPeer(t, tr.conns, true, connConfig{})
+			res := readAsync(c)
+			p.write(fromClient(false, OpText, "Hel"))
+			p.write(fromClient(true, OpPing, "p1"))
+			p.mustReadFrame(OpPong, "p1")
+			p.write(fromClient(false, OpContinuation, ""))
+			p.write(fromClient(false, OpContinuation, "l"))
+			p.write(fromClient(true, OpPing, ""))
+			p.mustReadFrame(OpPong, "")
+			p.write(fromClient(true, OpPong, "unsolicited"))
+			p.write(fromClient(true, OpContinuation, "o"))
+			r := waitRead(t, res)
+			if r.err != nil || r.op != OpText || string(r.msg) != "Hello" {
+				t.Fatalf("ReadMessage = %v %q %v, want text Hello", r.op, r.msg, r.err)
+			}
+		})
+	}
+}
+
+func TestConnPingHandler(t *testing.T) {
+	t.Run("Custom", func(t *testing.T) {
+		p, c := newRawPeer(t, pipeConns, true, connConfig{})
+		var got []string
+		c.SetPingHandler(func(b []byte) error { got = append(got, string(b)); return nil })
+		res := readAsync(c)
+		p.write(fromClient(true, OpPing, "abc"))
+		p.write(fromClient(true, OpText, "m1"))
+		if r := waitRead(t, res); r.err != nil || string(r.msg) != "m1" {
+			t.Fatalf("ReadMessage = %q, %v", r.msg, r.err)
+		}
+		if len(got) != 1 || got[0] != "abc" {
+			t.Fatalf("handler saw %q, want [abc]", got)
+		}
+		// The handler replaced the pong: the next frame is the message below.
+		go c.WriteMessage(OpText, []byte("after"))
+		p.mustReadFrame(OpText, "after")
+	})
+	t.Run("ErrorEndsRead", func(t *testing.T) {
+		p, c := newRawPeer(t, pipeConns, true, connConfig{})
+		boom := errors.New("boom")
+		c.SetPingHandler(func([]byte) error { return boom })
+		res := readAsync(c)
+		p.sendAsync(fromClient(true, OpPing, "x"))
+		if r := waitRead(t, res); !errors.Is(r.err, boom) {
+			t.Fatalf("ReadMessage error = %v, want the handler's", r.err)
+		}
+	})
+	t.Run("NilRestoresDefault", func(t *testing.T) {
+		p, c := newRawPeer(t, pipeConns, true, connConfig{})
+		c.SetPingHandler(func([]byte) error { return nil })
+		c.SetPingHandler(nil)
+		res := readAsync(c)
+		p.write(fromClient(true, OpPing, "again"))
+		p.mustReadFrame(OpPong, "again")
+		p.write(fromClient(true, OpBinary, "m"))
+		waitRead(t, res)
+	})
+}
+
+func TestConnPongHandler(t *testing.T) {
+	p, c := newRawPeer(t, pipeConns, true, connConfig{})
+	var got []string
+	c.SetPongHandler(func(b []byte) { got = append(got, string(b)) })
+	res := readAsync(c)
+	p.write(fromClient(true, OpPong, "xyz"))
+	p.write(fromClient(true, OpPong, ""))
+	p.write(fromClient(true, OpText, "m"))
+	if r := waitRead(t, res); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if len(got) != 2 || got[0] != "xyz" || got[1] != "" {
+		t.Fatalf("pong handler saw %q, want [xyz \"\"]", got)
+	}
+}
+
+// readLoop reads and drops messages until an error, as an application's
+// reading goroutine would, and reports when it ends.
+func readLoop(c *Conn) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	return done
+}
+
+func TestConnPing(t *testing.T) {
+	cli, srv := connPair(t, tcpConns, connConfig{}, connConfig{})
+	readLoop(cli)
+	readLoop(srv)
+	for _, c := range []*Conn{cli, srv} {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		rtt, err := c.Ping(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("Ping from server=%v: %v", c.IsServer(), err)
+		}
+		if rtt <= 0 || rtt > testTimeout {
+			t.Fatalf("Ping RTT %v", rtt)
+		}
+	}
+	// Several at once, each answered by its own pong.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+			defer cancel()
+			if _, err := cli.Ping(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestConnPingContextExpires(t *testing.T) {
+	// Nobody reads on the server, so no pong comes back.
+	cli, _ := connPair(t, tcpConns, connConfig{}, connConfig{})
+	readLoop(cli)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := cli.Ping(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Ping error = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Ping took %v to see its context expire", d)
+	}
+}
+
+// msgPayload returns the payload of message seq of writer id: its id and seq
+// then bytes that depend on both, so a reader can check it is whole.
+func msgPayload(id, seq int) []byte {
+	n := (id*131 + seq*17) % 3000
+	if seq%10 == 9 {
+		n += 9000 // larger than the write buffer
+	}
+	b := make([]byte, 8+n)
+	binary.BigEndian.PutUint32(b, uint32(id))
+	binary.BigEndian.PutUint32(b[4:], uint32(seq))
+	for i := range n {
+		b[8+i] = byte(id*7 + seq + i)
+	}
+	return b
+}
+
+// TestConnConcurrentWritersNeverInterleave has many goroutines write whole
+// messages at once, some through NextWriter in pieces, while pings go out
+// between them; the reader checks every message arrives whole and in each
+// writer's order.
+func TestConnConcurrentWritersNeverInterleave(t *testing.T) {
+	const writers, perWriter = 8, 40
+	cli, srv := connPair(t, tcpConns, connConfig{writeBufferSize: 1024}, connConfig{})
+	readLoop(cli) // takes the server's pongs
+	var wg sync.WaitGroup
+	for id := range writers {
+		wg.Go(func() {
+			for seq := range perWriter {
+				p := msgPayload(id, seq)
+				var err error
+				if seq%3 == 0 {
+					var w io.WriteCloser
+					if w, err = cli.NextWriter(OpBinary); err == nil {
+						for q := p; len(q) > 0 && err == nil; {
+							k := min(len(q), 700)
+							_, err = w.Write(q[:k])
+							q = q[k:]
+						}
+						if cerr := w.Close(); err == nil {
+							err = cerr
+						}
+					}
+				} else {
+					err = cli.WriteMessage(OpBinary, p)
+				}
+				if err != nil {
+					t.Errorf("writer %d message %d: %v", id, seq, err)
+					return
+				}
+			}
+		})
+	}
+	stopPings := make(chan struct{})
+	pingsDone := make(chan struct{})
+	go func() {
+		defer close(pingsDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stopPings:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if err := cli.WriteControl(OpPing, []byte(fmt.Sprint(i))); err != nil {
+				t.Errorf("ping: %v", err)
+				return
+			}
+		}
+	}()
+	next := make([]int, writers)
+	srv.SetReadDeadline(time.Now().Add(4 * testTimeout))
+	for range writers * perWriter {
+		op, msg, err := srv.ReadMessage()
+		if err != nil {
+			t.Fatalf("ReadMessage: %v", err)
+		}
+		if op != OpBinary || len(msg) < 8 {
+			t.Fatalf("got %v message of %d bytes", op, len(msg))
+		}
+		id, seq := int(binary.BigEndian.Uint32(msg)), int(binary.BigEndian.Uint32(msg[4:]))
+		if id >= writers || seq != next[id] || !bytes.Equal(msg, msgPayload(id, seq)) {
+			t.Fatalf("message from writer %d seq %d (want seq %d) is damaged or out of order", id, seq, next[id%writers])
+		}
+		next[id]++
+	}
+	close(stopPings)
+	<-pingsDone
+	wg.Wait()
+}
+
+// TestConnNextWriterFragments checks what NextWriter puts on the wire: a text
+// frame then continuation frames, the last with FIN, all masked by a client,
+// and control frames may pass between them (RFC 6455 §5.4).
+func TestConnNextWriterFragments(t *testing.T) {
+	p, c := newRawPeer(t, pipeConns, false, connConfig{writeBufferSize: 16})
+	msg := strings.Repeat("0123456789", 5) // 50 bytes: three full buffers and 2 bytes
+	done := make(chan error, 1)
+	go func() {
+		w, err := c.NextWriter(OpText)
+		if err == nil {
+			_, err = io.WriteString(w, msg[:40])
+		}
+		if err == nil {
+			err = c.WriteControl(OpPing, []byte("mid"))
+		}
+		if err == nil {
+			_, err = io.WriteString(w, msg[40:])
+		}
+		if err == nil {
+			err = w.Close()
+		}
+		done <- err
+	}()
+	var got []byte
+	var ops []string
+	for {
+		h, payload, err := p.readFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Opcode == OpPing {
+			ops = append(ops, "ping")
+			if string(payload) != "mid" {
+				t.Fatalf("ping payload %q", payload)
+			}
+			continue
+		}
+		wantOp := OpContinuation
+		if len(got) == 0 && len(ops) == 0 {
+			wantOp = OpText
+		}
+		if h.Opcode != wantOp || h.Length > 16 {
+			t.Fatalf("frame %d: %v of %d bytes, want %v of at most 16", len(ops), h.Opcode, h.Length, wantOp)
+		}
+		ops = append(ops, h.Opcode.String())
+		got = append(got, payload...)
+		if h.Fin {
+			break
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != msg {
+		t.Fatalf("reassembled %q, want %q", got, msg)
+	}
+	if !strings.Contains(strings.Join(ops, ","), ",ping,") || len(ops) < 5 {
+		t.Fatalf("frames %v: want several fragments with the ping between them", ops)
+	}
+}
+
+func TestConnWriteMessageRejectsNonDataOpcodes(t *testing.T) {
+	_, c := newRawPeer(t, pipeConns, true, connConfig{})
+	for _, op := range []Opcode{OpContinuation, OpClose, OpPing, OpPong, 0x3} {
+		if err := c.WriteMessage(op, nil); err == nil {
+			t.Errorf("WriteMessage(%v) succeeded", op)
+		}
+		if w, err := c.NextWriter(op); err == nil {
+			w.Close()
+			t.Errorf("NextWriter(%v) succeeded", op)
+		}
+	}
+	for _, op := range []Opcode{OpClose, OpText} {
+		if err := c.WriteControl(op, nil); err == nil {
+			t.Errorf("WriteControl(%v) succeeded", op)
+		}
+	}
+	if err := c.WriteControl(OpPing, make([]byte, 126)); err == nil {
+		t.Error("WriteControl with 126 bytes succeeded")
+	}
+}
+
+func TestConnAppendMessageDoesNotAllocate(t *testing.T) {
+	// A text message in three fragments with a ping between them, then a
+	// binary message: UTF-8 checking, reassembly and the pong are all on the path.
+	var stream []byte
+	stream = append(stream, fromClient(false, OpText, "héllo, ")...)
+	stream = append(stream, fromClient(true, OpPing, "ping")...)
+	stream = append(stream, fromClient(false, OpContinuation, strings.Repeat("wörld ", 100))...)
+	stream = append(stream, fromClient(true, OpContinuation, "€")...)
+	stream = append(stream, fromClient(true, OpBinary, strings.Repeat("\x00\xff", 3000))...)
+	c := newConn(&replayConn{data: stream}, nil, true, connConfig{})
+	buf := make([]byte, 0, 8192)
+	read := func() {
+		var err error
+		if _, buf, err = c.AppendMessage(buf[:0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read()
+	read()
+	if n := testing.AllocsPerRun(200, read); n != 0 {
+		t.Errorf("AppendMessage allocates %v times per message in steady state, want 0", n)
+	}
+	if n := testing.AllocsPerRun(200, func() { c.WriteMessage(OpBinary, buf[:100]) }); n != 0 {
+		t.Errorf("WriteMessage allocates %v times per message in steady state, want 0", n)
+	}
+}
+
+func TestConnReadDeadline(t *testing.T) {
+	_, srv := connPair(t, tcpConns, connConfig{}, connConfig{})
+	srv.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	start := time.Now()
+	_, _, err := srv.ReadMessage()
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("ReadMessage error = %v, want a deadline error", err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("ReadMessage error %v is not a net.Error timeout", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("read deadline fired after %v", d)
+	}
+}
+
+func TestConnWriteDeadline(t *testing.T) {
+	// On a pipe nobody reads, so the write blocks until its deadline.
+	_, srv := connPair(t, pipeConns, connConfig{}, connConfig{})
+	srv.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	start := time.Now()
+	err := srv.WriteMessage(OpBinary, make([]byte, 100))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("WriteMessage error = %v, want a deadline error", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("write deadline fired after %v", d)
+	}
+}
+
+// TestConnNoGoroutineLeak opens and closes connections, with keep-alive pings
+// on, and checks every goroutine the Conns started has ended.
+func TestConnNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for i := range 4 {
+		a, b := tcpConns(t)
+		cfg := connConfig{pingInterval: 20 * time.Millisecond, closeTimeout: time.Second}
+		cli, srv := newConn(a, nil, false, cfg), newConn(b, nil, true, cfg)
+		srvDone := readLoop(srv)
+		cliDone := readLoop(cli)
+		if err := cli.WriteMessage(OpText, []byte("hi")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Millisecond) // let a keep-alive ping go round
+		closer := cli
+		if i%2 == 1 {
+			closer = srv
+		}
+		if err := closer.Close(StatusNormalClosure, ""); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		for _, done := range []<-chan error{srvDone, cliDone} {
+			select {
+			case <-done:
+			case <-time.After(testTimeout):
+				t.Fatal("a reader did not end after Close")
+			}
+		}
+		a.Close()
+		b.Close()
+	}
+	deadline := time.Now().Add(testTimeout)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// The keep-alive closes a connection whose peer stops answering pings.
+func TestConnKeepAliveClosesSilentPeer(t *testing.T) {
+	p, c := newRawPeer(t, tcpConns, true, connConfig{pingInterval: 50 * time.Millisecond})
+	done := readLoop(c)
+	for {
+		h, _, err := p.readFrame()
+		if err != nil {
+			break // the Conn gave up on us
+		}
+		if h.Opcode != OpPing {
+			t.Fatalf("got a %v frame, want only pings", h.Opcode)
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(testTimeout):
+		t.Fatal("the reader did not end after the keep-alive gave up")
+	}
+}
+
+// Ping must return when its context ends even if the ping cannot be written
+// (a peer that does not read): a context is the caller's bound on the call.
+func TestConnNextReaderPartialThenNext(t *testing.T) {
+	p, c := newRawPeer(t, pipeConns, true, connConfig{readBufferSize: 16})
+	p.sendAsync(
+		fromClient(false, OpBinary, strings.Repeat("a", 40)),
+		fromClient(true, OpContinuation, strings.Repeat("b", 40)),
+		fromClient(true, OpText, "next"),
+	)
+	op, r, err := c.NextReader()
+	if err != nil || op != OpBinary {
+		t.Fatalf("NextReader = %v, %v", op, err)
+	}
+	head := make([]byte, 10)
+	if _, err := io.ReadFull(r, head); err != nil || string(head) != strings.Repeat("a", 10) {
+		t.Fatalf("read %q, %v", head, err)
+	}
+	op, msg, err := c.ReadMessage()
+	if err != nil || op != OpText || string(msg) != "next" {
+		t.Fatalf("ReadMessage after a partial read = %v %q %v, want text next", op, msg, err)
+	}
+}
+
+// NextReader streams a message across frames and ends it with io.EOF.
+func TestConnNextReaderStreams(t *testing.T) {
+	p, c := newRawPeer(t, pipeConns, true, connConfig{readBufferSize: 16})
+	p.sendAsync(
+		fromClient(false, OpText, "héllo "),
+		fromClient(true, OpPing, "x"),
+		fromClient(true, OpContinuation, "wörld"),
+	)
+	go func() { p.readFrame() }() // the pong
+	op, r, err := c.NextReader()
+	if err != nil || op != OpText {
+		t.Fatalf("NextReader = %v, %v", op, err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || string(got) != "héllo wörld" {
+		t.Fatalf("ReadAll = %q, %v", got, err)
+	}
+	if n, err := r.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("Read after the end = %d, %v; want 0, io.EOF", n, err)
+	}
+}
+
+func TestConnAppendMessageKeepsPrefix(t *testing.T) {
+	p, c := newRawPeer(t, pipeConns, true, connConfig{})
+	p.sendAsync(fromClient(true, OpBinary, "tail"))
+	_, b, err := c.AppendMessage([]byte("head-"))
+	if err != nil || string(b) != "head-tail" {
+		t.Fatalf("AppendMessage = %q, %v", b, err)
+	}
+}
+
+// The read limit bounds the message, not the frame, and a message of
+// exactly the limit is allowed.
+func TestConnReadLimitExactlyAtLimit(t *testing.T) {
+	p, c := newRawPeer(t, pipeConns, true, connConfig{readLimit: 100})
+	p.sendAsync(
+		fromClient(true, OpBinary, strings.Repeat("x", 100)),
+		fromClient(false, OpBinary, strings.Repeat("x", 60)),
+		fromClient(true, OpContinuation, strings.Repeat("x", 40)),
+	)
+	for i := range 2 {
+		if _, msg, err := c.ReadMessage(); err != nil || len(msg) != 100 {
+			t.Fatalf("message %d: %d bytes, %v; want 100 bytes", i, len(msg), err)
+		}
+	}
+	c.SetReadLimit(10)
+	p.sendAsync(fromClient(true, OpBinary, strings.Repeat("x", 11)))
+	go p.readFrame()
+	if _, _, err := c.ReadMessage(); !errors.Is(err, ErrMessageTooBig) {
+		t.Fatalf("ReadMessage after SetReadLimit(10) = %v, want ErrMessageTooBig", err)
+	}
+}
+
+// A client answers a server's ping with a masked pong (RFC 6455 §5.1, §5.5.3).
+func TestConnClientAnswersPingMasked(t *testing.T) {
+	p, c := newRawPeer(t, pipeConns, false, connConfig{})
+	res := readAsync(c)
+	p.write(fromServer(true, OpPing, "srv"))
+	p.mustReadFrame(OpPong, "srv") // readFrame checks the mask
+	p.write(fromServer(true, OpBinary, "m"))
+	if r := waitRead(t, res); r.err != nil || string(r.msg) != "m" {
+		t.Fatalf("ReadMessage = %q, %v", r.msg, r.err)
+	}
+}
