@@ -85,6 +85,7 @@ type Conn struct {
 	closeSent atomic.Bool
 	cbuf      [MaxHeaderSize + MaxControlPayload]byte // frameMu
 	bufs      [2][]byte                               // frameMu
+	hbuf      [MaxHeaderSize]byte                     // frameMu
 	nb        net.Buffers                             // frameMu
 
 	closeOnce sync.Once
@@ -493,12 +494,11 @@ func (c *Conn) writeFrame(fin bool, op Opcode, p []byte) error {
 	c.frameMu.Lock()
 	defer c.frameMu.Unlock()
 	if c.server {
-		var hb [MaxHeaderSize]byte
 		if err := c.writable(); err != nil {
 			return err
 		}
 		// One writev for header and payload, with no copy of p.
-		c.bufs = [2][]byte{AppendHeader(hb[:0], h), p}
+		c.bufs = [2][]byte{AppendHeader(c.hbuf[:0], h), p}
 		c.nb = c.bufs[:]
 		_, err := c.nb.WriteTo(c.nc)
 		c.bufs = [2][]byte{} // keep no reference to p
