@@ -41,29 +41,15 @@ var connBenchSizes = []struct {
 // BenchmarkConnRead measures the whole read path of a server: header
 // parsing, unmasking and copying out one masked binary message per op, read
 // from an in-memory connection that replays pre-built frames.
-func BenchmarkConnRead(b *testing.B) {
-	for _, s := range connBenchSizes {
-		b.Run(s.name, func(b *testing.B) {
-			frame := frameBytes(Header{Fin: true, Opcode: OpBinary, Masked: true}, bytes.Repeat([]byte{'x'}, s.n))
-			c := newConn(&replayConn{data: frame}, nil, true, connConfig{})
-			buf := make([]byte, 0, s.n)
-			b.SetBytes(int64(s.n))
-			b.ReportAllocs()
-			for b.Loop() {
-				var err error
-				if _, buf, err = c.AppendMessage(buf[:0]); err != nil || len(buf) != s.n {
-					b.Fatal(len(buf), err)
-				}
-			}
-		})
-	}
-}
+func BenchmarkConnRead(b *testing.B) { benchConnRead(b, OpBinary) }
 
 // BenchmarkConnReadText adds UTF-8 validation to the read path.
-func BenchmarkConnReadText(b *testing.B) {
+func BenchmarkConnReadText(b *testing.B) { benchConnRead(b, OpText) }
+
+func benchConnRead(b *testing.B, op Opcode) {
 	for _, s := range connBenchSizes {
 		b.Run(s.name, func(b *testing.B) {
-			frame := frameBytes(Header{Fin: true, Opcode: OpText, Masked: true}, bytes.Repeat([]byte{'x'}, s.n))
+			frame := frameBytes(Header{Fin: true, Opcode: op, Masked: true}, bytes.Repeat([]byte{'x'}, s.n))
 			c := newConn(&replayConn{data: frame}, nil, true, connConfig{})
 			buf := make([]byte, 0, s.n)
 			b.SetBytes(int64(s.n))
