@@ -31,6 +31,7 @@ type connConfig struct {
 	writeBufferSize int
 	pingInterval    time.Duration
 	closeTimeout    time.Duration
+	deflate         *deflateParams // nil: permessage-deflate not negotiated (RFC 7692, compress.go)
 }
 
 // Conn is a WebSocket connection, made by Accept, AcceptConn or Dial.
