@@ -246,14 +246,101 @@ func (c *Conn) peerClosed(ce *CloseError) error {
 }
 
 // fail fails the connection (RFC 6455 §7.1.7) after a violation by the peer:
-// it sends a Close frame with code and a short reason, closes the TCP
-// connection and makes err the error of every later read.
+// it sends a Close frame with code and a short reason, ends the TCP
+// connection (see linger) and makes err the error of every later read. The
+// caller holds readMu, and rRemain is the payload of the current frame still
+// to come, or -1 if the stream cannot be followed any more.
 func (c *Conn) fail(code StatusCode, err error) error {
 	reason := strings.TrimPrefix(err.Error(), "websocket: ")
-	c.writeClose(code, reason)
-	c.closeTCP()
+	werr := c.writeClose(code, reason)
 	c.rerr = err
+	if werr != nil && !errors.Is(werr, errCloseSent) {
+		c.closeTCP() // the Close frame did not go out: nothing to wait for
+		return err
+	}
+	c.linger()
 	return err
+}
+
+// failFrame fails the connection over the frame whose header h was just
+// read, none of whose payload has been.
+func (c *Conn) failFrame(h Header, code StatusCode, err error) error {
+	c.rRemain = h.Length
+	return c.fail(code, err)
+}
+
+// Bounds on linger: long enough for a peer on a real network to read our
+// Close frame and answer, short enough that a failing connection holds its
+// goroutine and socket briefly. The byte bound keeps a peer that goes on
+// sending from holding it for the whole time at full speed.
+const (
+	lingerTimeout = 2 * time.Second
+	lingerBytes   = 1 << 20
+)
+
+// linger ends the TCP connection after fail has sent its Close frame. It is
+// not closed at once because the failure usually leaves part of the
+// offending message unread (a message over the read limit is refused on its
+// header), and a socket closed with unread input is reset (RFC 1122
+// §4.2.2.13): the peer then drops what it had not yet read, our Close frame
+// included, and reports 1006 instead of our code. So the input is read and
+// thrown away, within lingerTimeout (and the close timeout) and lingerBytes,
+// until the peer is done sending:
+//
+//   - A server half-closes where it can, which is its closing the TCP
+//     connection first as RFC 6455 §7.1.1 asks, then skips frames up to the
+//     peer's Close frame (the end of what a peer sends, §5.5.1) or the end
+//     of the stream, and closes. Following frames rather than waiting for
+//     the end of the stream also serves connections without CloseWrite
+//     (net.Conn wrappers), whose peer waits for us to close.
+//   - A client waits for the server to close the connection (§7.1.1).
+//
+// linger runs on the reading goroutine, so the failed read returns once the
+// connection is closed: a caller that then calls CloseNow, as a deferred
+// clean-up does, would otherwise cut the linger short and bring the reset
+// back. peerClosed makes a client wait in the same way.
+func (c *Conn) linger() {
+	defer c.closeTCP()
+	// The reader holds readMu and rerr is set, so nothing else reads the
+	// connection.
+	c.nc.SetReadDeadline(time.Now().Add(min(lingerTimeout, c.closeTimeout)))
+	budget := int64(lingerBytes)
+	if c.server {
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+		skip := c.rRemain
+		for skip >= 0 {
+			if skip > budget {
+				return
+			}
+			n, err := c.br.Discard(int(skip))
+			budget -= int64(n)
+			if err != nil {
+				return
+			}
+			b, err := c.br.Peek(2)
+			if err != nil {
+				return
+			}
+			b, err = c.br.Peek(headerSize(b[1]))
+			if err != nil {
+				return
+			}
+			h, n, err := ParseHeader(b)
+			if err != nil {
+				break // lost track of the frames: read to the end
+			}
+			c.br.Discard(n)
+			budget -= int64(n)
+			if h.Opcode == OpClose {
+				return
+			}
+			skip = h.Length
+		}
+	}
+	c.br.Discard(c.br.Buffered())
+	io.CopyN(io.Discard, c.nc, budget)
 }
 
 func (c *Conn) closeTCP() {

@@ -527,3 +527,120 @@ func TestConnConcurrentClose(t *testing.T) {
 		t.Errorf("%d Close calls succeeded, want exactly 1", ok)
 	}
 }
+
+// A Conn that fails the connection over a message it did not read to the end
+// must not close the socket with that input unread: Linux would answer with a
+// reset, and the peer would lose our Close frame and see 1006 instead of 1009
+// (RFC 6455 §7.1.7 asks that the Close frame be sent, then the connection
+// closed). The peer must read the Close frame and then a clean end of stream.
+func TestConnFailDoesNotResetWithUnreadInput(t *testing.T) {
+	p, c := newRawPeer(t, tcpConns, true, connConfig{readLimit: 1000, closeTimeout: testTimeout})
+	res := readLoop(c)
+	// More than one read buffer, so that the kernel still holds some of it
+	// when the Conn refuses the frame on its header.
+	p.sendAsync(fromClient(true, OpBinary, strings.Repeat("x", 5000)))
+	p.wg.Wait()
+	time.Sleep(20 * time.Millisecond) // the bytes now wait unread at the Conn
+	p.expectClose(StatusMessageTooBig)
+	p.nc.SetReadDeadline(time.Now().Add(testTimeout))
+	if b, err := p.br.ReadByte(); err != io.EOF {
+		t.Fatalf("after the Close frame read %#x, %v; want a clean io.EOF, not a reset", b, err)
+	}
+	// As a client would, answer and close; the Conn then ends its side too
+	// and the read returns.
+	p.write(clientClose(1009, ""))
+	p.nc.Close()
+	select {
+	case err := <-res:
+		if !errors.Is(err, ErrMessageTooBig) {
+			t.Fatalf("ReadMessage error = %v, want ErrMessageTooBig", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("ReadMessage did not return after the peer closed")
+	}
+	if !c.isClosed() {
+		t.Fatal("the read returned before the connection was closed")
+	}
+}
+
+// After failing, a client waits for the server to close the TCP connection
+// (RFC 6455 §7.1.1), reading and discarding what comes meanwhile, and then
+// closes its own end.
+func TestConnFailClientWaitsForServer(t *testing.T) {
+	p, c := newRawPeer(t, tcpConns, false, connConfig{readLimit: 1000, closeTimeout: testTimeout})
+	res := readLoop(c)
+	p.sendAsync(fromServer(true, OpBinary, strings.Repeat("x", 5000)))
+	p.expectClose(StatusMessageTooBig)
+	p.nc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if b, err := p.br.ReadByte(); err == nil {
+		t.Fatalf("client sent %#x after its Close frame", b)
+	} else if ne := net.Error(nil); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("client closed the TCP connection before the server: %v", err)
+	}
+	p.write(fromServer(true, OpClose, string(closeBody(1009, ""))))
+	p.nc.Close()
+	select {
+	case err := <-res:
+		if !errors.Is(err, ErrMessageTooBig) {
+			t.Fatalf("ReadMessage error = %v, want ErrMessageTooBig", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("ReadMessage did not return after the server closed")
+	}
+	if !c.isClosed() {
+		t.Fatal("the read returned before the connection was closed")
+	}
+}
+
+// A peer that never ends the connection holds a failed Conn no longer than
+// the close timeout, in either role.
+func TestConnFailLingerIsBounded(t *testing.T) {
+	for _, peerIsClient := range []bool{true, false} {
+		t.Run(fmt.Sprintf("server=%v", peerIsClient), func(t *testing.T) {
+			p, c := newRawPeer(t, tcpConns, peerIsClient, connConfig{closeTimeout: 200 * time.Millisecond})
+			res := readLoop(c)
+			start := time.Now()
+			if peerIsClient {
+				p.write(fromClient(true, OpText, "\xff"))
+			} else {
+				p.write(fromServer(true, OpText, "\xff"))
+			}
+			p.expectClose(StatusInvalidFramePayloadData)
+			select {
+			case err := <-res:
+				if !errors.Is(err, ErrInvalidUTF8) {
+					t.Fatalf("ReadMessage error = %v, want ErrInvalidUTF8", err)
+				}
+			case <-time.After(testTimeout):
+				t.Fatal("the Conn lingered past its close timeout")
+			}
+			if !c.isClosed() {
+				t.Fatal("the read returned before the connection was closed")
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("the Conn lingered %v with a 200ms close timeout", d)
+			}
+		})
+	}
+}
+
+// On a connection that cannot half-close (net.Pipe here, a net.Conn wrapper
+// in practice), a failing server skips the rest of the offending message and
+// closes as soon as the client's Close frame comes, without waiting out its
+// timeout: the client is waiting for the server to close (RFC 6455 §7.1.1).
+func TestConnFailServerEndsOnPeerCloseWithoutHalfClose(t *testing.T) {
+	p, c := newRawPeer(t, pipeConns, true, connConfig{readLimit: 1000, closeTimeout: testTimeout})
+	res := readLoop(c)
+	start := time.Now()
+	p.sendAsync(fromClient(true, OpBinary, strings.Repeat("x", 5000)), fromClient(true, OpPing, "late"))
+	p.expectClose(StatusMessageTooBig)
+	p.wg.Wait()
+	p.write(clientClose(1009, ""))
+	p.expectEOF()
+	if err := <-res; !errors.Is(err, ErrMessageTooBig) {
+		t.Fatalf("ReadMessage error = %v, want ErrMessageTooBig", err)
+	}
+	if d := time.Since(start); d > testTimeout/2 {
+		t.Fatalf("the server took %v to close after the client's Close frame", d)
+	}
+}

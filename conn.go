@@ -317,11 +317,11 @@ func (c *Conn) nextDataFrame() error {
 		}
 		if h.Opcode == OpContinuation {
 			if c.rOp == 0 {
-				return c.fail(StatusProtocolError, protocolErrorf("continuation frame with no message to continue"))
+				return c.failFrame(h, StatusProtocolError, protocolErrorf("continuation frame with no message to continue"))
 			}
 		} else {
 			if c.rOp != 0 {
-				return c.fail(StatusProtocolError, protocolErrorf("%v frame inside a fragmented message", h.Opcode))
+				return c.failFrame(h, StatusProtocolError, protocolErrorf("%v frame inside a fragmented message", h.Opcode))
 			}
 			c.rOp = h.Opcode
 			c.rSize = 0
@@ -329,7 +329,7 @@ func (c *Conn) nextDataFrame() error {
 		}
 		// Refuse a message over the limit on its header, before reading it.
 		if h.Length > c.readLimit.Load()-c.rSize {
-			return c.fail(StatusMessageTooBig, fmt.Errorf("%w (%d bytes)", ErrMessageTooBig, c.readLimit.Load()))
+			return c.failFrame(h, StatusMessageTooBig, fmt.Errorf("%w (%d bytes)", ErrMessageTooBig, c.readLimit.Load()))
 		}
 		c.rFin = h.Fin
 		c.rRemain = h.Length
@@ -359,18 +359,22 @@ func (c *Conn) readHeader() (Header, error) {
 	h, _, err := ParseHeader(b)
 	c.br.Discard(n)
 	if err != nil {
+		c.rRemain = h.Length
+		if b[1]&0x7f == 127 {
+			c.rRemain = -1 // a bad 64-bit length: the next frame is lost
+		}
 		return h, c.fail(StatusProtocolError, err)
 	}
 	// RFC 6455 §5.1: clients mask every frame, servers none.
 	if h.Masked != c.server {
 		if c.server {
-			return h, c.fail(StatusProtocolError, protocolErrorf("unmasked frame from client"))
+			return h, c.failFrame(h, StatusProtocolError, protocolErrorf("unmasked frame from client"))
 		}
-		return h, c.fail(StatusProtocolError, protocolErrorf("masked frame from server"))
+		return h, c.failFrame(h, StatusProtocolError, protocolErrorf("masked frame from server"))
 	}
 	// RFC 6455 §5.2: RSV bits must be 0 unless an extension defines them.
 	if h.Rsv1 || h.Rsv2 || h.Rsv3 {
-		return h, c.fail(StatusProtocolError, protocolErrorf("reserved bits set with no extension negotiated"))
+		return h, c.failFrame(h, StatusProtocolError, protocolErrorf("reserved bits set with no extension negotiated"))
 	}
 	return h, nil
 }

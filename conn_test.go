@@ -377,10 +377,21 @@ func TestConnProtocolViolations(t *testing.T) {
 		for _, tt := range connViolations {
 			t.Run(tr.name+"/"+tt.name, func(t *testing.T) {
 				chunks := tt.chunks
-				p, c := newRawPeer(t, tr.conns, !tt.toClient, connConfig{readLimit: tt.readLimit, closeTimeout: time.Second})
+				p, c := newRawPeer(t, tr.conns, !tt.toClient, connConfig{readLimit: tt.readLimit, closeTimeout: 200 * time.Millisecond})
 				res := readLoop(c)
 				p.sendAsync(chunks...)
 				p.expectClose(tt.code)
+				// RFC 6455 §7.1.7: after failing, the Conn closes the
+				// connection. The peer answers as RFC 6455 §7.1.1 has it: a
+				// client with its Close frame, after which the server
+				// closes; a server by closing. The Conn may have closed
+				// already, so the write may fail.
+				if !tt.toClient {
+					p.nc.SetWriteDeadline(time.Now().Add(testTimeout))
+					p.nc.Write(clientClose(uint16(tt.code), ""))
+					p.expectEOF()
+				}
+				p.nc.Close()
 				var err error
 				select {
 				case err = <-res:
@@ -390,8 +401,9 @@ func TestConnProtocolViolations(t *testing.T) {
 				if !errors.Is(err, tt.err) {
 					t.Fatalf("ReadMessage error = %v, want %v", err, tt.err)
 				}
-				// RFC 6455 §7.1.7: after failing, the Conn closes the connection.
-				p.expectEOF()
+				if !c.isClosed() {
+					t.Fatal("the read returned before the connection was closed")
+				}
 				if _, _, err := c.ReadMessage(); !errors.Is(err, tt.err) {
 					t.Errorf("second ReadMessage error = %v, want %v again", err, tt.err)
 				}
