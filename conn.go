@@ -668,7 +668,13 @@ func (w *messageWriter) Close() error {
 
 // Ping sends a ping and waits for the pong that answers it, returning the
 // round-trip time. Some goroutine must be reading for the pong to be seen.
+// If ctx ends before the ping could even be written, the peer has stopped
+// reading and the connection is closed: a write blocked on it cannot be
+// abandoned without cutting a frame short.
 func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	id := c.pingSeq.Add(1)
 	var p [8]byte
 	binary.BigEndian.PutUint64(p[:], id)
@@ -685,7 +691,18 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 		c.pongWait.Unlock()
 	}()
 	start := time.Now()
-	if err := c.WriteControl(OpPing, p[:]); err != nil {
+	// The ping waits for frameMu and the network like any write, which a
+	// peer that stopped reading blocks for ever; detecting such a peer is
+	// what pings are for (RFC 6455 §5.5.2), so ctx must bound the write too.
+	// Closing is the only way to undo a write in progress that works on
+	// every net.Conn, and a write cut short by a deadline would leave the
+	// stream in mid-frame (§5.2), unusable for writing anyway.
+	stop := context.AfterFunc(ctx, c.closeTCP)
+	err := c.WriteControl(OpPing, p[:])
+	if !stop() {
+		return 0, ctx.Err()
+	}
+	if err != nil {
 		return 0, err
 	}
 	select {

@@ -598,6 +598,52 @@ func TestConnPingContextExpires(t *testing.T) {
 	}
 }
 
+// Ping must return when its context ends even if the ping cannot be written
+// (a peer that does not read), or the keep-alive could never detect such a
+// peer; the connection, whose write side is stuck, is then closed.
+func TestConnPingContextBoundsBlockedWrite(t *testing.T) {
+	cli, _ := connPair(t, pipeConns, connConfig{}, connConfig{}) // nobody reads the server end
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { _, err := cli.Ping(ctx); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Ping error = %v, want context.DeadlineExceeded", err)
+		}
+	case <-time.After(testTimeout):
+		cli.CloseNow()
+		t.Fatal("Ping still blocked long after its 50ms context expired")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Ping took %v to return with a 50ms context", d)
+	}
+	if err := cli.WriteMessage(OpText, []byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("WriteMessage after the stuck ping = %v, want ErrClosed", err)
+	}
+}
+
+// A ping whose write goes out in time is not affected by its context ending
+// later: the connection stays open.
+func TestConnPingContextExpiresAfterWriteKeepsConn(t *testing.T) {
+	cli, srv := connPair(t, tcpConns, connConfig{}, connConfig{})
+	readLoop(cli) // srv does not read: no pong
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := cli.Ping(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Ping error = %v, want context.DeadlineExceeded", err)
+	}
+	if err := cli.WriteMessage(OpText, []byte("still open")); err != nil {
+		t.Fatalf("WriteMessage after the ping: %v", err)
+	}
+	op, msg, err := srv.ReadMessage()
+	if err != nil || op != OpText || string(msg) != "still open" {
+		t.Fatalf("server read %v %q, %v", op, msg, err)
+	}
+}
+
 // msgPayload returns the payload of message seq of writer id: its id and seq
 // then bytes that depend on both, so a reader can check it is whole.
 func msgPayload(id, seq int) []byte {
