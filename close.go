@@ -345,8 +345,10 @@ func (c *Conn) linger() {
 
 func (c *Conn) closeTCP() {
 	c.closeOnce.Do(func() {
-		c.nc.Close()
+		// Mark the Conn closed first, so a read or write that the Close
+		// cuts short sees it and reports ErrClosed.
 		close(c.closed)
+		c.nc.Close()
 	})
 }
 
