@@ -97,6 +97,11 @@ type AcceptOptions struct {
 	// CloseTimeout bounds the wait for the peer's Close frame in Conn.Close;
 	// zero means DefaultCloseTimeout.
 	CloseTimeout time.Duration
+
+	// Compression configures permessage-deflate (RFC 7692). The zero value
+	// accepts a client's offer without context takeover; see
+	// CompressionOptions.
+	Compression CompressionOptions
 }
 
 func (o *AcceptOptions) connConfig(subprotocol string) connConfig {
@@ -119,10 +124,13 @@ func (o *AcceptOptions) handshakeTimeout() time.Duration {
 
 // negotiateExtensions is the server's extension hook (RFC 6455 §9.1): given
 // the client's Sec-WebSocket-Extensions values it returns the value for the
-// response ("" for none) and records what was agreed in cfg. No extension is
-// supported yet, and ignoring offers is always allowed.
+// response ("" for none) and records what was agreed in cfg. The only
+// extension is permessage-deflate; other offers are ignored, which §9.1
+// allows.
 func (o *AcceptOptions) negotiateExtensions(offers []string, cfg *connConfig) string {
-	return ""
+	ext, p := negotiateDeflate(offers, &o.Compression)
+	cfg.deflate = p
+	return ext
 }
 
 // Accept completes the server side of the opening handshake (RFC 6455 §4.2)
@@ -538,22 +546,28 @@ type DialOptions struct {
 	// CloseTimeout bounds the wait for the peer's Close frame in Conn.Close;
 	// zero means DefaultCloseTimeout.
 	CloseTimeout time.Duration
+
+	// Compression configures permessage-deflate (RFC 7692). The zero value
+	// offers it without context takeover; see CompressionOptions.
+	Compression CompressionOptions
 }
 
 // extensionOffer is the client's extension hook (RFC 6455 §9.1): the value
 // of the request's Sec-WebSocket-Extensions, "" for none.
 func (o *DialOptions) extensionOffer() string {
-	return ""
+	return deflateOffer(&o.Compression)
 }
 
 // acceptExtensions is the other half of the client's extension hook: it
 // checks the response's Sec-WebSocket-Extensions values against the offer
 // and records what was agreed in cfg. §4.1 item 5 fails the connection on
-// any extension that was not offered; none is offered yet.
+// any extension that was not offered.
 func (o *DialOptions) acceptExtensions(values []string, cfg *connConfig) error {
-	if len(values) > 0 {
-		return fmt.Errorf("server accepted extensions %q that were not offered", strings.Join(values, ", "))
+	p, err := clientDeflateResponse(values, &o.Compression)
+	if err != nil {
+		return err
 	}
+	cfg.deflate = p
 	return nil
 }
 
