@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/fullduplex/websocket/examples/internal/browser"
+)
+
+// TestBrowserEcho opens the echo page in a headless Chromium, types a
+// message as a user would and waits for the server's echo to show up in the
+// page; a screenshot goes to $FULLDUPLEX_TEST_OUT/echo.
+func TestBrowserEcho(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv := httptest.NewServer(newHandler())
+	defer srv.Close()
+
+	b := browser.StartTest(ctx, t)
+	p, err := b.NewPage(ctx, srv.URL+"/", 800, 600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitFor(ctx, `document.querySelector("#status").textContent === "connected"`); err != nil {
+		t.Fatal(err)
+	}
+	for _, msg := range []string{"Hello, echo!", "ünïcødé ✓ and an emoji 🎉"} {
+		err := p.Eval(ctx, `document.querySelector("#text").value = `+strconv.Quote(msg)+`; document.querySelector("#send").click()`, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		echoed := `[...document.querySelectorAll("#log li.echo")].some(li => li.textContent === ` + strconv.Quote(msg) + `)`
+		if err := p.WaitFor(ctx, echoed); err != nil {
+			t.Fatalf("waiting for the echo of %q: %v", msg, err)
+		}
+	}
+	browser.SaveScreenshot(ctx, t, p, "echo", "echo.png")
+}
