@@ -1,0 +1,165 @@
+package websocket
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// netConnPair returns byte-stream views of a client and a server Conn over
+// loopback TCP.
+func netConnPair(t *testing.T) (cli, srv net.Conn) {
+	t.Helper()
+	c, s := connPair(t, tcpConns, connConfig{}, connConfig{})
+	return NetConn(c, OpBinary), NetConn(s, OpBinary)
+}
+
+// TestNetConnTunnelsStream copies 8 MiB each way at once through io.Copy
+// with odd chunk sizes and checks the bytes that arrive, in order.
+func TestNetConnTunnelsStream(t *testing.T) {
+	cli, srv := netConnPair(t)
+	cli.SetDeadline(time.Now().Add(testTimeout))
+	srv.SetDeadline(time.Now().Add(testTimeout))
+	data := make([]byte, 8<<20)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	send := func(w net.Conn, seed uint64) error {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		for p := data; len(p) > 0; {
+			n := min(len(p), 1+rng.IntN(100000))
+			if _, err := w.Write(p[:n]); err != nil {
+				return err
+			}
+			p = p[n:]
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	sums := make(chan [32]byte, 2)
+	for i, pair := range [][2]net.Conn{{cli, srv}, {srv, cli}} {
+		w, r := pair[0], pair[1]
+		wg.Add(2)
+		go func() { defer wg.Done(); errs <- send(w, uint64(i)) }()
+		go func() {
+			defer wg.Done()
+			h := sha256.New()
+			_, err := io.CopyN(h, r, int64(len(data)))
+			errs <- err
+			var sum [32]byte
+			h.Sum(sum[:0])
+			sums <- sum
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := sha256.Sum256(data)
+	for range 2 {
+		if got := <-sums; got != want {
+			t.Fatal("the bytes read differ from the bytes written")
+		}
+	}
+}
+
+// TestNetConnEOFOnNormalClose checks that a normal closure ends the stream
+// with io.EOF after every byte sent before it, including empty messages.
+func TestNetConnEOFOnNormalClose(t *testing.T) {
+	cli, srv := netConnPair(t)
+	srv.SetReadDeadline(time.Now().Add(testTimeout))
+	go func() {
+		cli.Write([]byte("hello, "))
+		cli.Write(nil) // an empty message is no data, not the end
+		cli.Write([]byte("world"))
+		cli.Close()
+	}()
+	got, err := io.ReadAll(srv)
+	if err != nil || string(got) != "hello, world" {
+		t.Fatalf("ReadAll = %q, %v; want %q, nil", got, err, "hello, world")
+	}
+	if n, err := srv.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("Read after EOF = %d, %v; want io.EOF again", n, err)
+	}
+}
+
+// TestNetConnReportsAbnormalClose checks that a close with another code is
+// an error, not the end of the stream.
+func TestNetConnReportsAbnormalClose(t *testing.T) {
+	c, s := connPair(t, tcpConns, connConfig{}, connConfig{})
+	srv := NetConn(s, OpBinary)
+	srv.SetReadDeadline(time.Now().Add(testTimeout))
+	go c.Close(StatusInternalError, "boom")
+	_, err := io.ReadAll(srv)
+	var ce *CloseError
+	if !errors.As(err, &ce) || ce.Code != StatusInternalError {
+		t.Fatalf("ReadAll error = %v; want the peer's close 1011", err)
+	}
+}
+
+func TestNetConnReadDeadline(t *testing.T) {
+	_, srv := netConnPair(t)
+	srv.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	start := time.Now()
+	_, err := srv.Read(make([]byte, 10))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read = %v; want a timeout", err)
+	}
+	if d := time.Since(start); d > testTimeout {
+		t.Fatalf("Read returned after %v", d)
+	}
+}
+
+// TestNetConnSmallReads reads a message through a buffer smaller than it,
+// so one message spans several Reads.
+func TestNetConnSmallReads(t *testing.T) {
+	cli, srv := netConnPair(t)
+	srv.SetReadDeadline(time.Now().Add(testTimeout))
+	want := bytes.Repeat([]byte("0123456789"), 100)
+	go cli.Write(want)
+	var got []byte
+	buf := make([]byte, 7)
+	for len(got) < len(want) {
+		n, err := srv.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("bytes differ")
+	}
+	if srv.LocalAddr() == nil || srv.RemoteAddr() == nil || srv.RemoteAddr().String() != cli.LocalAddr().String() {
+		t.Fatalf("addresses: local %v remote %v, peer local %v", srv.LocalAddr(), srv.RemoteAddr(), cli.LocalAddr())
+	}
+}
+
+func TestNetConnCloseTwice(t *testing.T) {
+	cli, srv := netConnPair(t)
+	go io.Copy(io.Discard, srv)
+	srv.SetDeadline(time.Now().Add(testTimeout))
+	cli.SetDeadline(time.Now().Add(testTimeout))
+	go func() { io.Copy(io.Discard, cli) }()
+	if err := cli.Close(); err != nil {
+		t.Fatalf("first Close: %v", err)
+	}
+	if err := cli.Close(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("second Close = %v; want net.ErrClosed", err)
+	}
+	if _, err := cli.Write([]byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Write after Close = %v; want ErrClosed", err)
+	}
+}
