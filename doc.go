@@ -1,0 +1,87 @@
+// Package websocket implements the WebSocket protocol (RFC 6455), both server
+// and client, with permessage-deflate compression (RFC 7692), using only the
+// standard library.
+//
+// # Server
+//
+// Accept upgrades a request received by net/http; AcceptConn does the same
+// on a net.Conn from a listener of your own.
+//
+//	func echo(w http.ResponseWriter, r *http.Request) {
+//		c, err := websocket.Accept(w, r, nil)
+//		if err != nil {
+//			return // Accept has answered the request
+//		}
+//		defer c.CloseNow()
+//		for {
+//			op, msg, err := c.ReadMessage()
+//			if err != nil {
+//				return
+//			}
+//			if err := c.WriteMessage(op, msg); err != nil {
+//				return
+//			}
+//		}
+//	}
+//
+// By default Accept refuses browser requests from another origin (403),
+// which guards against cross-site WebSocket hijacking; AcceptOptions lists
+// more origins to allow.
+//
+// # Client
+//
+//	c, err := websocket.Dial(ctx, "wss://example.com/ws", nil)
+//	if err != nil {
+//		return err
+//	}
+//	defer c.Close(websocket.StatusNormalClosure, "")
+//
+// Dial speaks ws and wss, tunnels through HTTP proxies with CONNECT (from
+// the environment by default), and returns a *HandshakeError with the
+// status, headers and start of the body when the server refuses.
+//
+// # Messages
+//
+// ReadMessage and WriteMessage move whole messages. AppendMessage reads into
+// a buffer of the caller's, so a steady reader allocates nothing.
+// NextReader and NextWriter stream a message of any size; NextWriter sends
+// it as fragments. NetConn turns a Conn into a byte stream, and
+// NewPreparedMessage encodes a message once for many connections.
+//
+// # Concurrency
+//
+// One goroutine at a time may read. Any number may write: messages go out
+// whole, never interleaved, and control frames may pass a message streamed
+// through NextWriter. Close and CloseNow may be called from any goroutine.
+// Pings are answered and the peer's Close frame is handled while reading, so
+// a goroutine must be reading for them to be seen.
+//
+// # Closing
+//
+// Close runs the closing handshake: it sends a Close frame and waits,
+// bounded by the close timeout, for the peer's. A Close from the peer is
+// echoed, and reads then return a *CloseError with its code and reason; use
+// errors.As or CloseStatus. A peer that breaks the protocol gets the
+// matching close code (1002 for a framing error, 1007 for invalid UTF-8,
+// 1009 for a message over the read limit) and the read returns the error.
+//
+// # Limits and defaults
+//
+// Every limit is on by default: messages up to DefaultReadLimit (16 MiB),
+// handshakes within DefaultHandshakeTimeout and DefaultMaxHeaderBytes,
+// compressed messages counted at their inflated size. Buffers are
+// DefaultBufferSize and reused, so the read and write paths make no
+// allocation per message in steady state.
+//
+// # Compression
+//
+// permessage-deflate is negotiated by default, without context takeover, so
+// an idle connection holds no compression state; messages shorter than
+// DefaultCompressionThreshold go uncompressed. See CompressionOptions.
+//
+// # Frames
+//
+// Header, ParseHeader, ReadHeader, AppendHeader, WriteHeader and Mask are the
+// frame codec the Conn is built on, for programs that drive frames
+// themselves.
+package websocket
