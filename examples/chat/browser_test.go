@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -17,27 +15,7 @@ import (
 // closes every WebSocket with 1001 as main does on SIGINT.
 func serveOn(t *testing.T, ln net.Listener) (stop func()) {
 	t.Helper()
-	s := newServer(testOptions(t))
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
-	hs.RegisterOnShutdown(s.Shutdown)
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	var stopped bool
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		hs.Shutdown(ctx)
-		s.Wait()
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	return stop
+	return browser.Serve(t, ln, newServer(testOptions(t)))
 }
 
 // js quotes s as a JavaScript string literal (JSON strings are valid JS).

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -20,26 +18,7 @@ func serveOn(t *testing.T, ln net.Listener) (stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
-	hs.RegisterOnShutdown(s.Shutdown)
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	var stopped bool
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		hs.Shutdown(ctx)
-		s.Wait()
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	return stop
+	return browser.Serve(t, ln, s)
 }
 
 // TestBrowserVote opens the board in two tabs of a headless Chromium, votes

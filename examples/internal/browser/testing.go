@@ -3,9 +3,12 @@ package browser
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // StartTest starts a browser for t and stops it when t ends. Without
@@ -62,4 +65,40 @@ func SaveScreenshot(ctx context.Context, t testing.TB, p *Page, sub, name string
 	}
 	t.Logf("screenshot: %s (%d bytes)", path, len(png))
 	return path
+}
+
+// App is a server under test: an http.Handler that closes its WebSockets
+// itself on Shutdown, and whose Wait returns once they are all done.
+type App interface {
+	http.Handler
+	Shutdown()
+	Wait()
+}
+
+// Serve serves app on ln until the returned stop is called or t ends. stop
+// shuts down as the examples' main functions do on SIGINT: the http.Server
+// stops accepting, app closes its WebSockets (the pages see close 1001), and
+// stop waits for them.
+func Serve(t testing.TB, ln net.Listener, app App) (stop func()) {
+	t.Helper()
+	hs := &http.Server{Handler: app, ReadHeaderTimeout: 5 * time.Second}
+	hs.RegisterOnShutdown(app.Shutdown)
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	var stopped bool
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(ctx)
+		app.Wait()
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
 }
