@@ -1,0 +1,362 @@
+package websocket
+
+import (
+	"bufio"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AcceptOptions configures Accept and AcceptConn. A nil *AcceptOptions is the
+// same as a zero AcceptOptions, whose every field has a safe default.
+type AcceptOptions struct {
+	// Subprotocols lists the application protocols the server speaks, most
+	// preferred first. The first one the client also offers is selected
+	// (RFC 6455 §4.2.2 item 5.4); when none matches, the response names no
+	// subprotocol and the client decides whether to go on.
+	Subprotocols []string
+
+	// OriginPatterns lists further origins allowed to connect, as path.Match
+	// patterns matched against the origin's host[:port], lowercased:
+	// "example.com", "*.example.com", "localhost:*". A request whose Origin
+	// has the same host as the request's Host is always allowed, and so is a
+	// request with no Origin (a client that is not a browser). An opaque
+	// "null" origin is matched as the string "null".
+	OriginPatterns []string
+
+	// SkipOriginCheck accepts every Origin. Browsers send cookies with
+	// cross-origin WebSocket requests, so this exposes the server to
+	// cross-site WebSocket hijacking unless it authenticates otherwise
+	// (RFC 6455 §10.2).
+	SkipOriginCheck bool
+
+	// ResponseHeader holds extra headers for the 101 response, such as
+	// Set-Cookie. The headers the handshake itself sets (Upgrade,
+	// Connection, Sec-WebSocket-Accept, Sec-WebSocket-Protocol and
+	// Sec-WebSocket-Extensions) cannot be overridden; use Subprotocols to
+	// choose a subprotocol.
+	ResponseHeader http.Header
+
+	// HandshakeTimeout bounds reading the request in AcceptConn and writing
+	// the response in both Accept and AcceptConn. Zero means
+	// DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+
+	// MaxHeaderBytes bounds the size of the request line and headers that
+	// AcceptConn reads; a larger request is refused with 431. Zero means
+	// DefaultMaxHeaderBytes. Accept relies on http.Server.MaxHeaderBytes.
+	MaxHeaderBytes int
+
+	// ReadLimit is the largest message the Conn reads; zero means
+	// DefaultReadLimit. See Conn.SetReadLimit.
+	ReadLimit int64
+
+	// ReadBufferSize and WriteBufferSize size the Conn's buffers; zero
+	// means DefaultBufferSize.
+	ReadBufferSize, WriteBufferSize int
+
+	// PingInterval, if positive, makes the Conn ping the peer that often.
+	PingInterval time.Duration
+
+	// CloseTimeout bounds the wait for the peer's Close frame in Conn.Close;
+	// zero means DefaultCloseTimeout.
+	CloseTimeout time.Duration
+
+	// Compression configures permessage-deflate (RFC 7692). The zero value
+	// accepts a client's offer without context takeover; see
+	// CompressionOptions.
+	Compression CompressionOptions
+}
+
+func (o *AcceptOptions) connConfig(subprotocol string) connConfig {
+	return connConfig{
+		subprotocol:     subprotocol,
+		readLimit:       o.ReadLimit,
+		readBufferSize:  o.ReadBufferSize,
+		writeBufferSize: o.WriteBufferSize,
+		pingInterval:    o.PingInterval,
+		closeTimeout:    o.CloseTimeout,
+	}
+}
+
+func (o *AcceptOptions) handshakeTimeout() time.Duration {
+	if o.HandshakeTimeout > 0 {
+		return o.HandshakeTimeout
+	}
+	return DefaultHandshakeTimeout
+}
+
+// negotiateExtensions is the server's extension hook (RFC 6455 §9.1): given
+// the client's Sec-WebSocket-Extensions values it returns the value for the
+// response ("" for none) and records what was agreed in cfg. The only
+// extension is permessage-deflate; other offers are ignored, which §9.1
+// allows.
+func (o *AcceptOptions) negotiateExtensions(offers []string, cfg *connConfig) string {
+	ext, p := negotiateDeflate(offers, &o.Compression)
+	cfg.deflate = p
+	return ext
+}
+
+// Accept completes the server side of the opening handshake (RFC 6455 §4.2)
+// for a request received by an http.Server and takes the connection over
+// from it through http.ResponseController.Hijack. opts may be nil.
+//
+// A request that is not a valid WebSocket handshake is answered with an
+// error status and a short plain-text reason: 405 for a method other than
+// GET, 426 with "Sec-WebSocket-Version: 13" for another protocol version, 403
+// for a refused Origin (see AcceptOptions.OriginPatterns) and 400 for the
+// rest. Accept then returns an error; the response has been written, so the
+// handler must not write another.
+func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	if opts == nil {
+		opts = &AcceptOptions{}
+	}
+	key, ref := checkRequest(r, opts)
+	if ref != nil {
+		h := w.Header()
+		for k, v := range ref.header {
+			h[k] = v
+		}
+		http.Error(w, ref.reason, ref.status)
+		return nil, ref
+	}
+	cfg := opts.connConfig(selectSubprotocol(r.Header, opts.Subprotocols))
+	ext := opts.negotiateExtensions(r.Header.Values("Sec-WebSocket-Extensions"), &cfg)
+
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "websocket: cannot take over the connection", http.StatusInternalServerError)
+		return nil, fmt.Errorf("websocket: accept: %w", err)
+	}
+	// The server's read and write timeouts must not outlive the handshake:
+	// a WebSocket connection is long-lived and has deadlines of its own.
+	if err := writeResponse(nc, opts.handshakeTimeout(), key, cfg.subprotocol, ext, opts.ResponseHeader); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	// The client may have sent frames right behind its request; the
+	// hijacked reader holds them.
+	var br *bufio.Reader
+	if brw.Reader.Buffered() > 0 {
+		br = brw.Reader
+	}
+	return newConn(nc, br, true, cfg), nil
+}
+
+// AcceptConn completes the server side of the opening handshake on a
+// connection accepted from the caller's own listener, with no http.Server:
+// it reads the HTTP request itself, bounded by opts.HandshakeTimeout and
+// opts.MaxHeaderBytes, validates it as Accept does and writes the response.
+// br, if not nil, must read from nc; it is used when it may already hold
+// bytes of the request. opts may be nil.
+//
+// On failure AcceptConn writes an error response when the request could be
+// read (with "Connection: close") and returns an error, but it never closes
+// nc: that is left to the caller, who may want to log or reuse it.
+func AcceptConn(nc net.Conn, br *bufio.Reader, opts *AcceptOptions) (*Conn, error) {
+	if opts == nil {
+		opts = &AcceptOptions{}
+	}
+	timeout := opts.handshakeTimeout()
+	if err := nc.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return nil, fmt.Errorf("websocket: accept: %w", err)
+	}
+	max := opts.MaxHeaderBytes
+	if max <= 0 {
+		max = DefaultMaxHeaderBytes
+	}
+	var src io.Reader = nc
+	if br != nil {
+		src = br
+	}
+	lim := &headerLimiter{r: src, n: int64(max)}
+	rd := bufio.NewReaderSize(lim, min(max, DefaultBufferSize))
+	r, err := http.ReadRequest(rd)
+	if err != nil {
+		switch {
+		case errors.Is(err, errHeaderTooLarge):
+			writeRefusal(nc, &refusal{status: http.StatusRequestHeaderFieldsTooLarge, reason: "request header too large"})
+			return nil, fmt.Errorf("websocket: accept: request header larger than %d bytes", max)
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), isTimeout(err):
+			// Nobody is listening for an answer.
+		default:
+			writeRefusal(nc, &refusal{status: http.StatusBadRequest, reason: "malformed HTTP request"})
+		}
+		return nil, fmt.Errorf("websocket: accept: reading request: %w", err)
+	}
+	key, ref := checkRequest(r, opts)
+	if ref != nil {
+		writeRefusal(nc, ref)
+		return nil, ref
+	}
+	cfg := opts.connConfig(selectSubprotocol(r.Header, opts.Subprotocols))
+	ext := opts.negotiateExtensions(r.Header.Values("Sec-WebSocket-Extensions"), &cfg)
+	if err := writeResponse(nc, timeout, key, cfg.subprotocol, ext, opts.ResponseHeader); err != nil {
+		return nil, err
+	}
+	lim.n = -1
+	return newConn(nc, rd, true, cfg), nil
+}
+
+// refusal is a failed server handshake: the status and reason sent back, and
+// the error Accept and AcceptConn return.
+type refusal struct {
+	status int
+	reason string
+	header http.Header
+}
+
+func (r *refusal) Error() string {
+	return fmt.Sprintf("websocket: handshake refused with %d %s: %s", r.status, http.StatusText(r.status), r.reason)
+}
+
+// checkRequest validates a client's opening handshake as RFC 6455 §4.2.1
+// lists it and returns its Sec-WebSocket-Key, or why it is refused.
+func checkRequest(r *http.Request, o *AcceptOptions) (string, *refusal) {
+	bad := func(reason string) (string, *refusal) {
+		return "", &refusal{status: http.StatusBadRequest, reason: reason}
+	}
+	switch {
+	case r.Method != http.MethodGet:
+		return "", &refusal{status: http.StatusMethodNotAllowed, reason: "method must be GET",
+			header: http.Header{"Allow": {"GET"}}}
+	case !r.ProtoAtLeast(1, 1):
+		return bad("HTTP/1.1 or later required")
+	case r.Host == "":
+		return bad("missing Host header")
+	case !headerHasToken(r.Header, "Upgrade", "websocket"):
+		return bad(`Upgrade header must include "websocket"`)
+	case !headerHasToken(r.Header, "Connection", "upgrade"):
+		return bad(`Connection header must include "Upgrade"`)
+	}
+	// §4.2.2 item 4: an unknown version is answered with the versions the
+	// server speaks, so the client may retry with one of them (§4.4). A 426
+	// must also carry Upgrade (RFC 9110 §15.5.22).
+	if v := r.Header.Values("Sec-WebSocket-Version"); len(v) != 1 || strings.TrimSpace(v[0]) != "13" {
+		return "", &refusal{status: http.StatusUpgradeRequired, reason: "unsupported Sec-WebSocket-Version, want 13",
+			header: http.Header{"Sec-Websocket-Version": {"13"}, "Upgrade": {"websocket"}}}
+	}
+	// §4.1 item 7 and §11.3.1: one key, a base64-encoded 16-byte nonce.
+	keys := r.Header.Values("Sec-WebSocket-Key")
+	if len(keys) != 1 {
+		return bad("want exactly one Sec-WebSocket-Key header")
+	}
+	key := strings.TrimSpace(keys[0])
+	if b, err := base64.StdEncoding.DecodeString(key); err != nil || len(b) != 16 {
+		return bad("Sec-WebSocket-Key must be 16 bytes in base64")
+	}
+	// After the request come frames; a body would be read as one.
+	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		return bad("handshake request must have no body")
+	}
+	if !originAllowed(r, o) {
+		return "", &refusal{status: http.StatusForbidden, reason: "origin not allowed"}
+	}
+	return key, nil
+}
+
+// originAllowed applies the same-origin policy that browsers leave to the
+// server (RFC 6455 §4.2.2 item 4, §10.2): the Origin header says which page
+// opened the connection, and cookies are sent whatever it is.
+func originAllowed(r *http.Request, o *AcceptOptions) bool {
+	origins := r.Header.Values("Origin")
+	if o.SkipOriginCheck || len(origins) == 0 {
+		return true
+	}
+	if len(origins) > 1 {
+		return false
+	}
+	host := strings.ToLower(strings.TrimSpace(origins[0]))
+	if u, err := url.Parse(host); err == nil && u.Host != "" {
+		host = u.Host
+		if sameHost(u.Scheme, host, strings.ToLower(r.Host)) {
+			return true
+		}
+	}
+	for _, p := range o.OriginPatterns {
+		if ok, _ := path.Match(strings.ToLower(p), host); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// sameHost compares an origin's host with a request's Host, both lowercased,
+// treating an explicit default port of the origin's scheme as absent.
+func sameHost(scheme, a, b string) bool {
+	if a == b {
+		return true
+	}
+	var port string
+	switch scheme {
+	case "http", "ws":
+		port = ":80"
+	case "https", "wss":
+		port = ":443"
+	default:
+		return false
+	}
+	return strings.TrimSuffix(a, port) == strings.TrimSuffix(b, port)
+}
+
+// selectSubprotocol returns the first of the server's subprotocols that the
+// client offered, or "" (RFC 6455 §4.2.2 item 5.4).
+func selectSubprotocol(h http.Header, prefs []string) string {
+	offered := headerList(h, "Sec-WebSocket-Protocol")
+	for _, p := range prefs {
+		for _, q := range offered {
+			if p == q {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// writeResponse writes the 101 response of RFC 6455 §4.2.2 item 5 on nc,
+// bounded by timeout, and leaves nc with no deadline.
+func writeResponse(nc net.Conn, timeout time.Duration, key, subprotocol, ext string, extra http.Header) error {
+	b := make([]byte, 0, 256)
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b = append(b, AcceptKey(key)...)
+	b = append(b, "\r\n"...)
+	if subprotocol != "" {
+		b = append(b, "Sec-WebSocket-Protocol: "+subprotocol+"\r\n"...)
+	}
+	if ext != "" {
+		b = append(b, "Sec-WebSocket-Extensions: "+ext+"\r\n"...)
+	}
+	b = appendHeader(b, extra, true)
+	b = append(b, "\r\n"...)
+	if err := nc.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return fmt.Errorf("websocket: accept: %w", err)
+	}
+	if _, err := nc.Write(b); err != nil {
+		return fmt.Errorf("websocket: accept: writing response: %w", err)
+	}
+	if err := nc.SetDeadline(time.Time{}); err != nil {
+		return fmt.Errorf("websocket: accept: %w", err)
+	}
+	return nil
+}
+
+// writeRefusal answers a refused request on a raw connection, as http.Error
+// would. The connection is not reused, so it says Connection: close.
+func writeRefusal(nc net.Conn, r *refusal) {
+	body := r.reason + "\n"
+	b := make([]byte, 0, 256)
+	b = append(b, "HTTP/1.1 "+strconv.Itoa(r.status)+" "+http.StatusText(r.status)+"\r\n"...)
+	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n"...)
+	b = append(b, "Content-Length: "+strconv.Itoa(len(body))+"\r\n"...)
+	b = appendHeader(b, r.header, false)
+	b = append(b, "\r\n"+body...)
+	nc.Write(b) // best effort: the handshake has failed either way
+}

@@ -1,0 +1,367 @@
+package websocket
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// newKey returns a Sec-WebSocket-Key: a fresh random 16-byte nonce in base64
+// (RFC 6455 §4.1 item 7).
+func newKey() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+// DialOptions configures Dial. A nil *DialOptions is the same as a zero
+// DialOptions.
+type DialOptions struct {
+	// Header holds extra request headers, such as Origin, Authorization or
+	// Cookie. The headers of the handshake itself (Upgrade, Connection and
+	// the Sec-WebSocket-* fields) cannot be set this way; a Host entry
+	// replaces the Host taken from the URL.
+	Header http.Header
+
+	// Subprotocols lists the application protocols offered to the server,
+	// in order of preference (RFC 6455 §4.1 item 10).
+	Subprotocols []string
+
+	// TLSConfig configures wss connections. It is cloned; an empty
+	// ServerName is set from the URL's host, and NextProtos, if set, is
+	// replaced by "http/1.1", the only protocol the handshake speaks.
+	TLSConfig *tls.Config
+
+	// NetDialContext opens the TCP connection to the server or the proxy;
+	// nil means a net.Dialer.
+	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// Proxy returns the proxy for a request (whose URL has scheme http for
+	// ws and https for wss), or nil for none; nil Proxy means
+	// http.ProxyFromEnvironment. Only http:// proxies are supported: Dial
+	// asks them for a tunnel with CONNECT, sending the proxy URL's user
+	// information as Basic Proxy-Authorization.
+	Proxy func(*http.Request) (*url.URL, error)
+
+	// HandshakeTimeout bounds the whole handshake, from dialing to the 101
+	// response; zero means DefaultHandshakeTimeout. The context passed to
+	// Dial may end it sooner.
+	HandshakeTimeout time.Duration
+
+	// ReadLimit is the largest message the Conn reads; zero means
+	// DefaultReadLimit. See Conn.SetReadLimit.
+	ReadLimit int64
+
+	// ReadBufferSize and WriteBufferSize size the Conn's buffers; zero
+	// means DefaultBufferSize.
+	ReadBufferSize, WriteBufferSize int
+
+	// PingInterval, if positive, makes the Conn ping the peer that often.
+	PingInterval time.Duration
+
+	// CloseTimeout bounds the wait for the peer's Close frame in Conn.Close;
+	// zero means DefaultCloseTimeout.
+	CloseTimeout time.Duration
+
+	// Compression configures permessage-deflate (RFC 7692). The zero value
+	// offers it without context takeover; see CompressionOptions.
+	Compression CompressionOptions
+}
+
+// extensionOffer is the client's extension hook (RFC 6455 §9.1): the value
+// of the request's Sec-WebSocket-Extensions, "" for none.
+func (o *DialOptions) extensionOffer() string {
+	return deflateOffer(&o.Compression)
+}
+
+// acceptExtensions is the other half of the client's extension hook: it
+// checks the response's Sec-WebSocket-Extensions values against the offer
+// and records what was agreed in cfg. §4.1 item 5 fails the connection on
+// any extension that was not offered.
+func (o *DialOptions) acceptExtensions(values []string, cfg *connConfig) error {
+	p, err := clientDeflateResponse(values, &o.Compression)
+	if err != nil {
+		return err
+	}
+	cfg.deflate = p
+	return nil
+}
+
+// HandshakeError is returned by Dial when the server's response is not a
+// valid opening handshake (RFC 6455 §4.1): a status other than 101, or a 101
+// that fails one of the client's checks.
+type HandshakeError struct {
+	// StatusCode and Header are the response's.
+	StatusCode int
+	Header     http.Header
+	// Body is at most the first MaxHandshakeErrorBody bytes of the
+	// response body; nil for a 101.
+	Body []byte
+	// Reason says what was wrong.
+	Reason string
+}
+
+// MaxHandshakeErrorBody bounds HandshakeError.Body.
+const MaxHandshakeErrorBody = 1 << 10
+
+// maxResponseHeaderBytes bounds the status line and headers Dial reads.
+const maxResponseHeaderBytes = 16 << 10
+
+// Error says what was wrong with the response and its status.
+func (e *HandshakeError) Error() string {
+	return fmt.Sprintf("websocket: handshake failed (status %d): %s", e.StatusCode, e.Reason)
+}
+
+// Dial opens a WebSocket connection to urlStr, a ws:// or wss:// URL (http://
+// and https:// are taken as their WebSocket counterparts), performing the
+// client's opening handshake (RFC 6455 §4.1). opts may be nil.
+//
+// ctx bounds the dial and the handshake, not the returned Conn. When the
+// server answers with something other than a valid 101 response the error is
+// a *HandshakeError.
+func Dial(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, error) {
+	if opts == nil {
+		opts = &DialOptions{}
+	}
+	u, err := parseWebSocketURL(urlStr)
+	if err != nil {
+		return nil, err
+	}
+	key := newKey()
+	req, err := buildRequest(u, key, opts)
+	if err != nil {
+		return nil, err
+	}
+	timeout := opts.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	raw, proxyURL, err := dialServer(ctx, u, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
+		}
+		return nil, err
+	}
+	// The context's deadline covers every read and write of the handshake,
+	// and its cancellation interrupts them at once.
+	deadline, _ := ctx.Deadline()
+	raw.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
+
+	c, err := handshake(ctx, raw, proxyURL, u, key, req, opts)
+	if !stop() && err == nil {
+		// The context ended as the handshake succeeded, and its deadline
+		// may already be set in the past: the Conn is unusable.
+		c.CloseNow()
+		return nil, fmt.Errorf("websocket: dial %s: %w", u.Host, ctx.Err())
+	}
+	if err != nil {
+		raw.Close()
+		var he *HandshakeError
+		if errors.As(err, &he) {
+			return nil, err
+		}
+		// The connection's deadline is the context's, and may expire an
+		// instant before the context notices.
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, fmt.Errorf("%w (%w)", err, cerr)
+		} else if isTimeout(err) {
+			return nil, fmt.Errorf("%w (%w)", err, context.DeadlineExceeded)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+func handshake(ctx context.Context, raw net.Conn, proxyURL *url.URL, u *url.URL, key string, req []byte, opts *DialOptions) (*Conn, error) {
+	nc := raw
+	if proxyURL != nil {
+		if err := proxyConnect(raw, u, proxyURL); err != nil {
+			return nil, err
+		}
+	}
+	if u.Scheme == "wss" {
+		tc, err := tlsClient(ctx, raw, u, opts.TLSConfig)
+		if err != nil {
+			return nil, err
+		}
+		nc = tc
+	}
+	if _, err := nc.Write(req); err != nil {
+		return nil, fmt.Errorf("websocket: dial %s: writing request: %w", u.Host, err)
+	}
+	size := opts.ReadBufferSize
+	if size <= 0 {
+		size = DefaultBufferSize
+	}
+	lim := &headerLimiter{r: nc, n: maxResponseHeaderBytes}
+	br := bufio.NewReaderSize(lim, size)
+	resp, err := readResponse(br)
+	if err != nil {
+		if errors.Is(err, errHeaderTooLarge) {
+			err = fmt.Errorf("response header larger than %d bytes", maxResponseHeaderBytes)
+		}
+		return nil, fmt.Errorf("websocket: dial %s: reading response: %w", u.Host, err)
+	}
+	lim.n = -1
+	cfg := connConfig{
+		readLimit:       opts.ReadLimit,
+		readBufferSize:  opts.ReadBufferSize,
+		writeBufferSize: opts.WriteBufferSize,
+		pingInterval:    opts.PingInterval,
+		closeTimeout:    opts.CloseTimeout,
+	}
+	if err := checkResponse(resp, key, opts, &cfg); err != nil {
+		return nil, err
+	}
+	if err := raw.SetDeadline(time.Time{}); err != nil {
+		return nil, fmt.Errorf("websocket: dial %s: %w", u.Host, err)
+	}
+	// br may already hold the server's first frames.
+	return newConn(nc, br, false, cfg), nil
+}
+
+// readResponse reads the response to the handshake, skipping interim 1xx
+// responses other than 101 (RFC 9110 §15.2), a bounded number of them.
+func readResponse(br *bufio.Reader) (*http.Response, error) {
+	get := &http.Request{Method: http.MethodGet}
+	for range 8 {
+		resp, err := http.ReadResponse(br, get)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode/100 != 1 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+	}
+	return nil, errors.New("too many interim responses")
+}
+
+// checkResponse applies the client's checks of RFC 6455 §4.1 to the
+// server's response, in the order the RFC lists them.
+func checkResponse(resp *http.Response, key string, opts *DialOptions, cfg *connConfig) error {
+	fail := func(reason string) error {
+		he := &HandshakeError{StatusCode: resp.StatusCode, Header: resp.Header, Reason: reason}
+		if resp.StatusCode != http.StatusSwitchingProtocols {
+			he.Body, _ = io.ReadAll(io.LimitReader(resp.Body, MaxHandshakeErrorBody))
+		}
+		return he
+	}
+	h := resp.Header
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return fail("expected 101 Switching Protocols, got " + resp.Status)
+	}
+	if !headerHasToken(h, "Upgrade", "websocket") {
+		return fail(`response Upgrade header does not include "websocket"`)
+	}
+	if !headerHasToken(h, "Connection", "upgrade") {
+		return fail(`response Connection header does not include "Upgrade"`)
+	}
+	if a := h.Values("Sec-WebSocket-Accept"); len(a) != 1 || strings.TrimSpace(a[0]) != AcceptKey(key) {
+		return fail("wrong Sec-WebSocket-Accept")
+	}
+	if err := opts.acceptExtensions(h.Values("Sec-WebSocket-Extensions"), cfg); err != nil {
+		return fail(err.Error())
+	}
+	// §4.1 item 6: the server may select one subprotocol, from the offer.
+	if p := headerList(h, "Sec-WebSocket-Protocol"); len(p) > 0 {
+		if len(p) > 1 || !slices.Contains(opts.Subprotocols, p[0]) {
+			return fail(fmt.Sprintf("server selected subprotocol %q that was not offered", strings.Join(p, ", ")))
+		}
+		cfg.subprotocol = p[0]
+	}
+	return nil
+}
+
+// parseWebSocketURL parses a ws or wss URL (RFC 6455 §3), mapping http and
+// https to them.
+func parseWebSocketURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("websocket: %w", err)
+	}
+	switch u.Scheme {
+	case "ws", "wss":
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	default:
+		return nil, fmt.Errorf("websocket: URL %q: scheme must be ws or wss", s)
+	}
+	switch {
+	case u.Host == "" || u.Hostname() == "":
+		return nil, fmt.Errorf("websocket: URL %q has no host", s)
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		// §3: fragment identifiers MUST NOT be used in WebSocket URIs.
+		return nil, fmt.Errorf("websocket: URL %q has a fragment", s)
+	}
+	return u, nil
+}
+
+// buildRequest returns the client's opening handshake (RFC 6455 §4.1),
+// rejecting headers and subprotocols that could not be sent as they are.
+func buildRequest(u *url.URL, key string, opts *DialOptions) ([]byte, error) {
+	host := u.Host
+	if h := opts.Header.Get("Host"); h != "" {
+		host = h
+	}
+	for _, p := range opts.Subprotocols {
+		// §4.1 item 10: tokens, each offered once.
+		if !validToken(p) {
+			return nil, fmt.Errorf("websocket: invalid subprotocol %q", p)
+		}
+	}
+	for i, p := range opts.Subprotocols {
+		if slices.Contains(opts.Subprotocols[:i], p) {
+			return nil, fmt.Errorf("websocket: subprotocol %q offered twice", p)
+		}
+	}
+	b := make([]byte, 0, 512)
+	b = append(b, "GET "+u.RequestURI()+" HTTP/1.1\r\nHost: "...)
+	b = append(b, host...)
+	b = append(b, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "...)
+	b = append(b, key...)
+	b = append(b, "\r\nSec-WebSocket-Version: 13\r\n"...)
+	if len(opts.Subprotocols) > 0 {
+		b = append(b, "Sec-WebSocket-Protocol: "+strings.Join(opts.Subprotocols, ", ")+"\r\n"...)
+	}
+	if ext := opts.extensionOffer(); ext != "" {
+		b = append(b, "Sec-WebSocket-Extensions: "+ext+"\r\n"...)
+	}
+	if u.User != nil && opts.Header.Get("Authorization") == "" {
+		b = append(b, "Authorization: Basic "+basicAuth(u.User)+"\r\n"...)
+	}
+	for k, vs := range opts.Header {
+		if !validToken(k) {
+			return nil, fmt.Errorf("websocket: invalid header name %q", k)
+		}
+		for _, v := range vs {
+			if strings.ContainsAny(v, "\r\n\x00") {
+				return nil, fmt.Errorf("websocket: invalid value for header %q", k)
+			}
+		}
+	}
+	b = appendHeader(b, opts.Header, true)
+	return append(b, "\r\n"...), nil
+}
+
+func basicAuth(u *url.Userinfo) string {
+	pw, _ := u.Password()
+	return base64.StdEncoding.EncodeToString([]byte(u.Username() + ":" + pw))
+}
