@@ -218,7 +218,7 @@ func handshake(ctx context.Context, raw net.Conn, proxyURL *url.URL, u *url.URL,
 		}
 		return nil, fmt.Errorf("websocket: dial %s: reading response: %w", u.Host, err)
 	}
-	lim.n = -1
+	br = connReader(br, lim, nil, nc)
 	cfg := connConfig{
 		readLimit:       opts.ReadLimit,
 		readBufferSize:  opts.ReadBufferSize,

@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -852,5 +854,78 @@ func TestDialKeepsBytesAfterResponse(t *testing.T) {
 	c.SetDeadline(time.Now().Add(hsTimeout))
 	if op, p, err := c.ReadMessage(); op != OpText || string(p) != "first" || err != nil {
 		t.Fatalf("got %v %q %v, want text \"first\"", op, p, err)
+	}
+}
+
+// TestAcceptConnReadsPastHeaderLimit checks that the handshake's header
+// limit ends with the handshake: messages larger than MaxHeaderBytes, one
+// sent right behind the request and one after, are read whole, whether or
+// not the caller passes a buffered reader of its own.
+func TestAcceptConnReadsPastHeaderLimit(t *testing.T) {
+	key := [4]byte{9, 8, 7, 6}
+	frame := func(n int) ([]byte, []byte) {
+		payload := bytes.Repeat([]byte{'z'}, n)
+		f := AppendHeader(nil, Header{Fin: true, Opcode: OpBinary, Masked: true, Mask: key, Length: int64(n)})
+		masked := slices.Clone(payload)
+		Mask(key, 0, masked)
+		return append(f, masked...), payload
+	}
+	for _, ownReader := range []bool{false, true} {
+		ln := hsListen(t)
+		type result struct {
+			msgs [][]byte
+			err  error
+		}
+		done := make(chan result, 1)
+		go func() {
+			nc, err := ln.Accept()
+			if err != nil {
+				done <- result{err: err}
+				return
+			}
+			defer nc.Close()
+			var br *bufio.Reader
+			if ownReader {
+				br = bufio.NewReaderSize(nc, 64<<10)
+			}
+			c, err := AcceptConn(nc, br, &AcceptOptions{MaxHeaderBytes: 1024})
+			if err != nil {
+				done <- result{err: err}
+				return
+			}
+			c.SetDeadline(time.Now().Add(hsTimeout))
+			var r result
+			for range 2 {
+				_, p, err := c.ReadMessage()
+				if err != nil {
+					r.err = err
+					break
+				}
+				r.msgs = append(r.msgs, p)
+			}
+			done <- r
+		}()
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(hsTimeout))
+		f1, p1 := frame(20000)
+		f2, p2 := frame(30000)
+		nc.Write(append([]byte(reqSpec{}.build(ln.Addr().String())), f1...))
+		resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+		if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("handshake: %v %v", resp, err)
+		}
+		nc.Write(f2)
+		select {
+		case r := <-done:
+			if r.err != nil || len(r.msgs) != 2 || !bytes.Equal(r.msgs[0], p1) || !bytes.Equal(r.msgs[1], p2) {
+				t.Fatalf("own reader %v: read %d messages, %v", ownReader, len(r.msgs), r.err)
+			}
+		case <-time.After(hsTimeout):
+			t.Fatal("no messages")
+		}
 	}
 }
