@@ -375,9 +375,12 @@ func clientDeflateResponse(values []string, opts *CompressionOptions) (*deflateP
 // extension negotiated has none.
 type compression struct {
 	params  deflateParams
-	noWrite atomic.Bool // set by SetWriteCompression(false)
-	w       deflater    // guarded by the Conn's write lock
-	r       inflater    // used only by the reading goroutine
+	noWrite atomic.Bool    // set by SetWriteCompression(false)
+	w       deflater       // guarded by the Conn's msgMu
+	cw      compressWriter // what NextWriter returns; msgMu
+	r       inflater       // used only by the reading goroutine (readMu)
+	src     payloadReader  // the inflater's source; readMu
+	rText   bool           // the message being inflated is text; readMu
 }
 
 func newCompression(p *deflateParams) *compression {

@@ -2,7 +2,6 @@ package websocket
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -66,6 +65,8 @@ type Conn struct {
 	rMasked   bool          // the current frame is masked
 	rSize     int64         // payload bytes of the current message so far
 	rUTF8     utf8Validator // state of the current text message
+	rComp     bool          // the current message is compressed (RFC 7692 §6.2)
+	rOne      [1]byte       // AppendMessage's probe for the end of a compressed message
 	rCtl      [MaxControlPayload]byte
 	scratch   []byte // for discarding an abandoned message
 	mr        messageReader
@@ -89,6 +90,8 @@ type Conn struct {
 	bufs      [2][]byte                               // frameMu
 	hbuf      [MaxHeaderSize]byte                     // frameMu
 	nb        net.Buffers                             // frameMu
+
+	comp *compression // permessage-deflate state; nil when not negotiated
 
 	closeOnce sync.Once
 	closed    chan struct{} // closed once the TCP connection is closed
@@ -129,6 +132,10 @@ func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg connConfig) *Conn {
 	c.readLimit.Store(limit)
 	c.mr.c = c
 	c.mw.c = c
+	if cfg.deflate != nil {
+		c.comp = newCompression(cfg.deflate)
+		c.comp.src.c = c
+	}
 	if cfg.pingInterval > 0 {
 		go c.keepAlive(cfg.pingInterval)
 	}
@@ -195,6 +202,19 @@ func (c *Conn) AppendMessage(b []byte) (Opcode, []byte, error) {
 	}
 	for {
 		if len(b) == cap(b) {
+			if c.inflating() {
+				// The decompressed size is not known: b may hold all of
+				// it already, so look for the end before growing b.
+				n, err := c.readInflated(c.rOne[:])
+				b = append(b, c.rOne[:n]...) // grows b only if the message goes on
+				if err == io.EOF {
+					return op, b, nil
+				}
+				if err != nil {
+					return op, b, err
+				}
+				continue
+			}
 			// The frame length is known and within the read limit, so grow
 			// once to fit the frame rather than doubling step by step.
 			want := max(int(c.rRemain), 512)
@@ -239,7 +259,8 @@ func (c *Conn) nextMessage() (Opcode, error) {
 	if c.rerr != nil {
 		return 0, c.rerr
 	}
-	for c.rOp != 0 {
+	c.abandonInflate()
+	for c.rOp != 0 || c.inflating() {
 		if c.scratch == nil {
 			c.scratch = make([]byte, 512)
 		}
@@ -253,9 +274,18 @@ func (c *Conn) nextMessage() (Opcode, error) {
 	return c.rOp, nil
 }
 
-// readData reads payload of the current message into p, crossing frames as
-// needed. It returns io.EOF, possibly with n > 0, at the end of the message.
+// readData reads the current message into p, decompressed if it is
+// compressed. It returns io.EOF, possibly with n > 0, at the end of the message.
 func (c *Conn) readData(p []byte) (int, error) {
+	if c.inflating() {
+		return c.readInflated(p)
+	}
+	return c.readPayload(p)
+}
+
+// readPayload reads payload of the current message into p, crossing frames
+// as needed. It returns io.EOF, possibly with n > 0, at the end of the message.
+func (c *Conn) readPayload(p []byte) (int, error) {
 	if c.rerr != nil {
 		return 0, c.rerr
 	}
@@ -280,7 +310,7 @@ func (c *Conn) readData(p []byte) (int, error) {
 	}
 	c.rRemain -= int64(n)
 	c.rSize += int64(n)
-	if c.rOp == OpText && !c.rUTF8.Write(p) {
+	if c.rOp == OpText && !c.rComp && !c.rUTF8.Write(p) {
 		return n, c.fail(StatusInvalidFramePayloadData, fmt.Errorf("%w in text message", ErrInvalidUTF8))
 	}
 	if err != nil {
@@ -294,7 +324,7 @@ func (c *Conn) readData(p []byte) (int, error) {
 
 // endMessage checks the end of a complete message and returns io.EOF.
 func (c *Conn) endMessage() error {
-	if c.rOp == OpText && !c.rUTF8.Complete() {
+	if c.rOp == OpText && !c.rComp && !c.rUTF8.Complete() {
 		return c.fail(StatusInvalidFramePayloadData, fmt.Errorf("%w: text message ends inside a code point", ErrInvalidUTF8))
 	}
 	c.rOp = 0
@@ -330,9 +360,16 @@ func (c *Conn) nextDataFrame() error {
 			c.rOp = h.Opcode
 			c.rSize = 0
 			c.rUTF8.Reset()
+			c.rComp = h.Rsv1
 		}
 		// Refuse a message over the limit on its header, before reading it.
-		if h.Length > c.readLimit.Load()-c.rSize {
+		// A compressed message is held to its decompressed size as it is
+		// inflated; its payload only to a looser bound (compressedLimit).
+		limit := c.readLimit.Load()
+		if c.rComp {
+			limit = compressedLimit(limit)
+		}
+		if h.Length > limit-c.rSize {
 			return c.failFrame(h, StatusMessageTooBig, fmt.Errorf("%w (%d bytes)", ErrMessageTooBig, c.readLimit.Load()))
 		}
 		c.rFin = h.Fin
@@ -340,9 +377,12 @@ func (c *Conn) nextDataFrame() error {
 		c.rMasked = h.Masked
 		c.rMask = h.Mask
 		c.rMaskPos = 0
+		if c.rComp && h.Opcode != OpContinuation {
+			c.beginInflate(h.Opcode)
+		}
 		if c.rRemain == 0 && c.rFin {
 			// An empty final frame: the message may already be complete.
-			if c.rOp == OpText && !c.rUTF8.Complete() {
+			if c.rOp == OpText && !c.rComp && !c.rUTF8.Complete() {
 				return c.fail(StatusInvalidFramePayloadData, fmt.Errorf("%w: text message ends inside a code point", ErrInvalidUTF8))
 			}
 		}
@@ -377,7 +417,9 @@ func (c *Conn) readHeader() (Header, error) {
 		return h, c.failFrame(h, StatusProtocolError, protocolErrorf("masked frame from server"))
 	}
 	// RFC 6455 §5.2: RSV bits must be 0 unless an extension defines them.
-	if h.Rsv1 || h.Rsv2 || h.Rsv3 {
+	// permessage-deflate defines RSV1, on the first frame of a data message
+	// only (RFC 7692 §6.1).
+	if h.Rsv2 || h.Rsv3 || h.Rsv1 && (c.comp == nil || h.Opcode.IsControl() || h.Opcode == OpContinuation) {
 		return h, c.failFrame(h, StatusProtocolError, protocolErrorf("reserved bits set with no extension negotiated"))
 	}
 	return h, nil
@@ -460,10 +502,15 @@ func (c *Conn) WriteMessage(op Opcode, p []byte) error {
 	}
 	c.msgMu.Lock()
 	defer c.msgMu.Unlock()
+	if c.comp.compressWhole(len(p)) {
+		err := c.writeCompressed(op, p)
+		c.releaseWbuf()
+		return err
+	}
 	if len(p) <= c.wbufSize {
 		buf := c.payloadBuf()
 		copy(buf, p)
-		err := c.writeBuffered(true, op, len(p))
+		err := c.writeBuffered(true, false, op, len(p))
 		c.releaseWbuf()
 		return err
 	}
@@ -489,25 +536,11 @@ func (c *Conn) payloadBuf() []byte {
 	return c.wbuf[MaxHeaderSize:]
 }
 
-// wbufPool holds write buffers of the default size between messages, so an
-// idle connection holds none (the idle-connection workload of benchmarks/).
-var wbufPool sync.Pool
-
-// releaseWbuf returns the write buffer to wbufPool. The caller holds msgMu
-// and no frame in the buffer is still being written.
-func (c *Conn) releaseWbuf() {
-	if c.wbuf != nil && c.wbufSize == DefaultBufferSize {
-		*c.wbufp = c.wbuf
-		wbufPool.Put(c.wbufp)
-		c.wbuf, c.wbufp = nil, nil
-	}
-}
-
 // writeBuffered writes a frame whose n payload bytes are in the write
 // buffer: the header goes into the room before them, so the frame leaves in
 // one write. The caller holds msgMu.
-func (c *Conn) writeBuffered(fin bool, op Opcode, n int) error {
-	h := Header{Fin: fin, Opcode: op, Length: int64(n)}
+func (c *Conn) writeBuffered(fin, rsv1 bool, op Opcode, n int) error {
+	h := Header{Fin: fin, Rsv1: rsv1, Opcode: op, Length: int64(n)}
 	payload := c.wbuf[MaxHeaderSize : MaxHeaderSize+n]
 	if !c.server {
 		h.Masked, h.Mask = true, newMaskKey()
@@ -646,226 +679,3 @@ func (c *Conn) writeControlLocked(op Opcode, payload []byte) error {
 	_, err := c.nc.Write(b)
 	return c.wrote(err)
 }
-
-// NextWriter returns a writer for a message of type op (OpText or OpBinary),
-// sent as one or more frames as its buffer fills; Close sends the final frame.
-// Other writers wait until the writer is closed, so it must be closed, and not
-// used after. Pings and pongs still go out between its frames.
-func (c *Conn) NextWriter(op Opcode) (io.WriteCloser, error) {
-	if err := checkDataOpcode(op); err != nil {
-		return nil, err
-	}
-	c.msgMu.Lock()
-	c.payloadBuf()
-	c.mw.op, c.mw.n, c.mw.done = op, 0, false
-	return &c.mw, nil
-}
-
-type messageWriter struct {
-	c    *Conn
-	op   Opcode // opcode of the next frame: the message type, then OpContinuation
-	n    int    // payload bytes buffered
-	done bool
-}
-
-func (w *messageWriter) Write(p []byte) (int, error) {
-	if w.done {
-		return 0, errors.New("websocket: write to a closed message writer")
-	}
-	c := w.c
-	total := 0
-	for len(p) > 0 {
-		if w.n == c.wbufSize {
-			if err := w.flush(false); err != nil {
-				return total, err
-			}
-		}
-		k := copy(c.wbuf[MaxHeaderSize+w.n:], p)
-		w.n += k
-		total += k
-		p = p[k:]
-	}
-	return total, nil
-}
-
-func (w *messageWriter) flush(fin bool) error {
-	err := w.c.writeBuffered(fin, w.op, w.n)
-	w.op, w.n = OpContinuation, 0
-	return err
-}
-
-// Close sends the message's final frame and lets other writers go on.
-func (w *messageWriter) Close() error {
-	if w.done {
-		return errors.New("websocket: message writer already closed")
-	}
-	w.done = true
-	err := w.flush(true)
-	w.c.releaseWbuf()
-	w.c.msgMu.Unlock()
-	return err
-}
-
-// ---- Pings ----
-
-// Ping sends a ping and waits for the pong that answers it, returning the
-// round-trip time. Some goroutine must be reading for the pong to be seen.
-// If ctx ends before the ping could even be written, the peer has stopped
-// reading and the connection is closed: a write blocked on it cannot be
-// abandoned without cutting a frame short.
-func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	id := c.pingSeq.Add(1)
-	var p [8]byte
-	binary.BigEndian.PutUint64(p[:], id)
-	done := make(chan struct{})
-	c.pongWait.Lock()
-	if c.pings == nil {
-		c.pings = make(map[uint64]chan struct{})
-	}
-	c.pings[id] = done
-	c.pongWait.Unlock()
-	defer func() {
-		c.pongWait.Lock()
-		delete(c.pings, id)
-		c.pongWait.Unlock()
-	}()
-	start := time.Now()
-	// The ping waits for frameMu and the network like any write, which a
-	// peer that stopped reading blocks for ever; detecting such a peer is
-	// what pings are for (RFC 6455 §5.5.2), so ctx must bound the write too.
-	// Closing is the only way to undo a write in progress that works on
-	// every net.Conn, and a write cut short by a deadline would leave the
-	// stream in mid-frame (§5.2), unusable for writing anyway.
-	stop := context.AfterFunc(ctx, c.closeTCP)
-	err := c.WriteControl(OpPing, p[:])
-	if !stop() {
-		return 0, ctx.Err()
-	}
-	if err != nil {
-		return 0, err
-	}
-	select {
-	case <-done:
-		return time.Since(start), nil
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	case <-c.closed:
-		return 0, fmt.Errorf("%w before the pong arrived", ErrClosed)
-	}
-}
-
-// gotPong wakes the Ping waiting for this pong, if any.
-func (c *Conn) gotPong(p []byte) {
-	if len(p) != 8 {
-		return
-	}
-	id := binary.BigEndian.Uint64(p)
-	c.pongWait.Lock()
-	if done, ok := c.pings[id]; ok {
-		close(done)
-		delete(c.pings, id)
-	}
-	c.pongWait.Unlock()
-}
-
-// keepAlive pings every interval and closes the connection when a pong does
-// not come back within the interval.
-func (c *Conn) keepAlive(interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.closed:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), interval)
-			_, err := c.Ping(ctx)
-			cancel()
-			if err != nil {
-				c.closeTCP()
-				return
-			}
-		}
-	}
-}
-
-// fastDataFrame takes the header of the next frame straight from the read
-// buffer into the Conn when it is the common case: a whole header already
-// buffered, a text, binary or continuation frame that fits the message in
-// progress, no RSV bit, masked exactly when it comes from a client, length
-// in minimal encoding and within the read limit. Anything else returns false
-// with nothing consumed, for the general path to handle (and reject).
-func (c *Conn) fastDataFrame() bool {
-	if c.br.Buffered() < MaxHeaderSize {
-		return false
-	}
-	b, _ := c.br.Peek(MaxHeaderSize)
-	b0, b1 := b[0], b[1]
-	op := Opcode(b0 & 0x0f)
-	if b0&0x70 != 0 || (b1&0x80 != 0) != c.server {
-		return false
-	}
-	switch {
-	case op == OpContinuation:
-		if c.rOp == 0 {
-			return false
-		}
-	case op == OpText || op == OpBinary:
-		if c.rOp != 0 {
-			return false
-		}
-	default:
-		return false
-	}
-	n := 2
-	length := int64(b1 & 0x7f)
-	switch length {
-	case 126:
-		length = int64(binary.BigEndian.Uint16(b[2:]))
-		n = 4
-		if length < 126 {
-			return false
-		}
-	case 127:
-		u := binary.BigEndian.Uint64(b[2:])
-		if u>>63 != 0 || u <= 0xffff {
-			return false
-		}
-		length = int64(u)
-		n = 10
-	}
-	size := c.rSize
-	if op != OpContinuation {
-		size = 0
-	}
-	if length > c.readLimit.Load()-size {
-		return false
-	}
-	if length == 0 && b0&0x80 != 0 && op == OpContinuation && c.rOp == OpText && !c.rUTF8.Complete() {
-		return false // the general path reports the truncated code point
-	}
-	if c.server {
-		c.rMask = [4]byte(b[n : n+4])
-		n += 4
-	}
-	c.br.Discard(n)
-	if op != OpContinuation {
-		c.rOp = op
-		c.rSize = 0
-		c.rUTF8.Reset()
-	}
-	c.rFin = b0&0x80 != 0
-	c.rRemain = length
-	c.rMasked = c.server
-	c.rMaskPos = 0
-	return true
-}
-
-// maxContiguousWrite bounds the messages a server copies behind their header
-// to write them in one piece; larger ones go out by writev without a copy.
-const maxContiguousWrite = 256 << 10
-
-var contigPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}

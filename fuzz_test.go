@@ -159,38 +159,79 @@ func FuzzServerConn(f *testing.F) {
 	}, nil))
 	addGoldenSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		a, b := net.Pipe()
-		c := newConn(b, nil, true, connConfig{readLimit: 1024, closeTimeout: 100 * time.Millisecond})
-		var wg sync.WaitGroup
-		wg.Go(func() { io.Copy(io.Discard, a) })
-		wg.Go(func() {
-			a.SetWriteDeadline(time.Now().Add(testTimeout))
-			a.Write(data)
-			a.Close()
-		})
-		c.SetReadDeadline(time.Now().Add(testTimeout))
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			buf := make([]byte, 0, 2048)
-			for range 1000 {
-				var err error
-				_, buf, err = c.AppendMessage(buf[:0])
-				if err != nil {
-					return
-				}
-				if len(buf) > 1024 {
-					t.Errorf("read a message of %d bytes past the 1024-byte limit", len(buf))
-				}
-			}
-		}()
-		select {
-		case <-done:
-		case <-time.After(2 * time.Second):
-			t.Fatalf("the server Conn did not return within 2s on % x", data)
-		}
-		c.CloseNow()
-		a.Close()
-		wg.Wait()
+		fuzzServerConn(t, data, connConfig{readLimit: 1024, closeTimeout: 100 * time.Millisecond})
 	})
+}
+
+// FuzzServerConnCompressed is FuzzServerConn with permessage-deflate
+// negotiated (RFC 7692), with context takeover when the first byte is odd
+// (for a frame: a text or continuation frame first):
+// the read limit must hold for decompressed messages too, and bad compressed
+// data must fail the connection, never panic or hang it.
+func FuzzServerConnCompressed(f *testing.F) {
+	msg := jsonish(3000, 1)
+	payload := compressed(f, msg)
+	for _, seed := range [][]byte{
+		clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpText}, payload),
+		bytes.Join([][]byte{
+			clientFrame(Header{Rsv1: true, Opcode: OpText}, payload[:10]),
+			fromClient(true, OpPing, "p"),
+			clientFrame(Header{Fin: true, Opcode: OpContinuation}, payload[10:]),
+			clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpBinary}, compressed(f, []byte("hello hello"))),
+			fromClient(true, OpText, "plain"),
+			clientClose(1000, ""),
+		}, nil),
+		clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpBinary}, compressed(f, make([]byte, 100000))),
+		clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpText}, []byte{0x07, 0x00}),
+		clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpText}, nil),
+		clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpText}, []byte{0x01, 0x00, 0x00, 0xff, 0xff, 'x'}),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := &deflateParams{writeWindowBits: maxWindowBits, level: DefaultCompressionLevel}
+		if len(data) > 0 && data[0]&1 == 1 {
+			p.readTakeover, p.writeTakeover = true, true
+		}
+		fuzzServerConn(t, data, connConfig{readLimit: 1024, closeTimeout: 100 * time.Millisecond, deflate: p})
+	})
+}
+
+// fuzzServerConn feeds data to a server Conn made with cfg, whose read limit
+// must be at most 1024, reading messages until an error.
+func fuzzServerConn(t *testing.T, data []byte, cfg connConfig) {
+	t.Helper()
+	a, b := net.Pipe()
+	c := newConn(b, nil, true, cfg)
+	var wg sync.WaitGroup
+	wg.Go(func() { io.Copy(io.Discard, a) })
+	wg.Go(func() {
+		a.SetWriteDeadline(time.Now().Add(testTimeout))
+		a.Write(data)
+		a.Close()
+	})
+	c.SetReadDeadline(time.Now().Add(testTimeout))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 0, 2048)
+		for range 1000 {
+			var err error
+			_, buf, err = c.AppendMessage(buf[:0])
+			if err != nil {
+				return
+			}
+			if len(buf) > 1024 {
+				t.Errorf("read a message of %d bytes past the 1024-byte limit", len(buf))
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatalf("the server Conn did not return within 2s on % x", data)
+	}
+	c.CloseNow()
+	a.Close()
+	wg.Wait()
 }

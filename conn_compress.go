@@ -1,0 +1,121 @@
+package websocket
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+)
+
+// This file joins the permessage-deflate codec of compress.go (RFC 7692) to
+// the Conn's read and write paths in conn.go.
+
+// payloadReader reads the payload of the current compressed message, across
+// its frames and past any control frames among them, for the decompressor.
+type payloadReader struct{ c *Conn }
+
+func (r *payloadReader) Read(p []byte) (int, error) { return r.c.readPayload(p) }
+
+// compressedLimit is how many payload bytes a compressed message may take on
+// the wire under a read limit of limit decompressed bytes. Incompressible
+// data grows a little in DEFLATE, and a peer flushing often adds 5 bytes per
+// flush, so it is twice the limit and some: the bound only keeps a peer from
+// sending without end payload that inflates to nothing. The decompressed
+// size is what the read limit is about, and the inflater holds it to that.
+func compressedLimit(limit int64) int64 {
+	if limit > math.MaxInt64/4 {
+		return math.MaxInt64
+	}
+	return 2*limit + 1024
+}
+
+// beginInflate starts decompressing the message whose first frame, with
+// RSV1 set (RFC 7692 §6.2), has just been read.
+func (c *Conn) beginInflate(op Opcode) {
+	c.comp.rText = op == OpText
+	c.comp.r.begin(&c.comp.src, max(0, c.readLimit.Load()))
+}
+
+// readInflated reads decompressed payload of the current message. UTF-8 is
+// checked on what comes out of the decompressor (RFC 7692 §6: the text is the
+// decompressed payload), and its errors become the close codes RFC 7692 §8
+// and RFC 6455 §7.4.1 ask for.
+func (c *Conn) readInflated(p []byte) (int, error) {
+	if c.rerr != nil {
+		return 0, c.rerr
+	}
+	n, err := c.comp.r.Read(p)
+	if c.comp.rText && !c.rUTF8.Write(p[:n]) {
+		c.comp.r.release()
+		return n, c.fail(StatusInvalidFramePayloadData, fmt.Errorf("%w in text message", ErrInvalidUTF8))
+	}
+	switch {
+	case err == nil:
+		return n, nil
+	case err == io.EOF:
+		// The DEFLATE stream has ended. Payload left after a final block
+		// (RFC 7692 §7.2.3.3 allows a BFINAL block) is skipped to reach
+		// the end of the message.
+		for c.rOp != 0 {
+			if c.scratch == nil {
+				c.scratch = make([]byte, 512)
+			}
+			if _, err := c.readPayload(c.scratch); err != nil && err != io.EOF {
+				return n, err
+			}
+		}
+		if c.comp.rText && !c.rUTF8.Complete() {
+			return n, c.fail(StatusInvalidFramePayloadData, fmt.Errorf("%w: text message ends inside a code point", ErrInvalidUTF8))
+		}
+		return n, io.EOF
+	case errors.Is(err, ErrMessageTooBig):
+		return n, c.fail(StatusMessageTooBig, err)
+	case errors.Is(err, errInvalidDeflate):
+		return n, c.fail(StatusInvalidFramePayloadData, err)
+	}
+	return n, err // from readPayload, which has dealt with it
+}
+
+// inflating reports whether a compressed message is being decompressed.
+func (c *Conn) inflating() bool { return c.comp != nil && c.comp.r.active() }
+
+// abandonInflate is called before skipping the rest of a message: without
+// context takeover the decompressor can go back to its pool at once and the
+// rest of the payload be skipped unread; with it, the rest must be inflated,
+// since the next message may refer to it (RFC 7692 §7.2.2).
+func (c *Conn) abandonInflate() {
+	if c.comp != nil && !c.comp.r.takeover {
+		c.comp.r.release()
+	}
+}
+
+// writeCompressed writes p as one compressed message through the message
+// writer, so that it goes out in frames of the write buffer's size, RSV1 on
+// the first (RFC 7692 §6.1), and needs no buffer of its own. The caller
+// holds msgMu.
+func (c *Conn) writeCompressed(op Opcode, p []byte) error {
+	c.payloadBuf()
+	c.mw.op, c.mw.n, c.mw.done, c.mw.rsv1 = op, 0, false, true
+	fw := c.comp.w.begin(&c.mw)
+	_, err := fw.Write(p)
+	if ferr := c.comp.w.end(fw); err == nil {
+		err = ferr
+	}
+	if err == nil {
+		err = c.mw.flush(true)
+	}
+	c.mw.done, c.mw.rsv1 = true, false
+	return err
+}
+
+// SetWriteCompression sets whether messages begun after the call may be
+// compressed, when permessage-deflate was negotiated; it is the per-message
+// opt-out, for payloads that do not compress, such as images, which RFC 7692
+// §6.1 allows since RSV1 is set per message. The default is true. It is safe
+// to call from any goroutine, and it has no effect on a Conn without
+// compression.
+func (c *Conn) SetWriteCompression(enabled bool) {
+	if c.comp != nil {
+		c.comp.noWrite.Store(!enabled)
+	}
+}

@@ -1,0 +1,471 @@
+package websocket
+
+import (
+	"bytes"
+	"compress/flate"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Tests of permessage-deflate (RFC 7692) through a Conn; the codec alone is
+// tested in compress_test.go.
+
+// wireTap records the headers of the frames written to a net.Conn.
+type wireTap struct {
+	net.Conn
+	mu      sync.Mutex
+	buf     []byte
+	headers []Header
+}
+
+func (w *wireTap) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.buf = append(w.buf, p...)
+	for {
+		h, n, err := ParseHeader(w.buf)
+		if err != nil || int64(len(w.buf)) < int64(n)+h.Length {
+			break
+		}
+		w.headers = append(w.headers, h)
+		w.buf = w.buf[n+int(h.Length):]
+	}
+	w.mu.Unlock()
+	return w.Conn.Write(p)
+}
+
+func (w *wireTap) frames() []Header {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	hs := w.headers
+	w.headers = nil
+	return hs
+}
+
+// deflatePair returns a server and a client Conn joined by net.Pipe with the
+// given permessage-deflate parameters (nil for none), the server's writes
+// recorded by the returned tap.
+func deflatePair(t testing.TB, srv, cli *deflateParams) (s, c *Conn, tap *wireTap) {
+	t.Helper()
+	a, b := pipeConns(t)
+	deadline := time.Now().Add(testTimeout)
+	a.SetDeadline(deadline)
+	b.SetDeadline(deadline)
+	tap = &wireTap{Conn: a}
+	s = newConn(tap, nil, true, connConfig{deflate: srv})
+	c = newConn(b, nil, false, connConfig{deflate: cli})
+	return s, c, tap
+}
+
+// exchangeMessages sends msgs from w to r, alternating WriteMessage and a NextWriter
+// fed in pieces, and checks what r reads.
+func exchangeMessages(t *testing.T, w, r *Conn, msgs [][]byte) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		for i, m := range msgs {
+			if i%2 == 0 {
+				if err := w.WriteMessage(OpText, m); err != nil {
+					errc <- err
+					return
+				}
+				continue
+			}
+			nw, err := w.NextWriter(OpText)
+			if err != nil {
+				errc <- err
+				return
+			}
+			for rest := m; len(rest) > 0; {
+				k := min(len(rest), 1+len(rest)/3)
+				nw.Write(rest[:k])
+				rest = rest[k:]
+			}
+			if err := nw.Close(); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	var buf []byte
+	for i, m := range msgs {
+		op, got, err := r.AppendMessage(buf[:0])
+		if err != nil || op != OpText || !bytes.Equal(got, m) {
+			t.Fatalf("message %d of %d bytes: op %v, %d bytes, err %v", i, len(m), op, len(got), err)
+		}
+		buf = got
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("write: %v", err)
+	}
+}
+
+// TestCompressedRoundTripEveryParameterCombination runs messages both ways
+// over every combination of context takeover and window limits a response
+// can express (RFC 7692 §7.1), the server side negotiated by negotiateDeflate
+// from an offer, the client side by clientDeflateResponse from the response.
+func TestCompressedRoundTripEveryParameterCombination(t *testing.T) {
+	msgs := [][]byte{[]byte("short"), jsonish(300, 1), jsonish(600, 2), jsonish(600, 2), {}, jsonish(5000, 3), jsonish(40000, 4), jsonish(5000, 3), []byte("€uro text ✓")}
+	for _, takeover := range []bool{false, true} {
+		opts := CompressionOptions{ContextTakeover: takeover, Threshold: -1}
+		for _, sNoCtx := range []bool{false, true} {
+			for _, cNoCtx := range []bool{false, true} {
+				for _, sBits := range []string{"", "9", "15"} {
+					for _, cBits := range []string{"", "12", "15"} {
+						offer := extensionName
+						if sNoCtx {
+							offer += "; server_no_context_takeover"
+						}
+						if cNoCtx {
+							offer += "; client_no_context_takeover"
+						}
+						if sBits != "" {
+							offer += "; server_max_window_bits=" + sBits
+						}
+						offer += "; client_max_window_bits"
+						name := fmt.Sprintf("takeover=%v/snoctx=%v/cnoctx=%v/sbits=%s/cbits=%s", takeover, sNoCtx, cNoCtx, sBits, cBits)
+						t.Run(name, func(t *testing.T) {
+							resp, sp := negotiateDeflate([]string{offer}, &opts)
+							if sp == nil {
+								t.Fatalf("offer %q declined", offer)
+							}
+							// A server may limit the client's window when
+							// offered (§7.1.2.2), as Python websockets does.
+							if cBits != "" {
+								resp += "; client_max_window_bits=" + cBits
+							}
+							cp, err := clientDeflateResponse([]string{resp}, &CompressionOptions{ContextTakeover: true, Threshold: -1})
+							if err != nil {
+								t.Fatalf("response %q refused: %v", resp, err)
+							}
+							s, c, _ := deflatePair(t, sp, cp)
+							exchangeMessages(t, s, c, msgs)
+							exchangeMessages(t, c, s, msgs)
+						})
+					}
+				}
+			}
+		}
+	}
+}
+
+// RSV1 marks the first frame of a compressed message only (RFC 7692 §6.1);
+// messages under the threshold, opted out, or over a window the peer limited
+// us to go out uncompressed, and context takeover shrinks a repeated message.
+func TestCompressedFramesOnTheWire(t *testing.T) {
+	p := &deflateParams{writeWindowBits: maxWindowBits, level: flate.BestSpeed, threshold: 512, writeTakeover: true, readTakeover: true}
+	s, c, tap := deflatePair(t, p, p)
+	msg := jsonish(10000, 5) // over the write buffer: several frames
+	go func() {
+		s.WriteMessage(OpText, msg)
+		s.WriteMessage(OpText, msg)       // with takeover, a copy of the last message
+		s.WriteMessage(OpText, msg[:511]) // under the threshold
+		s.SetWriteCompression(false)
+		s.WriteMessage(OpText, msg) // opted out
+		s.SetWriteCompression(true)
+		w, _ := s.NextWriter(OpBinary)
+		w.Write(msg)
+		w.Write(bytes.Repeat([]byte{'z'}, 64<<10)) // several frames
+		w.Close()
+	}()
+	for i := 0; i < 5; i++ {
+		if _, _, err := c.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var firsts []Header
+	for _, h := range tap.frames() {
+		if h.Opcode != OpContinuation {
+			firsts = append(firsts, h)
+		} else if h.Rsv1 {
+			t.Errorf("RSV1 set on a continuation frame (RFC 7692 §6.1 allows it on the first only)")
+		}
+	}
+	if len(firsts) != 5 {
+		t.Fatalf("%d messages on the wire, want 5", len(firsts))
+	}
+	for i, want := range []bool{true, true, false, false, true} {
+		if firsts[i].Rsv1 != want {
+			t.Errorf("message %d: RSV1 %v, want %v", i, firsts[i].Rsv1, want)
+		}
+	}
+	if firsts[0].Length >= int64(len(msg))/2 || firsts[1].Length >= firsts[0].Length/4 {
+		t.Errorf("compressed sizes %d then %d for %d bytes: not compressed, or context not taken over", firsts[0].Length, firsts[1].Length, len(msg))
+	}
+}
+
+// A client limited by the server to a window smaller than compress/flate's
+// 32 KiB (client_max_window_bits=12, as Python websockets answers) compresses
+// only messages that fit that window, and streamed ones not at all.
+func TestCompressedClientWindowLimit(t *testing.T) {
+	sp := &deflateParams{writeWindowBits: maxWindowBits, level: flate.BestSpeed, threshold: 0}
+	cp, err := clientDeflateResponse([]string{"permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=12"}, &CompressionOptions{Threshold: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := pipeConns(t)
+	tap := &wireTap{Conn: b}
+	s := newConn(a, nil, true, connConfig{deflate: sp})
+	c := newConn(tap, nil, false, connConfig{deflate: cp})
+	msgs := [][]byte{jsonish(4096, 1), jsonish(4097, 2), jsonish(3000, 3)}
+	go func() {
+		c.WriteMessage(OpText, msgs[0])
+		c.WriteMessage(OpText, msgs[1])
+		w, _ := c.NextWriter(OpText)
+		w.Write(msgs[2])
+		w.Close()
+	}()
+	for i, m := range msgs {
+		if _, got, err := s.ReadMessage(); err != nil || !bytes.Equal(got, m) {
+			t.Fatalf("message %d: %d bytes, %v", i, len(got), err)
+		}
+	}
+	var rsv1 []bool
+	for _, h := range tap.frames() {
+		if h.Opcode != OpContinuation {
+			rsv1 = append(rsv1, h.Rsv1)
+		}
+	}
+	if fmt.Sprint(rsv1) != "[true false false]" {
+		t.Fatalf("RSV1 of the messages %v, want [true false false]", rsv1)
+	}
+}
+
+// TestCompressionHeldOnlyInFlight checks that without context takeover a Conn
+// holds neither compressor nor decompressor between messages.
+func TestCompressionHeldOnlyInFlight(t *testing.T) {
+	p := &deflateParams{writeWindowBits: maxWindowBits, level: flate.BestSpeed}
+	s, c, _ := deflatePair(t, p, p)
+	exchangeMessages(t, s, c, [][]byte{jsonish(2000, 1), jsonish(9000, 2)})
+	exchangeMessages(t, c, s, [][]byte{jsonish(2000, 1), jsonish(9000, 2)})
+	for _, conn := range []*Conn{s, c} {
+		if conn.comp.w.fw != nil || conn.comp.r.active() || conn.comp.r.hist.b != nil || conn.wbuf != nil {
+			t.Errorf("server=%v holds compression state while idle", conn.server)
+		}
+	}
+}
+
+// compressed returns msg compressed as a permessage-deflate payload, by
+// compress/flate directly rather than by the code under test.
+func compressed(t testing.TB, msg []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	fw, _ := flate.NewWriter(&b, flate.BestSpeed)
+	fw.Write(msg)
+	fw.Flush()
+	return bytes.TrimSuffix(b.Bytes(), deflateTail[:])
+}
+
+// clientFrame encodes a masked frame as a client sends it.
+func clientFrame(h Header, payload []byte) []byte {
+	h.Masked = true
+	return frameBytes(h, payload)
+}
+
+// A compressed message may be fragmented, with control frames between its
+// fragments (RFC 7692 §6.2, RFC 6455 §5.4), which are not compressed.
+func TestCompressedFragmentsWithInterleavedControlFrames(t *testing.T) {
+	for _, takeover := range []bool{false, true} {
+		t.Run(fmt.Sprintf("takeover=%v", takeover), func(t *testing.T) {
+			p, c := newRawPeer(t, pipeConns, true, connConfig{deflate: &deflateParams{writeWindowBits: maxWindowBits, level: 1, readTakeover: takeover}})
+			msg := jsonish(3000, 8)
+			payload := compressed(t, msg)
+			third := len(payload) / 3
+			res := readAsync(c)
+			p.sendAsync(
+				clientFrame(Header{Rsv1: true, Opcode: OpText}, payload[:third]),
+				clientFrame(Header{Fin: true, Opcode: OpPing}, []byte("p1")),
+				clientFrame(Header{Opcode: OpContinuation}, payload[third:2*third]),
+				clientFrame(Header{Fin: true, Opcode: OpPing}, []byte("p2")),
+				clientFrame(Header{Fin: true, Opcode: OpContinuation}, payload[2*third:]),
+				// An uncompressed message after it, in the same stream.
+				clientFrame(Header{Fin: true, Opcode: OpBinary}, []byte("plain")),
+			)
+			p.mustReadFrame(OpPong, "p1")
+			p.mustReadFrame(OpPong, "p2")
+			if r := waitRead(t, res); r.err != nil || r.op != OpText || !bytes.Equal(r.msg, msg) {
+				t.Fatalf("op %v, %d bytes, %v; want the %d-byte text", r.op, len(r.msg), r.err, len(msg))
+			}
+			if r := waitRead(t, readAsync(c)); r.err != nil || r.op != OpBinary || string(r.msg) != "plain" {
+				t.Fatalf("op %v, %q, %v; want binary plain", r.op, r.msg, r.err)
+			}
+		})
+	}
+}
+
+// A message abandoned part-way through NextReader is skipped by the next
+// read, with or without context takeover.
+func TestCompressedPartialReadThenNext(t *testing.T) {
+	for _, takeover := range []bool{false, true} {
+		t.Run(fmt.Sprintf("takeover=%v", takeover), func(t *testing.T) {
+			p := &deflateParams{writeWindowBits: maxWindowBits, level: 1, writeTakeover: takeover, readTakeover: takeover}
+			s, c, _ := deflatePair(t, p, p)
+			msgs := [][]byte{jsonish(50000, 1), jsonish(50000, 1), jsonish(2000, 2)}
+			go func() {
+				for _, m := range msgs {
+					s.WriteMessage(OpText, m)
+				}
+			}()
+			for _, m := range msgs[:2] {
+				_, r, err := c.NextReader()
+				if err != nil {
+					t.Fatal(err)
+				}
+				head := make([]byte, 100)
+				if _, err := r.Read(head); err != nil || !bytes.Equal(head, m[:100]) {
+					t.Fatalf("first bytes %q, %v", head, err)
+				}
+			}
+			if _, got, err := c.ReadMessage(); err != nil || !bytes.Equal(got, msgs[2]) {
+				t.Fatalf("third message: %d bytes, %v", len(got), err)
+			}
+		})
+	}
+}
+
+// TestCompressedProtocolErrors checks the rules RFC 7692 §6 adds to RFC 6455
+// §5.2, and the close codes of bad compressed data (RFC 7692 §8, RFC 6455
+// §7.4.1): 1007 for data that does not inflate or is not UTF-8 once
+// inflated, 1009 for a message that inflates past the read limit.
+func TestCompressedProtocolErrors(t *testing.T) {
+	p := &deflateParams{writeWindowBits: maxWindowBits, level: 1}
+	good := compressed(t, []byte("hello hello hello"))
+	bomb := compressed(t, make([]byte, 16<<20)) // 16 MiB of zeros in some 16 KiB
+	tests := []struct {
+		name   string
+		params *deflateParams
+		frames [][]byte
+		code   StatusCode
+		err    error
+	}{
+		{"Rsv1WithoutNegotiation", nil, [][]byte{clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpText}, good)}, StatusProtocolError, ErrProtocol},
+		{"Rsv1OnContinuation", p, [][]byte{clientFrame(Header{Opcode: OpText}, []byte("a")), clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpContinuation}, good)}, StatusProtocolError, ErrProtocol},
+		{"Rsv1OnContinuationOfCompressed", p, [][]byte{clientFrame(Header{Rsv1: true, Opcode: OpText}, good[:3]), clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpContinuation}, good[3:])}, StatusProtocolError, ErrProtocol},
+		{"Rsv1OnPing", p, [][]byte{clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpPing}, good[:2])}, StatusProtocolError, ErrProtocol},
+		{"Rsv1OnClose", p, [][]byte{clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpClose}, []byte{3, 232})}, StatusProtocolError, ErrProtocol},
+		{"Rsv2StillReserved", p, [][]byte{clientFrame(Header{Fin: true, Rsv2: true, Opcode: OpText}, good)}, StatusProtocolError, ErrProtocol},
+		{"InvalidDeflateData", p, [][]byte{clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpBinary}, []byte{0x07, 0x00})}, StatusInvalidFramePayloadData, errInvalidDeflate},
+		{"InvalidUTF8AfterInflate", p, [][]byte{clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpText}, compressed(t, []byte("ok \xff")))}, StatusInvalidFramePayloadData, ErrInvalidUTF8},
+		{"TruncatedUTF8AfterInflate", p, [][]byte{clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpText}, compressed(t, []byte("ok \xe2\x82")))}, StatusInvalidFramePayloadData, ErrInvalidUTF8},
+		{"DecompressionBomb", p, [][]byte{clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpBinary}, bomb)}, StatusMessageTooBig, ErrMessageTooBig},
+		{"DecompressionBombFragmented", p, [][]byte{clientFrame(Header{Rsv1: true, Opcode: OpBinary}, bomb[:100]), clientFrame(Header{Fin: true, Opcode: OpContinuation}, bomb[100:])}, StatusMessageTooBig, ErrMessageTooBig},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			peer, c := newRawPeer(t, pipeConns, true, connConfig{deflate: tt.params, readLimit: 64 << 10, closeTimeout: 200 * time.Millisecond})
+			res := readLoop(c)
+			peer.sendAsync(tt.frames...)
+			peer.expectClose(tt.code)
+			peer.nc.Close()
+			select {
+			case err := <-res:
+				if !errors.Is(err, tt.err) {
+					t.Errorf("read error %v, want %v", err, tt.err)
+				}
+			case <-time.After(testTimeout):
+				t.Fatal("the read did not return")
+			}
+		})
+	}
+}
+
+// A decompression bomb is refused having inflated little more than the read
+// limit: the time and memory it costs are bounded by the limit, not by what
+// the payload would inflate to.
+func TestCompressedBombRefusedEarly(t *testing.T) {
+	const limit = 256 << 10
+	bomb := compressed(t, make([]byte, 16<<20)) // 16 MiB of zeros in some 16 KiB
+	frame := clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpBinary}, bomb)
+	c := newConn(&replayConn{data: frame}, nil, true, connConfig{deflate: &deflateParams{writeWindowBits: maxWindowBits, level: 1}, readLimit: limit})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, r, err := c.NextReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 32<<10)
+	var n int64
+	for err == nil && n < 16<<20 {
+		var k int
+		k, err = r.Read(buf)
+		n += int64(k)
+	}
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrMessageTooBig) {
+		t.Fatalf("read error %v after %d bytes, want ErrMessageTooBig", err, n)
+	}
+	if n > limit {
+		t.Errorf("returned %d bytes of a message over the %d-byte limit", n, limit)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("refusing the bomb took %v", d)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 2<<20 {
+		t.Errorf("refusing the bomb allocated %d bytes", alloc)
+	}
+}
+
+// TestIdleCompressedConnHoldsNoFlateState checks the point of pooling: with
+// compression negotiated without context takeover, an idle Conn that has
+// compressed and decompressed a message costs about what one without
+// compression does, far less than one flate.Reader (~40 KiB).
+func TestIdleCompressedConnHoldsNoFlateState(t *testing.T) {
+	plain := idleConnMemory(t, 100, nil)
+	deflate := idleConnMemory(t, 100, &deflateParams{writeWindowBits: maxWindowBits, level: DefaultCompressionLevel})
+	t.Logf("idle heap per Conn: %.0f B uncompressed, %.0f B with permessage-deflate", plain, deflate)
+	if deflate > plain+2048 {
+		t.Errorf("an idle Conn with compression holds %.0f B, %.0f B more than without", deflate, deflate-plain)
+	}
+}
+
+// idleConnMemory returns the heap, in bytes per Conn, held by pairs of idle
+// Conns joined by net.Pipe, each of which has written and read one message
+// of 1 KiB, compressed when p is not nil. Pools are emptied first (two
+// collections), so only what the Conns themselves hold is counted.
+func idleConnMemory(tb testing.TB, pairs int, p *deflateParams) float64 {
+	tb.Helper()
+	if p != nil {
+		q := *p
+		q.threshold = 0
+		p = &q
+	}
+	msg := jsonish(1024, 3)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	conns := make([]*Conn, 0, 2*pairs)
+	var pipes []net.Conn
+	for i := 0; i < pairs; i++ {
+		a, b := net.Pipe()
+		pipes = append(pipes, a, b)
+		s := newConn(a, nil, true, connConfig{deflate: p})
+		c := newConn(b, nil, false, connConfig{deflate: p})
+		for _, dir := range [][2]*Conn{{s, c}, {c, s}} {
+			errc := make(chan error, 1)
+			go func() { errc <- dir[0].WriteMessage(OpText, msg) }()
+			if _, got, err := dir[1].ReadMessage(); err != nil || !bytes.Equal(got, msg) {
+				tb.Fatalf("read %d bytes, %v", len(got), err)
+			}
+			if err := <-errc; err != nil {
+				tb.Fatal(err)
+			}
+		}
+		conns = append(conns, s, c)
+	}
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perConn := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(len(conns))
+	runtime.KeepAlive(conns)
+	for _, nc := range pipes {
+		nc.Close()
+	}
+	return perConn
+}

@@ -1,0 +1,103 @@
+package websocket
+
+import (
+	"encoding/binary"
+	"sync"
+)
+
+// The fast paths of the Conn: buffers shared between connections, and a
+// frame header decoded without the general path when it is the common case.
+// Measured in benchmarks/ (issue 5): see BenchmarkConnRead, BenchmarkConnWrite.
+
+// wbufPool holds write buffers of the default size between messages, so an
+// idle connection holds none (the idle-connection workload of benchmarks/).
+var wbufPool sync.Pool
+
+// releaseWbuf returns the write buffer to wbufPool. The caller holds msgMu
+// and no frame in the buffer is still being written.
+func (c *Conn) releaseWbuf() {
+	if c.wbuf != nil && c.wbufSize == DefaultBufferSize {
+		*c.wbufp = c.wbuf
+		wbufPool.Put(c.wbufp)
+		c.wbuf, c.wbufp = nil, nil
+	}
+}
+
+// fastDataFrame takes the header of the next frame straight from the read
+// buffer into the Conn when it is the common case: a whole header already
+// buffered, a text, binary or continuation frame that fits the message in
+// progress, no RSV bit, masked exactly when it comes from a client, length
+// in minimal encoding and within the read limit. Anything else returns false
+// with nothing consumed, for the general path to handle (and reject).
+func (c *Conn) fastDataFrame() bool {
+	if c.br.Buffered() < MaxHeaderSize {
+		return false
+	}
+	b, _ := c.br.Peek(MaxHeaderSize)
+	b0, b1 := b[0], b[1]
+	op := Opcode(b0 & 0x0f)
+	if b0&0x70 != 0 || (b1&0x80 != 0) != c.server {
+		return false
+	}
+	switch {
+	case op == OpContinuation:
+		if c.rOp == 0 {
+			return false
+		}
+	case op == OpText || op == OpBinary:
+		if c.rOp != 0 {
+			return false
+		}
+	default:
+		return false
+	}
+	n := 2
+	length := int64(b1 & 0x7f)
+	switch length {
+	case 126:
+		length = int64(binary.BigEndian.Uint16(b[2:]))
+		n = 4
+		if length < 126 {
+			return false
+		}
+	case 127:
+		u := binary.BigEndian.Uint64(b[2:])
+		if u>>63 != 0 || u <= 0xffff {
+			return false
+		}
+		length = int64(u)
+		n = 10
+	}
+	size := c.rSize
+	if op != OpContinuation {
+		size = 0
+	}
+	if length > c.readLimit.Load()-size {
+		return false
+	}
+	if length == 0 && b0&0x80 != 0 && op == OpContinuation && c.rOp == OpText && !c.rUTF8.Complete() {
+		return false // the general path reports the truncated code point
+	}
+	if c.server {
+		c.rMask = [4]byte(b[n : n+4])
+		n += 4
+	}
+	c.br.Discard(n)
+	if op != OpContinuation {
+		c.rOp = op
+		c.rSize = 0
+		c.rUTF8.Reset()
+		c.rComp = false
+	}
+	c.rFin = b0&0x80 != 0
+	c.rRemain = length
+	c.rMasked = c.server
+	c.rMaskPos = 0
+	return true
+}
+
+// maxContiguousWrite bounds the messages a server copies behind their header
+// to write them in one piece; larger ones go out by writev without a copy.
+const maxContiguousWrite = 256 << 10
+
+var contigPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}

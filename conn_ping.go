@@ -1,0 +1,94 @@
+package websocket
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// Pings: RFC 6455 §5.5.2 and §5.5.3, as a round-trip measure and a keep-alive.
+
+// Ping sends a ping and waits for the pong that answers it, returning the
+// round-trip time. Some goroutine must be reading for the pong to be seen.
+// If ctx ends before the ping could even be written, the peer has stopped
+// reading and the connection is closed: a write blocked on it cannot be
+// abandoned without cutting a frame short.
+func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	id := c.pingSeq.Add(1)
+	var p [8]byte
+	binary.BigEndian.PutUint64(p[:], id)
+	done := make(chan struct{})
+	c.pongWait.Lock()
+	if c.pings == nil {
+		c.pings = make(map[uint64]chan struct{})
+	}
+	c.pings[id] = done
+	c.pongWait.Unlock()
+	defer func() {
+		c.pongWait.Lock()
+		delete(c.pings, id)
+		c.pongWait.Unlock()
+	}()
+	start := time.Now()
+	// The ping waits for frameMu and the network like any write, which a
+	// peer that stopped reading blocks for ever; detecting such a peer is
+	// what pings are for (RFC 6455 §5.5.2), so ctx must bound the write too.
+	// Closing is the only way to undo a write in progress that works on
+	// every net.Conn, and a write cut short by a deadline would leave the
+	// stream in mid-frame (§5.2), unusable for writing anyway.
+	stop := context.AfterFunc(ctx, c.closeTCP)
+	err := c.WriteControl(OpPing, p[:])
+	if !stop() {
+		return 0, ctx.Err()
+	}
+	if err != nil {
+		return 0, err
+	}
+	select {
+	case <-done:
+		return time.Since(start), nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-c.closed:
+		return 0, fmt.Errorf("%w before the pong arrived", ErrClosed)
+	}
+}
+
+// gotPong wakes the Ping waiting for this pong, if any.
+func (c *Conn) gotPong(p []byte) {
+	if len(p) != 8 {
+		return
+	}
+	id := binary.BigEndian.Uint64(p)
+	c.pongWait.Lock()
+	if done, ok := c.pings[id]; ok {
+		close(done)
+		delete(c.pings, id)
+	}
+	c.pongWait.Unlock()
+}
+
+// keepAlive pings every interval and closes the connection when a pong does
+// not come back within the interval.
+func (c *Conn) keepAlive(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.closed:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), interval)
+			_, err := c.Ping(ctx)
+			cancel()
+			if err != nil {
+				c.closeTCP()
+				return
+			}
+		}
+	}
+}
