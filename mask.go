@@ -25,6 +25,18 @@ func Mask(key [4]byte, pos int, b []byte) int {
 	if n >= 8 {
 		k32 := uint64(binary.LittleEndian.Uint32(key[:]))
 		k := k32 | k32<<32
+		// Whole blocks in vector registers where the CPU has them
+		// (mask_amd64.s); the word loops below finish the rest.
+		if useAVX2 && len(b) >= 128 {
+			m := len(b) &^ 127
+			maskBlocksAVX2(b[:m], k)
+			b = b[m:]
+		}
+		if haveMaskBlocks && len(b) >= 64 {
+			m := len(b) &^ 63
+			maskBlocks(b[:m], k)
+			b = b[m:]
+		}
 		// Four words a turn: the loads and stores compile to plain 8-byte moves
 		// (binary.LittleEndian is recognised by the compiler), so this is as fast
 		// as an unsafe word loop without its alignment concerns.

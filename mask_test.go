@@ -145,3 +145,53 @@ func TestMaskAllocs(t *testing.T) {
 		t.Errorf("Mask allocates %v times per call, want 0", n)
 	}
 }
+
+// maskPaths runs f once for each masking path this machine has: with AVX2
+// (where the CPU has it), and without, which on amd64 is the SSE2 path and
+// elsewhere the word loops.
+func maskPaths(t *testing.T, f func(t *testing.T)) {
+	saved := useAVX2
+	defer func() { useAVX2 = saved }()
+	if saved {
+		t.Run("avx2", f)
+	}
+	useAVX2 = false
+	t.Run("noavx2", f)
+}
+
+// TestMaskEveryAlignment checks every length up to 300 at every offset of
+// b within a 64-byte line and every starting key position against the
+// byte-at-a-time reference, on each path, so each block loop's entry, exit
+// and hand-over to the word and byte loops is covered with and without
+// alignment.
+func TestMaskEveryAlignment(t *testing.T) {
+	maskPaths(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(7, 7))
+		key := [4]byte{0x9a, 0x03, 0x7e, 0xc1}
+		buf := randomBytes(r, 64+300+64)
+		want := make([]byte, len(buf))
+		got := make([]byte, len(buf))
+		for n := 0; n <= 300; n++ {
+			for off := range 64 {
+				for pos := range 4 {
+					copy(want, buf)
+					copy(got, buf)
+					wantPos := maskRef(key, pos, want[off:off+n])
+					gotPos := Mask(key, pos, got[off:off+n])
+					if gotPos != wantPos || !bytes.Equal(got, want) {
+						t.Fatalf("n=%d off=%d pos=%d: position %d (want %d), bytes equal: %v", n, off, pos, gotPos, wantPos, bytes.Equal(got, want))
+					}
+				}
+			}
+		}
+		for _, n := range []int{1 << 16, 1<<20 + 61} {
+			b := randomBytes(r, n)
+			ref := bytes.Clone(b)
+			maskRef(key, 3, ref)
+			Mask(key, 3, b)
+			if !bytes.Equal(b, ref) {
+				t.Fatalf("%d bytes differ from the reference", n)
+			}
+		}
+	})
+}
