@@ -1,0 +1,394 @@
+package websocket
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// hsFakeServer answers each WebSocket request with what respond returns, then
+// holds the connection until the client closes it.
+func hsFakeServer(t *testing.T, respond func(r *http.Request) string) string {
+	t.Helper()
+	ln := hsListen(t)
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer nc.Close()
+				nc.SetDeadline(time.Now().Add(hsTimeout))
+				r, err := http.ReadRequest(bufio.NewReader(nc))
+				if err != nil {
+					return
+				}
+				if _, err := io.WriteString(nc, respond(r)); err == nil {
+					io.Copy(io.Discard, nc)
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func response101(r *http.Request, extra string) string {
+	return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		AcceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n" + extra + "\r\n"
+}
+
+func TestDialVerifiesResponse(t *testing.T) {
+	longBody := strings.Repeat("x", 5000)
+	tests := []struct {
+		name        string
+		offer       []string
+		respond     func(r *http.Request) string
+		wantStatus  int // 0: success
+		wantBody    string
+		wantSubprot string
+	}{
+		{name: "Valid", respond: func(r *http.Request) string { return response101(r, "") }},
+		{name: "InterimResponseSkipped", respond: func(r *http.Request) string {
+			return "HTTP/1.1 100 Continue\r\n\r\n" + response101(r, "")
+		}},
+		{name: "TokensCaseInsensitive", respond: func(r *http.Request) string {
+			return "HTTP/1.1 101 OK\r\nUpgrade: WebSocket\r\nConnection: keep-alive, UPGRADE\r\nSec-WebSocket-Accept: " +
+				AcceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"
+		}},
+		{name: "WrongAccept", wantStatus: 101, respond: func(r *http.Request) string {
+			return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + sampleAccept + "\r\n\r\n"
+		}},
+		{name: "MissingAccept", wantStatus: 101, respond: func(r *http.Request) string {
+			return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+		}},
+		{name: "MissingUpgrade", wantStatus: 101, respond: func(r *http.Request) string {
+			return "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+				AcceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"
+		}},
+		{name: "MissingConnection", wantStatus: 101, respond: func(r *http.Request) string {
+			return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " +
+				AcceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"
+		}},
+		{name: "Status200NotSwitching", wantStatus: 200, wantBody: "hello", respond: func(r *http.Request) string {
+			return "HTTP/1.1 200 OK\r\nX-Test: yes\r\nContent-Length: 5\r\n\r\nhello"
+		}},
+		{name: "ErrorBodyBounded", wantStatus: 403, wantBody: longBody[:MaxHandshakeErrorBody], respond: func(r *http.Request) string {
+			return "HTTP/1.1 403 Forbidden\r\nX-Test: yes\r\nContent-Length: 5000\r\n\r\n" + longBody
+		}},
+		{name: "UnofferedSubprotocol", offer: []string{"a"}, wantStatus: 101, respond: func(r *http.Request) string {
+			return response101(r, "Sec-WebSocket-Protocol: b\r\n")
+		}},
+		{name: "SubprotocolWhenNoneOffered", wantStatus: 101, respond: func(r *http.Request) string {
+			return response101(r, "Sec-WebSocket-Protocol: a\r\n")
+		}},
+		{name: "TwoSubprotocolsSelected", offer: []string{"a", "b"}, wantStatus: 101, respond: func(r *http.Request) string {
+			return response101(r, "Sec-WebSocket-Protocol: a, b\r\n")
+		}},
+		{name: "OfferedSubprotocol", offer: []string{"a", "b"}, wantSubprot: "b", respond: func(r *http.Request) string {
+			return response101(r, "Sec-WebSocket-Protocol: b\r\n")
+		}},
+		{name: "UnofferedExtension", wantStatus: 101, respond: func(r *http.Request) string {
+			return response101(r, "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+		}},
+		{name: "EndlessHeader", wantStatus: -1, respond: func(r *http.Request) string {
+			return "HTTP/1.1 101 Switching Protocols\r\n" + strings.Repeat("X-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", 4096)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := hsFakeServer(t, tt.respond)
+			c, err := Dial(context.Background(), "ws://"+addr+"/", &DialOptions{Subprotocols: tt.offer, HandshakeTimeout: hsTimeout})
+			if tt.wantStatus == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.CloseNow()
+				if c.Subprotocol() != tt.wantSubprot {
+					t.Fatalf("Subprotocol() = %q, want %q", c.Subprotocol(), tt.wantSubprot)
+				}
+				return
+			}
+			if err == nil {
+				c.CloseNow()
+				t.Fatal("Dial succeeded")
+			}
+			if tt.wantStatus < 0 {
+				return
+			}
+			var he *HandshakeError
+			if !errors.As(err, &he) {
+				t.Fatalf("error %v (%T), want *HandshakeError", err, err)
+			}
+			if he.StatusCode != tt.wantStatus || he.Reason == "" {
+				t.Fatalf("status %d reason %q, want status %d", he.StatusCode, he.Reason, tt.wantStatus)
+			}
+			if string(he.Body) != tt.wantBody {
+				t.Errorf("body %d bytes %.20q, want %d bytes", len(he.Body), he.Body, len(tt.wantBody))
+			}
+			if tt.wantStatus != 101 && he.Header.Get("X-Test") != "yes" {
+				t.Errorf("header %v lacks X-Test", he.Header)
+			}
+		})
+	}
+}
+
+func TestDialRequestHeaders(t *testing.T) {
+	reqs := make(chan *http.Request, 2)
+	addr := hsFakeServer(t, func(r *http.Request) string {
+		reqs <- r
+		return response101(r, "")
+	})
+	opts := &DialOptions{
+		Subprotocols: []string{"chat", "superchat"},
+		Header: http.Header{
+			"Origin": {"http://app.example"}, "Authorization": {"Bearer t"},
+			"Upgrade": {"h2c"}, "Sec-Websocket-Key": {sampleKey}, "Sec-Websocket-Version": {"8"},
+		},
+	}
+	var keys []string
+	for range 2 {
+		c, err := Dial(context.Background(), "ws://"+addr+"/path?q=1", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.CloseNow()
+		r := <-reqs
+		key, err := base64.StdEncoding.DecodeString(r.Header.Get("Sec-WebSocket-Key"))
+		if err != nil || len(key) != 16 {
+			t.Fatalf("key %q: %d bytes, %v", r.Header.Get("Sec-WebSocket-Key"), len(key), err)
+		}
+		keys = append(keys, string(key))
+		for k, want := range map[string]string{
+			"Upgrade": "websocket", "Connection": "Upgrade", "Sec-Websocket-Version": "13",
+			"Sec-Websocket-Protocol": "chat, superchat", "Origin": "http://app.example", "Authorization": "Bearer t",
+		} {
+			if got := r.Header[k]; len(got) != 1 || got[0] != want {
+				t.Errorf("%s = %q, want only %q", k, got, want)
+			}
+		}
+		if r.Method != "GET" || r.RequestURI != "/path?q=1" || r.Host != addr || r.Proto != "HTTP/1.1" {
+			t.Errorf("request %s %s %s Host %s", r.Method, r.RequestURI, r.Proto, r.Host)
+		}
+	}
+	if keys[0] == keys[1] || keys[0] == "the sample nonce" {
+		t.Error("Sec-WebSocket-Key is not fresh for each handshake")
+	}
+}
+
+func TestDialRejectsBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		url  string
+		opts DialOptions
+	}{
+		{"SchemeFTP", "ftp://127.0.0.1/", DialOptions{}},
+		{"NoHost", "ws:///path", DialOptions{}},
+		{"Fragment", "ws://127.0.0.1/#frag", DialOptions{}},
+		{"SubprotocolNotToken", "ws://127.0.0.1/", DialOptions{Subprotocols: []string{"a b"}}},
+		{"SubprotocolTwice", "ws://127.0.0.1/", DialOptions{Subprotocols: []string{"a", "a"}}},
+		{"HeaderValueCRLF", "ws://127.0.0.1/", DialOptions{Header: http.Header{"X": {"a\r\nb: c"}}}},
+		{"HeaderNameInvalid", "ws://127.0.0.1/", DialOptions{Header: http.Header{"A:B": {"c"}}}},
+		{"ProxyNotHTTP", "ws://127.0.0.1/", DialOptions{Proxy: http.ProxyURL(&url.URL{Scheme: "socks5", Host: "127.0.0.1:1"})}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dialed := false
+			tt.opts.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				dialed = true
+				return nil, errors.New("must not dial")
+			}
+			if _, err := Dial(context.Background(), tt.url, &tt.opts); err == nil || dialed {
+				t.Fatalf("err %v, dialed %v", err, dialed)
+			}
+		})
+	}
+}
+
+func TestDialDefaultPorts(t *testing.T) {
+	for in, want := range map[string]string{
+		"ws://example.com/": "example.com:80", "wss://example.com": "example.com:443",
+		"http://example.com": "example.com:80", "https://example.com": "example.com:443",
+		"ws://example.com:8080": "example.com:8080", "ws://[::1]/": "[::1]:80",
+	} {
+		var got string
+		opts := &DialOptions{
+			Proxy: func(*http.Request) (*url.URL, error) { return nil, nil },
+			NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				got = addr
+				return nil, errors.New("stop")
+			},
+		}
+		Dial(context.Background(), in, opts)
+		if got != want {
+			t.Errorf("%s dialed %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestDialContextCancelDuringHandshake(t *testing.T) {
+	ln := hsListen(t)
+	go func() { // accepts, reads, never answers
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer nc.Close()
+				nc.SetDeadline(time.Now().Add(hsTimeout))
+				io.Copy(io.Discard, nc)
+			}()
+		}
+	}()
+	url := "ws://" + ln.Addr().String()
+	t.Run("Cancel", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		start := time.Now()
+		_, err := Dial(ctx, url, nil)
+		if !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
+			t.Fatalf("after %v: %v, want context.Canceled promptly", time.Since(start), err)
+		}
+	})
+	t.Run("HandshakeTimeout", func(t *testing.T) {
+		start := time.Now()
+		_, err := Dial(context.Background(), url, &DialOptions{HandshakeTimeout: 100 * time.Millisecond})
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+			t.Fatalf("after %v: %v, want context.DeadlineExceeded promptly", time.Since(start), err)
+		}
+	})
+}
+
+func TestDialTLSForcesHTTP11(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := Accept(w, r, nil); err == nil {
+			c.CloseNow()
+		}
+	}))
+	srv.EnableHTTP2 = true // the server prefers h2 over ALPN
+	srv.StartTLS()
+	defer srv.Close()
+	conf := srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	conf.NextProtos = []string{"h2", "http/1.1"}
+	ctx, cancel := context.WithTimeout(context.Background(), hsTimeout)
+	defer cancel()
+	c, err := Dial(ctx, "wss"+strings.TrimPrefix(srv.URL, "https"), &DialOptions{TLSConfig: conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.CloseNow()
+	if len(conf.NextProtos) != 2 || conf.ServerName != "" {
+		t.Error("Dial modified the caller's tls.Config")
+	}
+	// Without the test CA the certificate must be refused.
+	if c, err := Dial(ctx, "wss"+strings.TrimPrefix(srv.URL, "https"), nil); err == nil {
+		c.CloseNow()
+		t.Fatal("Dial trusted an unknown certificate")
+	}
+}
+
+// connectProxy is an HTTP proxy that only tunnels CONNECT requests.
+type connectProxy struct {
+	mu      sync.Mutex
+	connect int
+	target  string
+	auth    string
+	status  int
+}
+
+func (p *connectProxy) serve(t *testing.T) *url.URL {
+	t.Helper()
+	ln := hsListen(t)
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.handle(nc)
+		}
+	}()
+	return &url.URL{Scheme: "http", User: url.UserPassword("user", "pa:ss"), Host: ln.Addr().String()}
+}
+
+func (p *connectProxy) handle(nc net.Conn) {
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(hsTimeout))
+	r, err := http.ReadRequest(bufio.NewReader(nc))
+	if err != nil || r.Method != http.MethodConnect {
+		return
+	}
+	p.mu.Lock()
+	p.connect++
+	p.target, p.auth = r.RequestURI, r.Header.Get("Proxy-Authorization")
+	status := p.status
+	p.mu.Unlock()
+	if status != 200 {
+		fmt.Fprintf(nc, "HTTP/1.1 %d %s\r\nContent-Length: 0\r\n\r\n", status, http.StatusText(status))
+		return
+	}
+	up, err := net.DialTimeout("tcp", r.RequestURI, hsTimeout)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	io.WriteString(nc, "HTTP/1.1 200 Connection established\r\n\r\n")
+	go io.Copy(up, nc)
+	io.Copy(nc, up)
+}
+
+func TestDialThroughConnectProxy(t *testing.T) {
+	addr := hsFakeServer(t, func(r *http.Request) string { return response101(r, "") })
+	for _, status := range []int{200, 407} {
+		p := &connectProxy{status: status}
+		proxyURL := p.serve(t)
+		ctx, cancel := context.WithTimeout(context.Background(), hsTimeout)
+		c, err := Dial(ctx, "ws://"+addr+"/", &DialOptions{Proxy: http.ProxyURL(proxyURL)})
+		cancel()
+		if status == 200 {
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.CloseNow()
+		} else if err == nil || !strings.Contains(err.Error(), "407") {
+			t.Fatalf("proxy answered %d: err %v", status, err)
+		}
+		p.mu.Lock()
+		wantAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte("user:pa:ss"))
+		if p.connect != 1 || p.target != addr || p.auth != wantAuth {
+			t.Errorf("proxy saw %d CONNECT to %q with auth %q; want 1 to %q with %q", p.connect, p.target, p.auth, addr, wantAuth)
+		}
+		p.mu.Unlock()
+	}
+}
+
+// TestDialKeepsBytesAfterResponse checks that a frame the server sends with
+// its 101 reaches the client's first read.
+func TestDialKeepsBytesAfterResponse(t *testing.T) {
+	addr := hsFakeServer(t, func(r *http.Request) string {
+		return response101(r, "") + "\x81\x05first"
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), hsTimeout)
+	defer cancel()
+	c, err := Dial(ctx, "ws://"+addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.SetDeadline(time.Now().Add(hsTimeout))
+	if op, p, err := c.ReadMessage(); op != OpText || string(p) != "first" || err != nil {
+		t.Fatalf("got %v %q %v, want text \"first\"", op, p, err)
+	}
+}
