@@ -301,18 +301,24 @@ func paramIndex(name string) int {
 }
 
 // deflateOffer returns the client's Sec-WebSocket-Extensions value, or "" when
-// compression is disabled. client_max_window_bits without a value says we
-// accept any limit the server sets on our window (§7.1.2.2); without context
-// takeover we also ask the server not to keep its own, so that neither side
-// holds state between messages.
+// compression is disabled. Without context takeover we ask the server not to
+// keep its own, so that neither side holds state between messages.
+//
+// We do not offer client_max_window_bits (§7.1.2.2), which would let the
+// server limit our window: compress/flate always uses 32 KiB, so under a
+// limit we could compress only messages that fit it (see newCompression).
+// Servers that would limit it when offered accept a client that does not
+// offer it with the full window; Python websockets, for one, answers the
+// offer with client_max_window_bits=12, under which a client compressing
+// with compress/flate would send every message over 4 KiB uncompressed.
 func deflateOffer(opts *CompressionOptions) string {
 	switch {
 	case opts.Disabled:
 		return ""
 	case opts.ContextTakeover:
-		return extensionName + "; client_max_window_bits"
+		return extensionName
 	}
-	return extensionName + "; server_no_context_takeover; client_no_context_takeover; client_max_window_bits"
+	return extensionName + "; server_no_context_takeover; client_no_context_takeover"
 }
 
 // clientDeflateResponse checks the server's Sec-WebSocket-Extensions values
@@ -353,16 +359,15 @@ func clientDeflateResponse(values []string, opts *CompressionOptions) (*deflateP
 			} else {
 				p.writeTakeover = false
 			}
-		case 2, 3: // a response must give a value for both (§7.1.2)
-			bits, ok := parseWindowBits(q.value)
-			if !q.hasValue || !ok {
+		case 2: // a response must give it a value (§7.1.2.1)
+			if _, ok := parseWindowBits(q.value); !q.hasValue || !ok {
 				return nil, fmt.Errorf("invalid permessage-deflate parameter %s=%q", q.name, q.value)
 			}
 			// We offer no server_max_window_bits, so any server limit is
 			// within it, and our inflater takes any window.
-			if i == 3 {
-				p.writeWindowBits = bits
-			}
+		case 3:
+			// Not offered (see deflateOffer), so not allowed (§7.1.2.2).
+			return nil, errors.New("server set client_max_window_bits, which was not offered")
 		}
 	}
 	if !opts.ContextTakeover && p.readTakeover {

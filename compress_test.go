@@ -159,9 +159,10 @@ func TestClientNegotiation(t *testing.T) {
 		{"TakeoverPlain", ctx, "permessage-deflate", &negotiated{true, true, 15}, false},
 		{"ServerMayForbidOurTakeover", ctx, "permessage-deflate; client_no_context_takeover", &negotiated{false, true, 15}, false},
 		{"ServerMayRefuseItsTakeover", ctx, "permessage-deflate; server_no_context_takeover", &negotiated{true, false, 15}, false},
-		{"ServerLimitsOurWindow", ctx, "permessage-deflate; client_max_window_bits=9", &negotiated{true, true, 9}, false},
 		{"ServerLimitsItsWindow", ctx, "permessage-deflate; server_max_window_bits=8", &negotiated{true, true, 15}, false},
-		{"QuotedWindowBits", ctx, `permessage-deflate; client_max_window_bits="12"`, &negotiated{true, true, 12}, false},
+		{"QuotedWindowBits", ctx, `permessage-deflate; server_max_window_bits="12"`, &negotiated{true, true, 15}, false},
+		// RFC 7692 §7.1.2.2: not offered (see deflateOffer), so a failure.
+		{"FailClientMaxWindowBitsNotOffered", ctx, "permessage-deflate; client_max_window_bits=9", nil, true},
 
 		{"FailWhenServerKeepsContextWeAskedItToDrop", noCtx, "permessage-deflate", nil, true},
 		{"FailExtensionNotOffered", CompressionOptions{Disabled: true}, "permessage-deflate", nil, true},
@@ -169,9 +170,9 @@ func TestClientNegotiation(t *testing.T) {
 		{"FailTwoExtensions", ctx, "permessage-deflate, permessage-deflate", nil, true},
 		{"FailUnknownParameter", ctx, "permessage-deflate; foo=1", nil, true},
 		{"FailRepeatedParameter", ctx, "permessage-deflate; server_max_window_bits=9; server_max_window_bits=9", nil, true},
-		{"FailClientMaxWindowBitsWithoutValue", ctx, "permessage-deflate; client_max_window_bits", nil, true},
+		{"FailServerMaxWindowBitsOutOfRange", ctx, "permessage-deflate; server_max_window_bits=7", nil, true},
 		{"FailServerMaxWindowBitsWithoutValue", ctx, "permessage-deflate; server_max_window_bits", nil, true},
-		{"FailWindowBitsOutOfRange", ctx, "permessage-deflate; client_max_window_bits=16", nil, true},
+		{"FailWindowBitsOutOfRange", ctx, "permessage-deflate; server_max_window_bits=16", nil, true},
 		{"FailNoContextTakeoverWithValue", ctx, "permessage-deflate; client_no_context_takeover=true", nil, true},
 		{"FailMalformed", ctx, "permessage-deflate;", nil, true},
 	}
