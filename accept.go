@@ -205,23 +205,6 @@ func AcceptConn(nc net.Conn, br *bufio.Reader, opts *AcceptOptions) (*Conn, erro
 	return newConn(nc, connReader(rd, lim, br, nc), true, cfg), nil
 }
 
-// connReader returns the reader a Conn should read from once the handshake
-// read through rd, which reads from nc through lim (and, if the caller gave
-// one, the caller's br). Bytes past the handshake may be buffered in rd or
-// br and must be kept; when there are none, rd is pointed at nc itself, so
-// that the limiter costs nothing on every later read.
-func connReader(rd *bufio.Reader, lim *headerLimiter, br *bufio.Reader, nc net.Conn) *bufio.Reader {
-	lim.n = -1
-	switch {
-	case rd.Buffered() > 0:
-		return rd
-	case br != nil && br.Buffered() > 0:
-		return br
-	}
-	rd.Reset(nc)
-	return rd
-}
-
 // refusal is a failed server handshake: the status and reason sent back, and
 // the error Accept and AcceptConn return.
 type refusal struct {

@@ -98,30 +98,8 @@ func (o *DialOptions) acceptExtensions(values []string, cfg *connConfig) error {
 	return nil
 }
 
-// HandshakeError is returned by Dial when the server's response is not a
-// valid opening handshake (RFC 6455 §4.1): a status other than 101, or a 101
-// that fails one of the client's checks.
-type HandshakeError struct {
-	// StatusCode and Header are the response's.
-	StatusCode int
-	Header     http.Header
-	// Body is at most the first MaxHandshakeErrorBody bytes of the
-	// response body; nil for a 101.
-	Body []byte
-	// Reason says what was wrong.
-	Reason string
-}
-
-// MaxHandshakeErrorBody bounds HandshakeError.Body.
-const MaxHandshakeErrorBody = 1 << 10
-
 // maxResponseHeaderBytes bounds the status line and headers Dial reads.
 const maxResponseHeaderBytes = 16 << 10
-
-// Error says what was wrong with the response and its status.
-func (e *HandshakeError) Error() string {
-	return fmt.Sprintf("websocket: handshake failed (status %d): %s", e.StatusCode, e.Reason)
-}
 
 // Dial opens a WebSocket connection to urlStr, a ws:// or wss:// URL (http://
 // and https:// are taken as their WebSocket counterparts), performing the

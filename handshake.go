@@ -1,9 +1,11 @@
 package websocket
 
 import (
+	"bufio"
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -107,6 +109,28 @@ func validToken(s string) bool {
 	return true
 }
 
+// HandshakeError is returned by Dial when the server's response is not a
+// valid opening handshake (RFC 6455 §4.1): a status other than 101, or a 101
+// that fails one of the client's checks.
+type HandshakeError struct {
+	// StatusCode and Header are the response's.
+	StatusCode int
+	Header     http.Header
+	// Body is at most the first MaxHandshakeErrorBody bytes of the
+	// response body; nil for a 101.
+	Body []byte
+	// Reason says what was wrong.
+	Reason string
+}
+
+// MaxHandshakeErrorBody bounds HandshakeError.Body.
+const MaxHandshakeErrorBody = 1 << 10
+
+// Error says what was wrong with the response and its status.
+func (e *HandshakeError) Error() string {
+	return fmt.Sprintf("websocket: handshake failed (status %d): %s", e.StatusCode, e.Reason)
+}
+
 // errHeaderTooLarge is returned by a headerLimiter past its limit.
 var errHeaderTooLarge = errors.New("websocket: handshake header too large")
 
@@ -131,6 +155,25 @@ func (l *headerLimiter) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
 	return n, err
+}
+
+// connReader returns the reader a Conn should read from once the handshake
+// read through rd, which reads from nc through lim (and, if the caller gave
+// one, the caller's br). Bytes past the handshake may be buffered in rd or
+// br and must be kept. When there are none, which is the rule since a client
+// waits for the 101 before it sends frames (RFC 6455 §4.1), rd is pointed at
+// nc itself and the limiter is gone from every later read. Otherwise the
+// lifted limiter stays under rd, costing one call per refill of its buffer.
+func connReader(rd *bufio.Reader, lim *headerLimiter, br *bufio.Reader, nc net.Conn) *bufio.Reader {
+	lim.n = -1
+	switch {
+	case rd.Buffered() > 0:
+		return rd
+	case br != nil && br.Buffered() > 0:
+		return br
+	}
+	rd.Reset(nc)
+	return rd
 }
 
 func isTimeout(err error) bool {
