@@ -71,8 +71,9 @@ type AcceptOptions struct {
 	CloseTimeout time.Duration
 
 	// Compression configures permessage-deflate (RFC 7692). The zero value
-	// accepts a client's offer without context takeover; see
-	// CompressionOptions.
+	// turns it on with no context takeover: the server accepts the first
+	// offer it can honour and asks the client not to keep its context
+	// either. See CompressionOptions.
 	Compression CompressionOptions
 }
 

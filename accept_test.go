@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -440,5 +441,117 @@ func TestAcceptConnReadsPastHeaderLimit(t *testing.T) {
 		case <-time.After(hsTimeout):
 			t.Fatal("no messages")
 		}
+	}
+}
+
+// deflateResponse returns the parameters of the server's single
+// permessage-deflate response, or ok false when the response names no
+// extension. It fails the test on anything else.
+func deflateResponse(t *testing.T, h http.Header) (params map[string]string, ok bool) {
+	t.Helper()
+	v := h.Values("Sec-WebSocket-Extensions")
+	if len(v) == 0 {
+		return nil, false
+	}
+	if len(v) != 1 || strings.Contains(v[0], ",") {
+		t.Fatalf("Sec-WebSocket-Extensions %q: want one extension", v)
+	}
+	elems := strings.Split(v[0], ";")
+	if name := strings.TrimSpace(elems[0]); name != "permessage-deflate" {
+		t.Fatalf("server accepted %q, which was not offered", name)
+	}
+	params = map[string]string{}
+	for _, e := range elems[1:] {
+		k, val, _ := strings.Cut(strings.TrimSpace(e), "=")
+		if _, dup := params[k]; dup {
+			t.Fatalf("parameter %s repeated in %q", k, v[0])
+		}
+		params[k] = val
+	}
+	return params, true
+}
+
+// TestAcceptDeflateResponse checks the server's answer to permessage-deflate
+// offers (RFC 7692 §5, §7.1) through both entry points: it accepts at most
+// one offer, the first it can honour, declines rather than fails on offers
+// it cannot, and answers each parameter as the RFC requires.
+func TestAcceptDeflateResponse(t *testing.T) {
+	const (
+		snct = "server_no_context_takeover"
+		cnct = "client_no_context_takeover"
+	)
+	tests := []struct {
+		name   string
+		offers []string // Sec-WebSocket-Extensions lines
+		opts   CompressionOptions
+		want   map[string]string // nil: declined
+	}{
+		// The offer of Chrome and Firefox. §7.1.1: the server may refuse to
+		// keep either context without being asked.
+		{name: "BrowserOfferNoTakeover", offers: []string{"permessage-deflate; client_max_window_bits"},
+			want: map[string]string{snct: "", cnct: ""}},
+		{name: "BrowserOfferTakeover", offers: []string{"permessage-deflate; client_max_window_bits"},
+			opts: CompressionOptions{ContextTakeover: true}, want: map[string]string{}},
+		// §7.1.1.1: asked not to take over its context, a server that
+		// accepts must say so.
+		{name: "ServerNoContextTakeoverHonoured", offers: []string{"permessage-deflate; server_no_context_takeover"},
+			opts: CompressionOptions{ContextTakeover: true}, want: map[string]string{snct: ""}},
+		{name: "ClientNoContextTakeoverHonoured", offers: []string{"permessage-deflate; client_no_context_takeover"},
+			opts: CompressionOptions{ContextTakeover: true}, want: map[string]string{cnct: ""}},
+		// §7.1.2.1: accepting a window limit means answering it, no larger.
+		{name: "ServerWindowLimitAnswered", offers: []string{"permessage-deflate; server_max_window_bits=10"},
+			opts: CompressionOptions{ContextTakeover: true}, want: map[string]string{"server_max_window_bits": "10"}},
+		// §7.1.2.2: client_max_window_bits in the response only if offered.
+		{name: "NoClientWindowBitsUnoffered", offers: []string{"permessage-deflate"},
+			opts: CompressionOptions{ContextTakeover: true}, want: map[string]string{}},
+		// §5: offers in preference order; ones the server cannot honour are
+		// skipped (§7.1: declined, not failed).
+		{name: "FirstAcceptableOfSeveral", offers: []string{
+			"permessage-deflate; server_max_window_bits=7, permessage-deflate; x-unknown, " +
+				"permessage-deflate; client_max_window_bits=9; server_max_window_bits=12, permessage-deflate"},
+			opts: CompressionOptions{ContextTakeover: true}, want: map[string]string{"server_max_window_bits": "12"}},
+		{name: "OffersAcrossHeaderLines", offers: []string{"x-webkit-deflate-frame", "permessage-deflate; server_no_context_takeover"},
+			opts: CompressionOptions{ContextTakeover: true}, want: map[string]string{snct: ""}},
+		{name: "QuotedParameterValue", offers: []string{`permessage-deflate; server_max_window_bits="11"`},
+			opts: CompressionOptions{ContextTakeover: true}, want: map[string]string{"server_max_window_bits": "11"}},
+		{name: "ServerDisabledDeclines", offers: []string{"permessage-deflate; client_max_window_bits"},
+			opts: CompressionOptions{Disabled: true}},
+		{name: "UnknownExtensionIgnored", offers: []string{"x-webkit-deflate-frame"}},
+		{name: "RepeatedParameterDeclined", offers: []string{"permessage-deflate; server_no_context_takeover; server_no_context_takeover"}},
+		{name: "WindowBitsWithoutValueDeclined", offers: []string{"permessage-deflate; server_max_window_bits"}},
+		{name: "WindowBitsOutOfRangeDeclined", offers: []string{"permessage-deflate; client_max_window_bits=16"}},
+		{name: "NoContextTakeoverWithValueDeclined", offers: []string{"permessage-deflate; client_no_context_takeover=1"}},
+		{name: "MalformedHeaderDeclined", offers: []string{"permessage-deflate; ="}},
+		{name: "NoOffer"},
+	}
+	for _, server := range []struct {
+		name  string
+		serve func(*testing.T, *AcceptOptions) (string, chan error)
+	}{{"Accept", acceptServer}, {"AcceptConn", acceptConnServer}} {
+		t.Run(server.name, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					addr, errs := server.serve(t, &AcceptOptions{Compression: tt.opts})
+					var lines []string
+					for _, o := range tt.offers {
+						lines = append(lines, "Sec-WebSocket-Extensions: "+o)
+					}
+					resp, body := hsRoundTrip(t, addr, reqSpec{set: lines}.build(addr))
+					// An offer, good or bad, never costs the connection.
+					if err := hsRecvErr(t, errs); err != nil || resp.StatusCode != 101 {
+						t.Fatalf("status %d %q, server error %v", resp.StatusCode, body, err)
+					}
+					got, ok := deflateResponse(t, resp.Header)
+					switch {
+					case tt.want == nil && ok:
+						t.Fatalf("accepted with %v, want declined", got)
+					case tt.want != nil && !ok:
+						t.Fatal("declined, want accepted")
+					case ok && !maps.Equal(got, tt.want):
+						t.Fatalf("response parameters %v, want %v", got, tt.want)
+					}
+				})
+			}
+		})
 	}
 }

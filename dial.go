@@ -75,7 +75,8 @@ type DialOptions struct {
 	CloseTimeout time.Duration
 
 	// Compression configures permessage-deflate (RFC 7692). The zero value
-	// offers it without context takeover; see CompressionOptions.
+	// turns it on with no context takeover: the client offers it and asks
+	// the server not to keep its context. See CompressionOptions.
 	Compression CompressionOptions
 }
 

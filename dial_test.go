@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +50,22 @@ func response101(r *http.Request, extra string) string {
 		AcceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n" + extra + "\r\n"
 }
 
+// noTakeover is the answer to the offer of a zero CompressionOptions, which
+// asks the server not to keep its context (RFC 7692 §7.1.1).
+const noTakeover = "server_no_context_takeover; client_no_context_takeover"
+
+// respondExt answers with a 101 carrying one Sec-WebSocket-Extensions line
+// for each of exts.
+func respondExt(exts ...string) func(r *http.Request) string {
+	return func(r *http.Request) string {
+		var h string
+		for _, e := range exts {
+			h += "Sec-WebSocket-Extensions: " + e + "\r\n"
+		}
+		return response101(r, h)
+	}
+}
+
 func TestDialVerifiesResponse(t *testing.T) {
 	longBody := strings.Repeat("x", 5000)
 	tests := []struct {
@@ -58,6 +75,8 @@ func TestDialVerifiesResponse(t *testing.T) {
 		wantStatus  int // 0: success
 		wantBody    string
 		wantSubprot string
+		comp        CompressionOptions
+		wantDeflate bool // on success, permessage-deflate is in use
 	}{
 		{name: "Valid", respond: func(r *http.Request) string { return response101(r, "") }},
 		{name: "InterimResponseSkipped", respond: func(r *http.Request) string {
@@ -99,9 +118,42 @@ func TestDialVerifiesResponse(t *testing.T) {
 		{name: "OfferedSubprotocol", offer: []string{"a", "b"}, wantSubprot: "b", respond: func(r *http.Request) string {
 			return response101(r, "Sec-WebSocket-Protocol: b\r\n")
 		}},
-		{name: "UnofferedExtension", wantStatus: 101, respond: func(r *http.Request) string {
+		// §4.1 item 5: an extension not offered fails the connection.
+		{name: "UnofferedExtension", comp: CompressionOptions{Disabled: true}, wantStatus: 101, respond: func(r *http.Request) string {
 			return response101(r, "Sec-WebSocket-Extensions: permessage-deflate\r\n")
 		}},
+		{name: "UnknownExtension", wantStatus: 101, respond: respondExt("x-webkit-deflate-frame")},
+		{name: "DeflateAndUnknownExtension", wantStatus: 101, respond: respondExt("permessage-deflate; " + noTakeover + ", x-foo")},
+		{name: "DeflateAcceptedTwice", wantStatus: 101, respond: respondExt("permessage-deflate; "+noTakeover, "permessage-deflate; "+noTakeover)},
+		{name: "DeflateDeclined", respond: respondExt()},
+		{name: "DeflateAccepted", wantDeflate: true, respond: respondExt("permessage-deflate; " + noTakeover)},
+		{name: "DeflateParamsCaseInsensitive", wantDeflate: true, respond: respondExt("Permessage-Deflate; Server_No_Context_Takeover;Client_No_Context_Takeover")},
+		// RFC 7692 §7.1.2.1: a server may limit its own window unasked.
+		{name: "DeflateServerWindowLimit", wantDeflate: true,
+			respond: respondExt("permessage-deflate; " + noTakeover + "; server_max_window_bits=9")},
+		// §7.1.1.1: the server may decline to take over its context unasked.
+		{name: "DeflateServerNoTakeoverUnasked", comp: CompressionOptions{ContextTakeover: true}, wantDeflate: true,
+			respond: respondExt("permessage-deflate; server_no_context_takeover")},
+		{name: "DeflateTakeover", comp: CompressionOptions{ContextTakeover: true}, wantDeflate: true, respond: respondExt("permessage-deflate")},
+		// §7.1.1.1: asked not to take over its context, a server that accepts
+		// must say so; a response that does not answers no offer (§7.1).
+		{name: "DeflateServerNoTakeoverIgnored", wantStatus: 101, respond: respondExt("permessage-deflate; client_no_context_takeover")},
+		{name: "DeflateUnknownParameter", wantStatus: 101, respond: respondExt("permessage-deflate; " + noTakeover + "; x=1")},
+		{name: "DeflateRepeatedParameter", wantStatus: 101,
+			respond: respondExt("permessage-deflate; " + noTakeover + "; server_no_context_takeover")},
+		{name: "DeflateNoContextTakeoverWithValue", wantStatus: 101,
+			respond: respondExt("permessage-deflate; server_no_context_takeover=1; client_no_context_takeover")},
+		// §7.1.2.2: client_max_window_bits only if offered, and the client
+		// offers none (see deflateOffer).
+		{name: "DeflateClientWindowBitsUnoffered", wantStatus: 101,
+			respond: respondExt("permessage-deflate; " + noTakeover + "; client_max_window_bits=10")},
+		{name: "DeflateWindowBitsWithoutValue", wantStatus: 101,
+			respond: respondExt("permessage-deflate; " + noTakeover + "; server_max_window_bits")},
+		{name: "DeflateWindowBitsTooLarge", wantStatus: 101,
+			respond: respondExt("permessage-deflate; " + noTakeover + "; server_max_window_bits=16")},
+		{name: "DeflateWindowBitsTooSmall", wantStatus: 101,
+			respond: respondExt("permessage-deflate; " + noTakeover + "; server_max_window_bits=7")},
+		{name: "DeflateMalformed", wantStatus: 101, respond: respondExt("permessage-deflate; " + noTakeover + `; x="`)},
 		{name: "EndlessHeader", wantStatus: -1, respond: func(r *http.Request) string {
 			return "HTTP/1.1 101 Switching Protocols\r\n" + strings.Repeat("X-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", 4096)
 		}},
@@ -109,7 +161,7 @@ func TestDialVerifiesResponse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			addr := hsFakeServer(t, tt.respond)
-			c, err := Dial(context.Background(), "ws://"+addr+"/", &DialOptions{Subprotocols: tt.offer, HandshakeTimeout: hsTimeout})
+			c, err := Dial(context.Background(), "ws://"+addr+"/", &DialOptions{Subprotocols: tt.offer, HandshakeTimeout: hsTimeout, Compression: tt.comp})
 			if tt.wantStatus == 0 {
 				if err != nil {
 					t.Fatal(err)
@@ -117,6 +169,9 @@ func TestDialVerifiesResponse(t *testing.T) {
 				defer c.CloseNow()
 				if c.Subprotocol() != tt.wantSubprot {
 					t.Fatalf("Subprotocol() = %q, want %q", c.Subprotocol(), tt.wantSubprot)
+				}
+				if (c.comp != nil) != tt.wantDeflate {
+					t.Fatalf("compression in use %v, want %v", c.comp != nil, tt.wantDeflate)
 				}
 				return
 			}
@@ -184,6 +239,71 @@ func TestDialRequestHeaders(t *testing.T) {
 	}
 	if keys[0] == keys[1] || keys[0] == "the sample nonce" {
 		t.Error("Sec-WebSocket-Key is not fresh for each handshake")
+	}
+}
+
+// TestDialDeflateOffer checks the client's permessage-deflate offer (RFC 7692
+// §5, §7.1): one offer made of the RFC's parameters, asking the server not to
+// keep its context unless ContextTakeover is set, none when Disabled, and no
+// other taken from DialOptions.Header.
+func TestDialDeflateOffer(t *testing.T) {
+	reqs := make(chan *http.Request, 1)
+	addr := hsFakeServer(t, func(r *http.Request) string {
+		reqs <- r
+		return response101(r, "")
+	})
+	for _, tt := range []struct {
+		name     string
+		opts     CompressionOptions
+		wantSNCT bool // server_no_context_takeover asked for
+	}{
+		{"ZeroNoTakeover", CompressionOptions{}, true},
+		{"ContextTakeover", CompressionOptions{ContextTakeover: true}, false},
+		{"Disabled", CompressionOptions{Disabled: true}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := &DialOptions{Compression: tt.opts, HandshakeTimeout: hsTimeout,
+				Header: http.Header{"Sec-Websocket-Extensions": {"x-injected"}}}
+			c, err := Dial(context.Background(), "ws://"+addr, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.CloseNow()
+			offers := (<-reqs).Header.Values("Sec-WebSocket-Extensions")
+			if tt.opts.Disabled {
+				if len(offers) != 0 {
+					t.Fatalf("offered %q with compression disabled", offers)
+				}
+				return
+			}
+			if len(offers) != 1 || strings.Contains(offers[0], ",") {
+				t.Fatalf("offers %q, want one", offers)
+			}
+			elems := strings.Split(offers[0], ";")
+			if strings.TrimSpace(elems[0]) != "permessage-deflate" {
+				t.Fatalf("offer %q", offers[0])
+			}
+			snct := false
+			for _, e := range elems[1:] {
+				k, v, hasValue := strings.Cut(strings.TrimSpace(e), "=")
+				switch k {
+				case "server_no_context_takeover", "client_no_context_takeover":
+					if hasValue {
+						t.Errorf("%s has a value", k)
+					}
+					snct = snct || k == "server_no_context_takeover"
+				case "server_max_window_bits", "client_max_window_bits":
+					if n, err := strconv.Atoi(v); hasValue && (err != nil || n < 8 || n > 15) {
+						t.Errorf("%s=%q out of range", k, v)
+					}
+				default:
+					t.Errorf("parameter %q is not one of RFC 7692's", k)
+				}
+			}
+			if snct != tt.wantSNCT {
+				t.Errorf("offer %q: server_no_context_takeover %v, want %v", offers[0], snct, tt.wantSNCT)
+			}
+		})
 	}
 }
 

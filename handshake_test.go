@@ -1,11 +1,13 @@
 package websocket
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -115,4 +117,136 @@ func TestAcceptConnDialRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	exchange(t, c)
+}
+
+// writeTap records every byte written to a net.Conn.
+type writeTap struct {
+	net.Conn
+	mu sync.Mutex
+	b  []byte
+}
+
+func (w *writeTap) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.b = append(w.b, p...)
+	w.mu.Unlock()
+	return w.Conn.Write(p)
+}
+
+// frames returns the headers of the first n frames written after the HTTP
+// head of the handshake.
+func (w *writeTap) frames(t *testing.T, n int) []Header {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, b, ok := bytes.Cut(w.b, []byte("\r\n\r\n"))
+	if !ok {
+		t.Fatal("no handshake on the wire")
+	}
+	var hs []Header
+	for len(hs) < n {
+		h, hn, err := ParseHeader(b)
+		if err != nil || int64(len(b)-hn) < h.Length {
+			t.Fatalf("%d frames on the wire, want %d", len(hs), n)
+		}
+		hs = append(hs, h)
+		b = b[hn+int(h.Length):]
+	}
+	return hs
+}
+
+// TestHandshakeDeflateRoundTrip checks that what the handshake negotiates is
+// what the Conns do: Dial against AcceptConn, each with its own
+// CompressionOptions, then two equal messages each way. Compressed messages
+// carry RSV1 on the wire (RFC 7692 §6); with context takeover the second
+// refers to the first and is much shorter (§7.1.1), without it is not.
+func TestHandshakeDeflateRoundTrip(t *testing.T) {
+	msg := []byte(strings.Repeat(`{"id":12,"name":"fullduplex","tags":["ws","deflate"]},`, 80))
+	off := CompressionOptions{Disabled: true}
+	on := CompressionOptions{}
+	takeover := CompressionOptions{ContextTakeover: true}
+	tests := []struct {
+		name                   string
+		client, server         CompressionOptions
+		compressed, takingOver bool
+	}{
+		{"ZeroValuesCompress", on, on, true, false},
+		{"BothTakeOver", takeover, takeover, true, true},
+		{"ClientAsksNoTakeover", on, takeover, true, false},
+		{"ServerRefusesTakeover", takeover, on, true, false},
+		{"ClientDisabled", off, on, false, false},
+		{"ServerDisabled", on, off, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ln := hsListen(t)
+			srvTap := make(chan *writeTap, 1)
+			go func() {
+				nc, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				tap := &writeTap{Conn: nc}
+				srvTap <- tap
+				defer nc.Close()
+				c, err := AcceptConn(tap, nil, &AcceptOptions{Compression: tt.server})
+				if err != nil {
+					return
+				}
+				defer c.CloseNow()
+				c.SetDeadline(time.Now().Add(hsTimeout))
+				for range 2 {
+					op, p, err := c.ReadMessage()
+					if err != nil || c.WriteMessage(op, p) != nil {
+						return
+					}
+				}
+				c.ReadMessage() // until the client closes
+			}()
+			var cliTap *writeTap
+			opts := &DialOptions{Compression: tt.client, HandshakeTimeout: hsTimeout,
+				NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+					nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+					if err == nil {
+						cliTap = &writeTap{Conn: nc}
+						return cliTap, nil
+					}
+					return nil, err
+				}}
+			c, err := Dial(context.Background(), "ws://"+ln.Addr().String(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			c.SetDeadline(time.Now().Add(hsTimeout))
+			for range 2 {
+				if err := c.WriteMessage(OpText, msg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 2 {
+				if op, p, err := c.ReadMessage(); err != nil || op != OpText || !bytes.Equal(p, msg) {
+					t.Fatalf("echo: %v %d bytes, %v", op, len(p), err)
+				}
+			}
+			for side, tap := range map[string]*writeTap{"client": cliTap, "server": <-srvTap} {
+				fs := tap.frames(t, 2)
+				for i, f := range fs {
+					if f.Rsv1 != tt.compressed || !f.Fin || f.Opcode != OpText {
+						t.Errorf("%s message %d: %+v, want RSV1 %v", side, i, f, tt.compressed)
+					}
+				}
+				switch {
+				case !tt.compressed:
+					if fs[0].Length != int64(len(msg)) {
+						t.Errorf("%s sent %d bytes for a %d-byte message", side, fs[0].Length, len(msg))
+					}
+				case fs[0].Length >= int64(len(msg))/4:
+					t.Errorf("%s compressed %d bytes to %d", side, len(msg), fs[0].Length)
+				case tt.takingOver != (fs[1].Length < fs[0].Length/2):
+					t.Errorf("%s: second message %d bytes after %d, context takeover %v", side, fs[1].Length, fs[0].Length, tt.takingOver)
+				}
+			}
+		})
+	}
 }
