@@ -81,7 +81,8 @@ type Conn struct {
 	msgMu     sync.Mutex
 	wbuf      []byte // MaxHeaderSize bytes of room, then the payload buffer; msgMu
 	wbufSize  int
-	wbufp     *[]byte // holder of wbuf for wbufPool; msgMu
+	wbufp     *[]byte                            // holder of wbuf for wbufPool; msgMu
+	small     [MaxHeaderSize + smallMessage]byte // a small message's frame; msgMu
 	mw        messageWriter
 	frameMu   sync.Mutex
 	werr      error // sticky; frameMu
@@ -507,6 +508,9 @@ func (c *Conn) WriteMessage(op Opcode, p []byte) error {
 		c.releaseWbuf()
 		return err
 	}
+	if len(p) <= smallMessage {
+		return c.writeSmall(op, p)
+	}
 	if len(p) <= c.wbufSize {
 		buf := c.payloadBuf()
 		copy(buf, p)
@@ -517,6 +521,30 @@ func (c *Conn) WriteMessage(op Opcode, p []byte) error {
 	err := c.writeFrame(true, op, p)
 	c.releaseWbuf()
 	return err
+}
+
+// smallMessage is the largest payload WriteMessage sends from the Conn's
+// own small buffer rather than a pooled write buffer: for a small message,
+// taking a buffer from the pool and giving it back costs more than the rest
+// of the write.
+const smallMessage = 128
+
+// writeSmall writes p, at most smallMessage bytes, as one frame built in
+// c.small. The caller holds msgMu.
+func (c *Conn) writeSmall(op Opcode, p []byte) error {
+	h := Header{Fin: true, Opcode: op, Length: int64(len(p))}
+	if !c.server {
+		h.Masked, h.Mask = true, newMaskKey()
+	}
+	b := AppendHeader(c.small[:0], h)
+	n := len(b)
+	b = append(b, p...)
+	if h.Masked {
+		Mask(h.Mask, 0, b[n:])
+	}
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
+	return c.writeLocked(b)
 }
 
 // payloadBuf returns the write buffer past the room kept for a header,
