@@ -230,17 +230,24 @@ func checkRequest(r *http.Request, o *AcceptOptions) (string, *refusal) {
 			header: http.Header{"Allow": {"GET"}}}
 	case !r.ProtoAtLeast(1, 1):
 		return bad("HTTP/1.1 or later required")
-	case r.Host == "":
-		return bad("missing Host header")
+	case !validHost(r.Host):
+		// §4.2.1 item 2, RFC 9112 §3.2: the request names the server's
+		// authority. http.Server checks this already; AcceptConn must.
+		return bad("missing or invalid Host header")
 	case !headerHasToken(r.Header, "Upgrade", "websocket"):
 		return bad(`Upgrade header must include "websocket"`)
 	case !headerHasToken(r.Header, "Connection", "upgrade"):
 		return bad(`Connection header must include "Upgrade"`)
 	}
+	// §11.3.5: the field appears at most once in a request.
+	v := r.Header.Values("Sec-WebSocket-Version")
+	if len(v) > 1 {
+		return bad("want one Sec-WebSocket-Version header")
+	}
 	// §4.2.2 item 4: an unknown version is answered with the versions the
 	// server speaks, so the client may retry with one of them (§4.4). A 426
 	// must also carry Upgrade (RFC 9110 §15.5.22).
-	if v := r.Header.Values("Sec-WebSocket-Version"); len(v) != 1 || strings.TrimSpace(v[0]) != "13" {
+	if len(v) == 0 || strings.TrimSpace(v[0]) != "13" {
 		return "", &refusal{status: http.StatusUpgradeRequired, reason: "unsupported Sec-WebSocket-Version, want 13",
 			header: http.Header{"Sec-Websocket-Version": {"13"}, "Upgrade": {"websocket"}}}
 	}
@@ -261,6 +268,24 @@ func checkRequest(r *http.Request, o *AcceptOptions) (string, *refusal) {
 		return "", &refusal{status: http.StatusForbidden, reason: "origin not allowed"}
 	}
 	return key, nil
+}
+
+// validHost reports whether h is a URI authority without user information,
+// host[:port] (RFC 3986 §3.2.2, §3.2.3), as a Host header must be.
+func validHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=%:[]", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // originAllowed applies the same-origin policy that browsers leave to the
@@ -308,12 +333,14 @@ func sameHost(scheme, a, b string) bool {
 }
 
 // selectSubprotocol returns the first of the server's subprotocols that the
-// client offered, or "" (RFC 6455 §4.2.2 item 5.4).
+// client offered, or "" (RFC 6455 §4.2.2 item 5.4). Only tokens are
+// selected (§4.1 item 10), so that whatever the server lists, the response
+// carries a value the client can parse.
 func selectSubprotocol(h http.Header, prefs []string) string {
 	offered := headerList(h, "Sec-WebSocket-Protocol")
 	for _, p := range prefs {
 		for _, q := range offered {
-			if p == q {
+			if p == q && validToken(p) {
 				return p
 			}
 		}

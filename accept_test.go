@@ -156,6 +156,7 @@ func TestAcceptValidatesRequest(t *testing.T) {
 		{name: "KeyTwice", req: reqSpec{set: []string{"Sec-WebSocket-Key: " + sampleKey, "Sec-WebSocket-Key: " + sampleKey}}, want: 400},
 		{name: "Version8UpgradeRequired", req: reqSpec{set: []string{"Sec-WebSocket-Version: 8"}}, want: 426,
 			wantHeader: map[string]string{"Sec-WebSocket-Version": "13", "Upgrade": "websocket"}},
+		{name: "VersionTwice", req: reqSpec{set: []string{"Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 13"}}, want: 400},
 		{name: "VersionMissingUpgradeRequired", req: reqSpec{omit: []string{"Sec-WebSocket-Version"}}, want: 426,
 			wantHeader: map[string]string{"Sec-WebSocket-Version": "13"}},
 		{name: "BodyRefused", req: reqSpec{set: []string{"Content-Length: 5"}, body: "hello"}, want: 400},
@@ -234,6 +235,7 @@ func TestAcceptSubprotocolServerPreference(t *testing.T) {
 		{"ServerHasNone", nil, []string{"Sec-WebSocket-Protocol: a"}, ""},
 		{"ClientOffersNone", []string{"a"}, nil, ""},
 		{"CaseSensitive", []string{"Chat"}, []string{"Sec-WebSocket-Protocol: chat"}, ""},
+		{"NonTokenNeverSelected", []string{"a b", "c"}, []string{"Sec-WebSocket-Protocol: a b, c"}, "c"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,6 +247,42 @@ func TestAcceptSubprotocolServerPreference(t *testing.T) {
 			got := resp.Header.Values("Sec-WebSocket-Protocol")
 			if tt.want == "" && len(got) != 0 || tt.want != "" && (len(got) != 1 || got[0] != tt.want) {
 				t.Fatalf("Sec-WebSocket-Protocol %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestAcceptHostRequired checks that a request without a valid Host, the
+// server's authority (RFC 6455 §4.2.1 item 2, RFC 9112 §3.2), is refused
+// with 400. http.Server refuses these before Accept runs; AcceptConn reads
+// the request itself and must refuse them too.
+func TestAcceptHostRequired(t *testing.T) {
+	tests := []struct {
+		name string
+		req  reqSpec
+	}{
+		{"Missing", reqSpec{omit: []string{"Host"}}},
+		{"Empty", reqSpec{set: []string{"Host: "}}},
+		{"Space", reqSpec{set: []string{"Host: chat example"}}},
+		{"UserInfo", reqSpec{set: []string{"Host: user@chat.example"}}},
+		{"Twice", reqSpec{set: []string{"Host: chat.example", "Host: chat.example"}}},
+	}
+	for _, server := range []struct {
+		name  string
+		serve func(*testing.T, *AcceptOptions) (string, chan error)
+	}{{"Accept", acceptServer}, {"AcceptConn", acceptConnServer}} {
+		t.Run(server.name, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					addr, errs := server.serve(t, nil)
+					resp, body := hsRoundTrip(t, addr, tt.req.build(addr))
+					if resp.StatusCode != http.StatusBadRequest {
+						t.Fatalf("status %d %q, want 400", resp.StatusCode, body)
+					}
+					if server.name == "AcceptConn" && hsRecvErr(t, errs) == nil {
+						t.Fatal("AcceptConn returned no error")
+					}
+				})
 			}
 		})
 	}

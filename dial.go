@@ -109,6 +109,12 @@ const maxResponseHeaderBytes = 16 << 10
 // ctx bounds the dial and the handshake, not the returned Conn. When the
 // server answers with something other than a valid 101 response the error is
 // a *HandshakeError.
+//
+// Dial sends no Origin unless opts.Header has one: RFC 6455 §4.1 item 8
+// asks it of browsers only. Nor does it queue handshakes to the same
+// address one behind the other, as §4.1 item 2 asks of a client: that rule
+// keeps scripts in a browser from flooding a host, and a program that dials
+// chooses its own concurrency.
 func Dial(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, error) {
 	if opts == nil {
 		opts = &DialOptions{}
@@ -245,12 +251,15 @@ func checkResponse(resp *http.Response, key string, opts *DialOptions, cfg *conn
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		return fail("expected 101 Switching Protocols, got " + resp.Status)
 	}
-	if !headerHasToken(h, "Upgrade", "websocket") {
-		return fail(`response Upgrade header does not include "websocket"`)
+	// §4.1 item 2 of the response checks: the value is "websocket", not a
+	// list that includes it, as browsers also require.
+	if u := headerList(h, "Upgrade"); len(u) != 1 || !strings.EqualFold(u[0], "websocket") {
+		return fail(`response Upgrade header is not "websocket"`)
 	}
 	if !headerHasToken(h, "Connection", "upgrade") {
 		return fail(`response Connection header does not include "Upgrade"`)
 	}
+	// §11.3.3: the field appears at most once in a response.
 	if a := h.Values("Sec-WebSocket-Accept"); len(a) != 1 || strings.TrimSpace(a[0]) != AcceptKey(key) {
 		return fail("wrong Sec-WebSocket-Accept")
 	}
@@ -296,7 +305,7 @@ func parseWebSocketURL(s string) (*url.URL, error) {
 // buildRequest returns the client's opening handshake (RFC 6455 §4.1),
 // rejecting headers and subprotocols that could not be sent as they are.
 func buildRequest(u *url.URL, key string, opts *DialOptions) ([]byte, error) {
-	host := u.Host
+	host := hostHeader(u)
 	if h := opts.Header.Get("Host"); h != "" {
 		host = h
 	}
@@ -338,6 +347,20 @@ func buildRequest(u *url.URL, key string, opts *DialOptions) ([]byte, error) {
 	}
 	b = appendHeader(b, opts.Header, true)
 	return append(b, "\r\n"...), nil
+}
+
+// hostHeader returns the Host of a request for u: its host, with the port
+// only when it is not the scheme's default (RFC 6455 §4.1 item 4), as
+// browsers send it. A server comparing Host with Origin, which browsers send
+// without a default port either, then sees the same authority in both.
+func hostHeader(u *url.URL) string {
+	port := u.Port()
+	if port == "" || port == "80" && u.Scheme == "ws" || port == "443" && u.Scheme == "wss" {
+		// Trimmed rather than rebuilt, so that an IPv6 literal keeps its
+		// brackets and zone as written.
+		return strings.TrimSuffix(u.Host, ":"+port)
+	}
+	return u.Host
 }
 
 func basicAuth(u *url.Userinfo) string {

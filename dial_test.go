@@ -100,6 +100,24 @@ func TestDialVerifiesResponse(t *testing.T) {
 			return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " +
 				AcceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"
 		}},
+		// §4.1: Upgrade is "websocket", case-insensitively, and no list.
+		{name: "UpgradeList", wantStatus: 101, respond: func(r *http.Request) string {
+			return strings.Replace(response101(r, ""), "Upgrade: websocket", "Upgrade: websocket, h2c", 1)
+		}},
+		{name: "UpgradeTwice", wantStatus: 101, respond: func(r *http.Request) string {
+			return response101(r, "Upgrade: websocket\r\n")
+		}},
+		// §11.3.3: Sec-WebSocket-Accept at most once, even if right.
+		{name: "AcceptTwice", wantStatus: 101, respond: func(r *http.Request) string {
+			return response101(r, "Sec-WebSocket-Accept: "+AcceptKey(r.Header.Get("Sec-WebSocket-Key"))+"\r\n")
+		}},
+		// §4.1 item 6, §11.3.4: one subprotocol, on one line.
+		{name: "SubprotocolTwoLines", offer: []string{"a", "b"}, wantStatus: 101, respond: func(r *http.Request) string {
+			return response101(r, "Sec-WebSocket-Protocol: a\r\nSec-WebSocket-Protocol: a\r\n")
+		}},
+		{name: "Status101NoHeaders", wantStatus: 101, respond: func(r *http.Request) string {
+			return "HTTP/1.1 101 Switching Protocols\r\n\r\n"
+		}},
 		{name: "Status200NotSwitching", wantStatus: 200, wantBody: "hello", respond: func(r *http.Request) string {
 			return "HTTP/1.1 200 OK\r\nX-Test: yes\r\nContent-Length: 5\r\n\r\nhello"
 		}},
@@ -333,6 +351,74 @@ func TestDialRejectsBadInput(t *testing.T) {
 				t.Fatalf("err %v, dialed %v", err, dialed)
 			}
 		})
+	}
+}
+
+// TestDialHostHeader checks the Host of the request (RFC 6455 §4.1 item 4):
+// the URL's host, with its port unless it is the scheme's default.
+func TestDialHostHeader(t *testing.T) {
+	hosts := make(chan string, 1)
+	addr := hsFakeServer(t, func(r *http.Request) string {
+		hosts <- r.Host
+		return response101(r, "")
+	})
+	for in, want := range map[string]string{
+		"ws://chat.example/":         "chat.example",
+		"ws://chat.example:80/":      "chat.example",
+		"http://chat.example:80/":    "chat.example",
+		"ws://chat.example:/":        "chat.example",
+		"ws://chat.example:443/":     "chat.example:443",
+		"ws://chat.example:8080/":    "chat.example:8080",
+		"ws://[2001:db8::1]:80/":     "[2001:db8::1]",
+		"ws://[2001:db8::1]:81/":     "[2001:db8::1]:81",
+		"ws://user:pw@chat.example/": "chat.example",
+	} {
+		opts := &DialOptions{HandshakeTimeout: hsTimeout, Proxy: func(*http.Request) (*url.URL, error) { return nil, nil },
+			NetDialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			}}
+		c, err := Dial(context.Background(), in, opts)
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		c.CloseNow()
+		if got := <-hosts; got != want {
+			t.Errorf("%s: Host %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestDialWSSDefaultPortSameOrigin dials wss://example.com:443 as a page of
+// https://example.com would, with its Origin: a server's same-origin check
+// (here Accept's default one) must see the same authority in Host and
+// Origin, which browsers send without the default port.
+func TestDialWSSDefaultPortSameOrigin(t *testing.T) {
+	hosts := make(chan string, 1)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hosts <- r.Host
+		if c, err := Accept(w, r, nil); err == nil {
+			c.CloseNow()
+		}
+	}))
+	defer srv.Close()
+	conf := srv.Client().Transport.(*http.Transport).TLSClientConfig // trusts the test certificate, valid for example.com
+	opts := &DialOptions{
+		TLSConfig: conf, HandshakeTimeout: hsTimeout, Header: http.Header{"Origin": {"https://example.com"}},
+		Proxy: func(*http.Request) (*url.URL, error) { return nil, nil },
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if addr != "example.com:443" {
+				return nil, fmt.Errorf("dialed %s, want example.com:443", addr)
+			}
+			return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+		},
+	}
+	c, err := Dial(context.Background(), "wss://example.com:443/", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.CloseNow()
+	if h := <-hosts; h != "example.com" {
+		t.Errorf("Host %q, want example.com", h)
 	}
 }
 
