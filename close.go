@@ -222,7 +222,7 @@ func (c *Conn) writeClose(code StatusCode, reason string) error {
 		return c.werr
 	}
 	var body [MaxControlPayload]byte
-	return c.writeControlLocked(OpClose, appendClosePayload(body[:0], code, reason))
+	return c.writeShortLocked(OpClose, appendClosePayload(body[:0], code, reason))
 }
 
 // peerClosed handles the peer's Close frame: it answers with a Close frame

@@ -81,13 +81,12 @@ type Conn struct {
 	msgMu     sync.Mutex
 	wbuf      []byte // MaxHeaderSize bytes of room, then the payload buffer; msgMu
 	wbufSize  int
-	wbufp     *[]byte                            // holder of wbuf for wbufPool; msgMu
-	small     [MaxHeaderSize + smallMessage]byte // a small message's frame; msgMu
+	wbufp     *[]byte // holder of wbuf for wbufPool; msgMu
 	mw        messageWriter
 	frameMu   sync.Mutex
 	werr      error // sticky; frameMu
 	closeSent atomic.Bool
-	cbuf      [MaxHeaderSize + MaxControlPayload]byte // frameMu
+	cbuf      [MaxHeaderSize + MaxControlPayload]byte // short frames; frameMu
 	bufs      [2][]byte                               // frameMu
 	hbuf      [MaxHeaderSize]byte                     // frameMu
 	nb        net.Buffers                             // frameMu
@@ -523,28 +522,21 @@ func (c *Conn) WriteMessage(op Opcode, p []byte) error {
 	return err
 }
 
-// smallMessage is the largest payload WriteMessage sends from the Conn's
-// own small buffer rather than a pooled write buffer: for a small message,
-// taking a buffer from the pool and giving it back costs more than the rest
-// of the write.
-const smallMessage = 128
+// smallMessage is the largest payload WriteMessage sends as a control frame
+// is sent, built in cbuf, rather than through the write buffer: for a small
+// message, taking a buffer from the pool and giving it back would cost more
+// than the rest of the write.
+const smallMessage = MaxControlPayload
 
-// writeSmall writes p, at most smallMessage bytes, as one frame built in
-// c.small. The caller holds msgMu.
+// writeSmall writes p, at most smallMessage bytes, as one frame. The caller
+// holds msgMu.
 func (c *Conn) writeSmall(op Opcode, p []byte) error {
-	h := Header{Fin: true, Opcode: op, Length: int64(len(p))}
-	if !c.server {
-		h.Masked, h.Mask = true, newMaskKey()
-	}
-	b := AppendHeader(c.small[:0], h)
-	n := len(b)
-	b = append(b, p...)
-	if h.Masked {
-		Mask(h.Mask, 0, b[n:])
-	}
 	c.frameMu.Lock()
 	defer c.frameMu.Unlock()
-	return c.writeLocked(b)
+	if err := c.writable(); err != nil {
+		return err
+	}
+	return c.writeShortLocked(op, p)
 }
 
 // payloadBuf returns the write buffer past the room kept for a header,
@@ -688,12 +680,13 @@ func (c *Conn) WriteControl(op Opcode, payload []byte) error {
 	if err := c.writable(); err != nil {
 		return err
 	}
-	return c.writeControlLocked(op, payload)
+	return c.writeShortLocked(op, payload)
 }
 
-// writeControlLocked writes a control frame. The caller holds frameMu and
-// has checked that the frame may go out.
-func (c *Conn) writeControlLocked(op Opcode, payload []byte) error {
+// writeShortLocked writes a frame of at most MaxControlPayload bytes, a
+// control frame or a small message, built in cbuf. The caller holds frameMu
+// and has checked that the frame may go out.
+func (c *Conn) writeShortLocked(op Opcode, payload []byte) error {
 	h := Header{Fin: true, Opcode: op, Length: int64(len(payload))}
 	if !c.server {
 		h.Masked, h.Mask = true, newMaskKey()
