@@ -230,6 +230,10 @@ func checkRequest(r *http.Request, o *AcceptOptions) (string, *refusal) {
 			header: http.Header{"Allow": {"GET"}}}
 	case !r.ProtoAtLeast(1, 1):
 		return bad("HTTP/1.1 or later required")
+	case r.URL.Path != "" && r.URL.Path[0] != '/' || r.URL.Opaque != "":
+		// §4.2.1 item 1: the target is a resource name, such as
+		// "/chat?room=1", or an absolute URI holding one; not "*".
+		return bad("request target must be a path")
 	case !validHost(r.Host):
 		// §4.2.1 item 2, RFC 9112 §3.2: the request names the server's
 		// authority. http.Server checks this already; AcceptConn must.

@@ -139,6 +139,8 @@ func TestAcceptValidatesRequest(t *testing.T) {
 	}{
 		{name: "Valid", want: 101},
 		{name: "MethodMustBeGET", req: reqSpec{line: "POST /chat HTTP/1.1"}, want: 405, wantHeader: map[string]string{"Allow": "GET"}},
+		{name: "TargetAsteriskRefused", req: reqSpec{line: "GET * HTTP/1.1"}, want: 400},
+		{name: "TargetAbsoluteURI", req: reqSpec{line: "GET ws://chat.example/chat HTTP/1.1", set: []string{"Host: chat.example"}}, want: 101},
 		{name: "HTTP10Refused", req: reqSpec{line: "GET /chat HTTP/1.0"}, want: 400},
 		{name: "UpgradeMissing", req: reqSpec{omit: []string{"Upgrade"}}, want: 400},
 		{name: "UpgradeOtherProtocol", req: reqSpec{set: []string{"Upgrade: h2c"}}, want: 400},
