@@ -1,14 +1,18 @@
 package websocket
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -248,5 +252,41 @@ func TestHandshakeDeflateRoundTrip(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConnReaderDropsHeaderLimiter checks that once a handshake is read, the
+// Conn's reader reads from the connection itself when nothing past the
+// handshake is buffered, so that the header limiter costs later reads
+// nothing, and through the lifted limiter, losing no byte, when something
+// is.
+func TestConnReaderDropsHeaderLimiter(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	deadline := time.Now().Add(hsTimeout)
+	a.SetDeadline(deadline)
+	b.SetDeadline(deadline)
+	go io.WriteString(b, "from the connection")
+
+	// Nothing buffered: a limiter whose source fails must not be read.
+	lim := &headerLimiter{r: iotest.ErrReader(errors.New("read through the limiter")), n: 100}
+	rd := connReader(bufio.NewReader(lim), lim, nil, a)
+	got := make([]byte, len("from the connection"))
+	if _, err := io.ReadFull(rd, got); err != nil || string(got) != "from the connection" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+
+	// Bytes buffered past a handshake of 8 bytes, more than the limit
+	// still to come: all are read, in order.
+	lim = &headerLimiter{r: strings.NewReader("HEADERS\nbuffered" + strings.Repeat("z", 5000)), n: 24}
+	br := bufio.NewReaderSize(lim, 16)
+	if line, err := br.ReadString('\n'); err != nil || line != "HEADERS\n" {
+		t.Fatalf("handshake read %q, %v", line, err)
+	}
+	rd = connReader(br, lim, nil, a)
+	rest, err := io.ReadAll(rd)
+	if err != nil || string(rest) != "buffered"+strings.Repeat("z", 5000) {
+		t.Fatalf("after the handshake: %d bytes, %v", len(rest), err)
 	}
 }
