@@ -550,17 +550,7 @@ func TestConnFailDoesNotResetWithUnreadInput(t *testing.T) {
 	// and the read returns.
 	p.write(clientClose(1009, ""))
 	p.nc.Close()
-	select {
-	case err := <-res:
-		if !errors.Is(err, ErrMessageTooBig) {
-			t.Fatalf("ReadMessage error = %v, want ErrMessageTooBig", err)
-		}
-	case <-time.After(testTimeout):
-		t.Fatal("ReadMessage did not return after the peer closed")
-	}
-	if !c.isClosed() {
-		t.Fatal("the read returned before the connection was closed")
-	}
+	expectReadEndsClosed(t, res, c, ErrMessageTooBig)
 }
 
 // After failing, a client waits for the server to close the TCP connection
@@ -579,17 +569,7 @@ func TestConnFailClientWaitsForServer(t *testing.T) {
 	}
 	p.write(fromServer(true, OpClose, string(closeBody(1009, ""))))
 	p.nc.Close()
-	select {
-	case err := <-res:
-		if !errors.Is(err, ErrMessageTooBig) {
-			t.Fatalf("ReadMessage error = %v, want ErrMessageTooBig", err)
-		}
-	case <-time.After(testTimeout):
-		t.Fatal("ReadMessage did not return after the server closed")
-	}
-	if !c.isClosed() {
-		t.Fatal("the read returned before the connection was closed")
-	}
+	expectReadEndsClosed(t, res, c, ErrMessageTooBig)
 }
 
 // A peer that never ends the connection holds a failed Conn no longer than
@@ -642,5 +622,23 @@ func TestConnFailServerEndsOnPeerCloseWithoutHalfClose(t *testing.T) {
 	}
 	if d := time.Since(start); d > testTimeout/2 {
 		t.Fatalf("the server took %v to close after the client's Close frame", d)
+	}
+}
+
+// expectReadEndsClosed waits for the read of readLoop to end with an error
+// wrapping want, and checks that it ended only once the connection was
+// closed: a failed read lingers until then.
+func expectReadEndsClosed(t *testing.T, res <-chan error, c *Conn, want error) {
+	t.Helper()
+	select {
+	case err := <-res:
+		if !errors.Is(err, want) {
+			t.Fatalf("read error = %v, want %v", err, want)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the read did not return after the peer closed")
+	}
+	if !c.isClosed() {
+		t.Fatal("the read returned before the connection was closed")
 	}
 }
