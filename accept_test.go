@@ -181,10 +181,7 @@ func TestAcceptValidatesRequest(t *testing.T) {
 		{name: "NullOriginSkip", req: reqSpec{set: []string{"Origin: null"}},
 			opts: AcceptOptions{SkipOriginCheck: true}, want: 101},
 	}
-	for _, server := range []struct {
-		name  string
-		serve func(*testing.T, *AcceptOptions) (string, chan error)
-	}{{"Accept", acceptServer}, {"AcceptConn", acceptConnServer}} {
+	for _, server := range acceptServers {
 		t.Run(server.name, func(t *testing.T) {
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
@@ -269,10 +266,7 @@ func TestAcceptHostRequired(t *testing.T) {
 		{"UserInfo", reqSpec{set: []string{"Host: user@chat.example"}}},
 		{"Twice", reqSpec{set: []string{"Host: chat.example", "Host: chat.example"}}},
 	}
-	for _, server := range []struct {
-		name  string
-		serve func(*testing.T, *AcceptOptions) (string, chan error)
-	}{{"Accept", acceptServer}, {"AcceptConn", acceptConnServer}} {
+	for _, server := range acceptServers {
 		t.Run(server.name, func(t *testing.T) {
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
@@ -564,10 +558,7 @@ func TestAcceptDeflateResponse(t *testing.T) {
 		{name: "MalformedHeaderDeclined", offers: []string{"permessage-deflate; ="}},
 		{name: "NoOffer"},
 	}
-	for _, server := range []struct {
-		name  string
-		serve func(*testing.T, *AcceptOptions) (string, chan error)
-	}{{"Accept", acceptServer}, {"AcceptConn", acceptConnServer}} {
+	for _, server := range acceptServers {
 		t.Run(server.name, func(t *testing.T) {
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
@@ -595,3 +586,10 @@ func TestAcceptDeflateResponse(t *testing.T) {
 		})
 	}
 }
+
+// acceptServers are the two ways to serve a handshake, which every server
+// check runs against.
+var acceptServers = []struct {
+	name  string
+	serve func(*testing.T, *AcceptOptions) (string, chan error)
+}{{"Accept", acceptServer}, {"AcceptConn", acceptConnServer}}
