@@ -8,6 +8,19 @@ import "encoding/binary"
 // returned position to the next call lets a payload be (un)masked in pieces of
 // any size as it streams: Mask(k, Mask(k, 0, p[:i]), p[i:]) equals Mask(k, 0, p).
 func Mask(key [4]byte, pos int, b []byte) int {
+	// A one-line body so that Mask inlines and callers reach the
+	// architecture's masker (mask_amd64.s, or maskGeneric) in a single call.
+	return mask(key, pos, b)
+}
+
+// useAVX2 reports whether the masker may use AVX2. It is a variable, not a
+// constant, so that tests can turn it off and cover the SSE2 path on a CPU
+// that has AVX2.
+var useAVX2 = cpuHasAVX2()
+
+// maskGeneric is Mask in portable Go: the masker on architectures without
+// assembly and under the purego build tag.
+func maskGeneric(key [4]byte, pos int, b []byte) int {
 	pos &= 3
 	// Walk the first bytes one at a time until the key is back at position 0,
 	// so the word loop below can use the key as it is, whatever pos was.
@@ -25,18 +38,6 @@ func Mask(key [4]byte, pos int, b []byte) int {
 	if n >= 8 {
 		k32 := uint64(binary.LittleEndian.Uint32(key[:]))
 		k := k32 | k32<<32
-		// Whole blocks in vector registers where the CPU has them
-		// (mask_amd64.s); the word loops below finish the rest.
-		if useAVX2 && len(b) >= 128 {
-			m := len(b) &^ 127
-			maskBlocksAVX2(b[:m], k)
-			b = b[m:]
-		}
-		if haveMaskBlocks && len(b) >= 64 {
-			m := len(b) &^ 63
-			maskBlocks(b[:m], k)
-			b = b[m:]
-		}
 		// Four words a turn: the loads and stores compile to plain 8-byte moves
 		// (binary.LittleEndian is recognised by the compiler), so this is as fast
 		// as an unsafe word loop without its alignment concerns.

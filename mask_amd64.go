@@ -2,25 +2,28 @@
 
 package websocket
 
-// maskBlocks XORs the len(b)/64 whole blocks of 64 bytes at the start of b
-// with key, the 4-byte masking key repeated twice, in SSE2 registers (part of
-// the amd64 baseline, so no feature check is needed).
+import "encoding/binary"
+
+// mask is small enough to inline, so a call to Mask compiles to a direct call
+// of maskAsm: the assembly runs as a leaf without a Go frame around it, which
+// keeps short payloads (the common case) as fast as with maskGeneric.
+func mask(key [4]byte, pos int, b []byte) int {
+	return maskAsm(binary.LittleEndian.Uint32(key[:]), pos, b)
+}
+
+// maskAsm is Mask with the key as a little-endian uint32. Payloads of 128
+// bytes and more go through AVX2 registers 128 bytes a turn where useAVX2 is
+// set, then SSE2 (part of the amd64 baseline) takes 64 and 16 bytes a turn
+// from 32 bytes up, and 8-byte words and single bytes finish.
 //
 //go:noescape
-func maskBlocks(b []byte, key uint64)
+func maskAsm(key uint32, pos int, b []byte) int
 
-// maskBlocksAVX2 is maskBlocks for blocks of 128 bytes in AVX2 registers; it
-// may run only where cpuHasAVX2 is true.
-//
-//go:noescape
-func maskBlocksAVX2(b []byte, key uint64)
-
-// cpuHasAVX2 reports whether the CPU has AVX2 and the operating system
-// saves the YMM registers. It is asked in assembly because the package
-// depends on the standard library alone, which exports no CPU features.
+// cpuHasAVX2 reports whether the CPU has AVX2 and the operating system saves
+// the YMM registers on a context switch. It is asked in assembly because the
+// root module depends on the standard library alone, which exports no CPU
+// features.
 func cpuHasAVX2() bool
 
-const haveMaskBlocks = true
-
-// useAVX2 is a variable so that tests can cover the SSE2 path too.
-var useAVX2 = cpuHasAVX2()
+// maskHasAsm tells tests whether Mask runs assembly in this build.
+const maskHasAsm = true

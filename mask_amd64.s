@@ -2,82 +2,162 @@
 
 #include "textflag.h"
 
-// func maskBlocks(b []byte, key uint64)
-// XORs len(b)/64 blocks of 64 bytes with the 8-byte key pattern, using SSE2
-// (part of the amd64 baseline, so no CPU feature check is needed).
-TEXT ·maskBlocks(SB), NOSPLIT, $0-32
-	MOVQ b_base+0(FP), DI
-	MOVQ b_len+8(FP), CX
-	MOVQ key+24(FP), AX
+// func maskAsm(key uint32, pos int, b []byte) int
+//
+// The key is first rotated so that its low byte is key[pos]. Every block and
+// word after that is a multiple of 4 bytes long, so the rotated key stays in
+// step with the payload and no byte-by-byte walk back to position 0 is
+// needed. Loads and stores are unaligned: b may start anywhere.
+TEXT ·maskAsm(SB), NOSPLIT, $0-48
+	MOVL key+0(FP), AX
+	MOVQ pos+8(FP), CX
+	MOVQ b_base+16(FP), DI
+	MOVQ b_len+24(FP), BX
+
+	// The position after b is (pos + len(b)) mod 4; only the low two bits
+	// of the sum matter, so a wrapping sum is harmless.
+	LEAQ (CX)(BX*1), DX
+	ANDQ $3, DX
+	MOVQ DX, ret+40(FP)
+
+	// Byte i of the little-endian key masks payload byte i: rotate right by
+	// 8*pos, then repeat the 4 bytes to fill the 8-byte word.
+	ANDL $3, CX
+	SHLL $3, CX
+	RORL CX, AX
+	MOVQ AX, DX
+	SHLQ $32, DX
+	ORQ  DX, AX
+
+	// Under 32 bytes, moving the key into a vector register costs more
+	// than it saves: Mask is mostly called on short payloads.
+	CMPQ BX, $32
+	JB   words
 	MOVQ AX, X0
 	PUNPCKLQDQ X0, X0
-	SHRQ $6, CX
-	JZ done
-loop:
+	CMPQ BX, $128
+	JB   sse64
+	CMPB ·useAVX2(SB), $0
+	JE   sse64
+	VPBROADCASTQ X0, Y0
+
+avx128:
+	VPXOR   0(DI), Y0, Y1
+	VPXOR   32(DI), Y0, Y2
+	VPXOR   64(DI), Y0, Y3
+	VPXOR   96(DI), Y0, Y4
+	VMOVDQU Y1, 0(DI)
+	VMOVDQU Y2, 32(DI)
+	VMOVDQU Y3, 64(DI)
+	VMOVDQU Y4, 96(DI)
+	ADDQ    $128, DI
+	SUBQ    $128, BX
+	CMPQ    BX, $128
+	JAE     avx128
+	// Clear the upper halves of the YMM registers before any SSE
+	// instruction runs, or the CPU pays for the AVX-to-SSE transition.
+	// X0 keeps its low 128 bits, which the SSE loops use.
+	VZEROUPPER
+
+sse64:
+	CMPQ  BX, $64
+	JB    sse16
 	MOVOU 0(DI), X1
 	MOVOU 16(DI), X2
 	MOVOU 32(DI), X3
 	MOVOU 48(DI), X4
-	PXOR X0, X1
-	PXOR X0, X2
-	PXOR X0, X3
-	PXOR X0, X4
+	PXOR  X0, X1
+	PXOR  X0, X2
+	PXOR  X0, X3
+	PXOR  X0, X4
 	MOVOU X1, 0(DI)
 	MOVOU X2, 16(DI)
 	MOVOU X3, 32(DI)
 	MOVOU X4, 48(DI)
-	ADDQ $64, DI
-	DECQ CX
-	JNZ loop
+	ADDQ  $64, DI
+	SUBQ  $64, BX
+	JMP   sse64
+
+sse16:
+	CMPQ  BX, $16
+	JB    words
+	MOVOU 0(DI), X1
+	PXOR  X0, X1
+	MOVOU X1, 0(DI)
+	ADDQ  $16, DI
+	SUBQ  $16, BX
+	JMP   sse16
+
+words:
+	CMPQ BX, $8
+	JB   tail
+	XORQ AX, 0(DI)
+	ADDQ $8, DI
+	SUBQ $8, BX
+	JMP  words
+
+	// Fewer than 8 bytes are left: 4, 2 and 1 of them as the bits of the
+	// length say. The pattern repeats after 4 bytes; after 2, the next two
+	// key bytes are shifted down.
+tail:
+	TESTQ BX, BX
+	JZ    done
+	TESTQ $4, BX
+	JZ    tail2
+	XORL  AX, 0(DI)
+	ADDQ  $4, DI
+
+tail2:
+	TESTQ $2, BX
+	JZ    tail1
+	XORW  AX, 0(DI)
+	ADDQ  $2, DI
+	SHRL  $16, AX
+
+tail1:
+	TESTQ $1, BX
+	JZ    done
+	XORB  AX, 0(DI)
+
 done:
 	RET
 
 // func cpuHasAVX2() bool
-// AVX2 needs the CPU feature (CPUID.7.0:EBX[5]) and the OS saving YMM state
-// (CPUID.1:ECX OSXSAVE and AVX, XCR0 bits 1 and 2).
+//
+// AVX2 may be used only if the CPU has it (CPUID leaf 7, EBX bit 5) and the
+// operating system saves the YMM registers on a context switch: CPUID leaf 1
+// must report OSXSAVE (ECX bit 27, XGETBV usable) and AVX (ECX bit 28), and
+// XCR0 must have bits 1 (SSE state) and 2 (AVX state) set. Without the OS
+// part, a preempted goroutine could find its YMM registers overwritten.
 TEXT ·cpuHasAVX2(SB), NOSPLIT, $0-1
+	// Leaf 7 exists only if the highest basic leaf (EAX of leaf 0) is 7 or more.
+	XORL AX, AX
+	XORL CX, CX
+	CPUID
+	CMPL AX, $7
+	JB   no
+
 	MOVL $1, AX
 	XORL CX, CX
 	CPUID
 	ANDL $0x18000000, CX
 	CMPL CX, $0x18000000
-	JNE no
+	JNE  no
+
 	XORL CX, CX
 	XGETBV
 	ANDL $6, AX
 	CMPL AX, $6
-	JNE no
+	JNE  no
+
 	MOVL $7, AX
 	XORL CX, CX
 	CPUID
-	BTL $5, BX
-	JCC no
+	BTL  $5, BX
+	JCC  no
 	MOVB $1, ret+0(FP)
 	RET
+
 no:
 	MOVB $0, ret+0(FP)
-	RET
-
-// func maskBlocksAVX2(b []byte, key uint64)
-// XORs len(b)/128 blocks of 128 bytes with the 8-byte key pattern.
-TEXT ·maskBlocksAVX2(SB), NOSPLIT, $0-32
-	MOVQ b_base+0(FP), DI
-	MOVQ b_len+8(FP), CX
-	VPBROADCASTQ key+24(FP), Y0
-	SHRQ $7, CX
-	JZ done
-loop:
-	VPXOR 0(DI), Y0, Y1
-	VPXOR 32(DI), Y0, Y2
-	VPXOR 64(DI), Y0, Y3
-	VPXOR 96(DI), Y0, Y4
-	VMOVDQU Y1, 0(DI)
-	VMOVDQU Y2, 32(DI)
-	VMOVDQU Y3, 64(DI)
-	VMOVDQU Y4, 96(DI)
-	ADDQ $128, DI
-	DECQ CX
-	JNZ loop
-done:
-	VZEROUPPER
 	RET

@@ -2,12 +2,12 @@
 
 package websocket
 
-// Without assembly (other architectures, or the purego build tag) Mask uses
-// only its word loops.
+// Without assembly (other architectures, or the purego build tag) Mask is
+// maskGeneric.
 
-func maskBlocks(b []byte, key uint64)     {}
-func maskBlocksAVX2(b []byte, key uint64) {}
+func mask(key [4]byte, pos int, b []byte) int { return maskGeneric(key, pos, b) }
 
-const haveMaskBlocks = false
+func cpuHasAVX2() bool { return false }
 
-var useAVX2 = false
+// maskHasAsm tells tests whether Mask runs assembly in this build.
+const maskHasAsm = false
