@@ -2,7 +2,12 @@ package websocket
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -146,26 +151,45 @@ func TestMaskAllocs(t *testing.T) {
 	}
 }
 
-// maskPaths runs f once for each masking path this machine has: with AVX2
-// (where the CPU has it), and without, which on amd64 is the SSE2 path and
-// elsewhere the word loops.
-func maskPaths(t *testing.T, f func(t *testing.T)) {
+// maskPath is one way this build can mask: Mask with or without AVX2, or
+// maskGeneric called directly so that the portable code is tested on every
+// machine, not only where it is the one Mask uses.
+type maskPath struct {
+	name string
+	avx2 bool // the value useAVX2 takes while the path runs
+	mask func(key [4]byte, pos int, b []byte) int
+}
+
+// maskPaths lists the paths this machine can run: on amd64 with AVX2,
+// "avx2" and "noavx2" (the SSE2 loops) are the assembly, elsewhere (and
+// under purego) "noavx2" is maskGeneric again.
+func maskPaths() []maskPath {
+	var ps []maskPath
+	if cpuHasAVX2() {
+		ps = append(ps, maskPath{"avx2", true, Mask})
+	}
+	return append(ps, maskPath{"noavx2", false, Mask}, maskPath{"generic", false, maskGeneric})
+}
+
+// forEachMaskPath runs f as a subtest on each path, with useAVX2 set for it.
+func forEachMaskPath(t *testing.T, f func(t *testing.T, mask func([4]byte, int, []byte) int)) {
+	t.Helper()
 	saved := useAVX2
 	defer func() { useAVX2 = saved }()
-	if saved {
-		t.Run("avx2", f)
+	for _, p := range maskPaths() {
+		useAVX2 = p.avx2
+		t.Run(p.name, func(t *testing.T) { f(t, p.mask) })
 	}
-	useAVX2 = false
-	t.Run("noavx2", f)
 }
 
 // TestMaskEveryAlignment checks every length up to 300 at every offset of
 // b within a 64-byte line and every starting key position against the
-// byte-at-a-time reference, on each path, so each block loop's entry, exit
-// and hand-over to the word and byte loops is covered with and without
-// alignment.
+// byte-at-a-time reference, on each path, so that each loop's entry, exit
+// and hand-over to the next (128, 64, 16 and 8 bytes a turn, then 4, 2 and 1)
+// is covered with and without alignment. The whole buffer is compared, so a
+// write outside b fails too. Large buffers check the long loops.
 func TestMaskEveryAlignment(t *testing.T) {
-	maskPaths(t, func(t *testing.T) {
+	forEachMaskPath(t, func(t *testing.T, mask func([4]byte, int, []byte) int) {
 		r := rand.New(rand.NewPCG(7, 7))
 		key := [4]byte{0x9a, 0x03, 0x7e, 0xc1}
 		buf := randomBytes(r, 64+300+64)
@@ -177,7 +201,7 @@ func TestMaskEveryAlignment(t *testing.T) {
 					copy(want, buf)
 					copy(got, buf)
 					wantPos := maskRef(key, pos, want[off:off+n])
-					gotPos := Mask(key, pos, got[off:off+n])
+					gotPos := mask(key, pos, got[off:off+n])
 					if gotPos != wantPos || !bytes.Equal(got, want) {
 						t.Fatalf("n=%d off=%d pos=%d: position %d (want %d), bytes equal: %v", n, off, pos, gotPos, wantPos, bytes.Equal(got, want))
 					}
@@ -185,13 +209,61 @@ func TestMaskEveryAlignment(t *testing.T) {
 			}
 		}
 		for _, n := range []int{1 << 16, 1<<20 + 61} {
-			b := randomBytes(r, n)
-			ref := bytes.Clone(b)
-			maskRef(key, 3, ref)
-			Mask(key, 3, b)
-			if !bytes.Equal(b, ref) {
-				t.Fatalf("%d bytes differ from the reference", n)
+			src := randomBytes(r, n+64)
+			for _, off := range []int{0, 1, 31} {
+				for _, pos := range []int{0, 3} {
+					want := bytes.Clone(src)
+					got := bytes.Clone(src)
+					wantPos := maskRef(key, pos, want[off:off+n])
+					if gotPos := mask(key, pos, got[off:off+n]); gotPos != wantPos || !bytes.Equal(got, want) {
+						t.Fatalf("n=%d off=%d pos=%d: position %d (want %d), bytes equal: %v", n, off, pos, gotPos, wantPos, bytes.Equal(got, want))
+					}
+				}
 			}
 		}
 	})
+}
+
+// TestMaskPositionWraps checks that pos is taken modulo 4 whatever its size
+// or sign, as the word loops and the assembly's rotation both assume.
+func TestMaskPositionWraps(t *testing.T) {
+	forEachMaskPath(t, func(t *testing.T, mask func([4]byte, int, []byte) int) {
+		src := randomBytes(rand.New(rand.NewPCG(8, 8)), 200)
+		for _, pos := range []int{-1, -4, 5, math.MaxInt - 2, math.MinInt, math.MaxInt} {
+			for _, n := range []int{0, 3, 40, 200} {
+				want := bytes.Clone(src[:n])
+				wantPos := maskRef(rfcKey, pos&3, want)
+				got := bytes.Clone(src[:n])
+				if gotPos := mask(rfcKey, pos, got); gotPos != wantPos || !bytes.Equal(got, want) {
+					t.Fatalf("pos %d len %d: position %d (want %d), bytes equal: %v", pos, n, gotPos, wantPos, bytes.Equal(got, want))
+				}
+			}
+		}
+	})
+}
+
+// TestMaskCPUFeatureMatchesLinux checks the assembly's AVX2 check against the
+// kernel's: Linux lists avx2 in /proc/cpuinfo only when the CPU has it and
+// the kernel saves the YMM registers, which is what cpuHasAVX2 asks.
+func TestMaskCPUFeatureMatchesLinux(t *testing.T) {
+	if !maskHasAsm || runtime.GOOS != "linux" {
+		t.Skip("no assembly masker in this build, or not Linux")
+	}
+	info, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		t.Skip(err)
+	}
+	var flags []string
+	for line := range strings.Lines(string(info)) {
+		if name, value, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(name) == "flags" {
+			flags = strings.Fields(value)
+			break
+		}
+	}
+	if flags == nil {
+		t.Skip("no flags line in /proc/cpuinfo")
+	}
+	if want, got := slices.Contains(flags, "avx2"), cpuHasAVX2(); got != want {
+		t.Errorf("cpuHasAVX2() = %v, /proc/cpuinfo lists avx2: %v", got, want)
+	}
 }
