@@ -14,7 +14,8 @@ func mask(key [4]byte, pos int, b []byte) int {
 // maskAsm is Mask with the key as a little-endian uint32. Payloads of 128
 // bytes and more go through AVX2 registers 128 bytes a turn where useAVX2 is
 // set, then SSE2 (part of the amd64 baseline) takes 64 and 16 bytes a turn
-// from 32 bytes up, and 8-byte words and single bytes finish.
+// from 32 bytes up, and general registers finish the last 31 bytes or fewer
+// without a loop.
 //
 //go:noescape
 func maskAsm(key uint32, pos int, b []byte) int
