@@ -1,9 +1,9 @@
 package websocket
 
 import (
-	"bytes"
-	"compress/flate"
+	"math"
 	"sync"
+	"sync/atomic"
 )
 
 // PreparedMessage is a message encoded once to be written to many
@@ -15,12 +15,15 @@ type PreparedMessage struct {
 	payload []byte
 	frame   []byte // the server's frame: header and payload, unmasked
 
+	// deflated holds the server's compressed frames, at most one per
+	// compression level, made on first use. Senders read it without a lock;
+	// mu serializes the making of a frame, which replaces the slice.
 	mu       sync.Mutex
-	deflated []deflatedFrame // the server's compressed frames, one per level
+	deflated atomic.Pointer[[]deflatedFrame]
 }
 
 // deflatedFrame is a PreparedMessage compressed at one level, which any
-// connection that compresses without context takeover can send.
+// server Conn that compresses without context takeover can send.
 type deflatedFrame struct {
 	level int
 	frame []byte
@@ -29,6 +32,7 @@ type deflatedFrame struct {
 
 // NewPreparedMessage returns a message of type op (OpText or OpBinary) with
 // payload p, which it copies. It does not check that text is valid UTF-8.
+// The error is for an op that is not a message type.
 func NewPreparedMessage(op Opcode, p []byte) (*PreparedMessage, error) {
 	if err := checkDataOpcode(op); err != nil {
 		return nil, err
@@ -39,24 +43,33 @@ func NewPreparedMessage(op Opcode, p []byte) (*PreparedMessage, error) {
 	return &PreparedMessage{op: op, payload: frame[n:], frame: frame}, nil
 }
 
-// WritePreparedMessage writes pm as one message, as WriteMessage would. A
-// client masks every frame with a fresh key (RFC 6455 §5.3), so on a client
-// Conn it costs what WriteMessage does. With permessage-deflate negotiated,
-// a server Conn that compresses without context takeover sends a compressed
-// frame made once per compression level and shared; one that keeps its
-// context compresses pm with its own compressor.
+// WritePreparedMessage writes pm as one message, as WriteMessage would, and
+// like it may be called concurrently with other writes. A client masks every
+// frame with a fresh key (RFC 6455 §5.3), so on a client Conn it costs what
+// WriteMessage does.
+//
+// With permessage-deflate negotiated, a server Conn that compresses without
+// context takeover sends a compressed frame that is made once per
+// compression level and then shared; one that keeps its context compresses
+// pm with its own compressor, since the peer's window must see every message
+// that the compressor's does (RFC 7692 §7.2.1).
 func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
-	if !c.server || c.comp != nil && c.comp.params.writeTakeover && c.comp.compressWhole(len(pm.payload)) {
-		return c.WriteMessage(pm.op, pm.payload)
-	}
 	frame := pm.frame
 	if c.comp.compressWhole(len(pm.payload)) {
-		f, err := pm.deflatedFrame(c.comp.params.level)
-		if err != nil {
+		// w.takeover and w.level are set when the Conn is made and never
+		// change, so they may be read without msgMu.
+		if !c.server || c.comp.w.takeover {
+			return c.WriteMessage(pm.op, pm.payload)
+		}
+		var err error
+		if frame, err = pm.deflatedFrame(c.comp.w.level); err != nil {
 			return err
 		}
-		frame = f
+	} else if !c.server {
+		return c.WriteMessage(pm.op, pm.payload)
 	}
+	// msgMu keeps the frame from landing between the fragments of a
+	// message streamed through NextWriter (RFC 6455 §5.4).
 	c.msgMu.Lock()
 	defer c.msgMu.Unlock()
 	c.frameMu.Lock()
@@ -67,34 +80,47 @@ func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
 // deflatedFrame returns pm's server frame compressed at level, making it on
 // first use.
 func (pm *PreparedMessage) deflatedFrame(level int) ([]byte, error) {
+	if f, ok := findDeflated(pm.deflated.Load(), level); ok {
+		return f.frame, f.err
+	}
 	pm.mu.Lock()
 	defer pm.mu.Unlock()
-	for _, d := range pm.deflated {
-		if d.level == level {
-			return d.frame, d.err
+	old := pm.deflated.Load()
+	if f, ok := findDeflated(old, level); ok {
+		return f.frame, f.err // made while we waited for mu
+	}
+	f := deflatedFrame{level: level}
+	f.frame, f.err = deflateFrame(pm.op, pm.payload, level)
+	var list []deflatedFrame
+	if old != nil {
+		list = append(list, *old...)
+	}
+	list = append(list, f)
+	pm.deflated.Store(&list)
+	return f.frame, f.err
+}
+
+func findDeflated(list *[]deflatedFrame, level int) (deflatedFrame, bool) {
+	if list != nil {
+		for _, f := range *list {
+			if f.level == level {
+				return f, true
+			}
 		}
 	}
-	frame, err := deflateFrame(pm.op, pm.payload, level)
-	pm.deflated = append(pm.deflated, deflatedFrame{level, frame, err})
-	return frame, err
+	return deflatedFrame{}, false
 }
 
 // deflateFrame compresses p alone, as a message without context takeover
-// is (RFC 7692 §7.2.1: a DEFLATE block flushed with an empty stored block,
-// whose 0x00 0x00 0xff 0xff tail is removed), and frames it with RSV1 set.
+// is (RFC 7692 §7.2.1: DEFLATE blocks ended by a sync flush whose empty
+// stored block, 0x00 0x00 0xff 0xff, is removed), and frames it whole with
+// RSV1 set (§6.1). It uses the Conn's compressor, from its pool.
 func deflateFrame(op Opcode, p []byte, level int) ([]byte, error) {
-	var buf bytes.Buffer
-	fw, err := flate.NewWriter(&buf, level)
+	d := deflater{level: level, limit: math.MaxInt}
+	body, err := d.appendCompressed(nil, p)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := fw.Write(p); err != nil {
-		return nil, err
-	}
-	if err := fw.Flush(); err != nil {
-		return nil, err
-	}
-	body := bytes.TrimSuffix(buf.Bytes(), []byte{0, 0, 0xff, 0xff})
 	frame := AppendHeader(make([]byte, 0, MaxHeaderSize+len(body)), Header{Fin: true, Rsv1: true, Opcode: op, Length: int64(len(body))})
 	return append(frame, body...), nil
 }

@@ -2,7 +2,8 @@ package websocket
 
 import (
 	"bytes"
-	"fmt"
+	"compress/flate"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -70,15 +71,35 @@ func TestNewPreparedMessageRejectsControlOpcodes(t *testing.T) {
 	}
 }
 
+// prepNoTakeover and prepTakeover are the permessage-deflate parameters of the
+// tests, with every message compressed whatever its size.
+var (
+	prepNoTakeover = &deflateParams{writeWindowBits: maxWindowBits, level: DefaultCompressionLevel}
+	prepTakeover   = &deflateParams{writeTakeover: true, readTakeover: true, writeWindowBits: maxWindowBits, level: DefaultCompressionLevel}
+)
+
 // TestPreparedMessageConcurrentBroadcast sends prepared messages from many
-// goroutines to many connections at once, with ordinary writes mixed in,
-// and checks that every reader gets every message whole.
+// goroutines to many connections at once, with ordinary writes and streamed
+// messages mixed in, and checks that every reader gets every message whole:
+// whole messages never interleave (RFC 6455 §5.4), and with compression the
+// shared compressed frame is made once however many senders race for it.
 func TestPreparedMessageConcurrentBroadcast(t *testing.T) {
-	const conns, writers, msgs = 6, 4, 40
+	for _, tc := range []struct {
+		name   string
+		params *deflateParams
+	}{{"plain", nil}, {"deflate", prepNoTakeover}, {"deflate-takeover", prepTakeover}} {
+		t.Run(tc.name, func(t *testing.T) { testConcurrentBroadcast(t, tc.params) })
+	}
+}
+
+func testConcurrentBroadcast(t *testing.T, params *deflateParams) {
+	const conns, writers, msgs = 6, 4, 30
 	type pair struct{ cli, srv *Conn }
 	pairs := make([]pair, conns)
 	for i := range pairs {
-		pairs[i].cli, pairs[i].srv = connPair(t, tcpConns, connConfig{}, connConfig{})
+		// A small write buffer makes streamed messages many frames, so a
+		// whole message sent amid them would be seen.
+		pairs[i].cli, pairs[i].srv = connPair(t, tcpConns, connConfig{deflate: params}, connConfig{deflate: params, writeBufferSize: 256})
 	}
 	prepared := make([]*PreparedMessage, msgs)
 	for i := range prepared {
@@ -92,9 +113,12 @@ func TestPreparedMessageConcurrentBroadcast(t *testing.T) {
 			for i, pm := range prepared {
 				for _, p := range pairs {
 					var err error
-					if (i+w)%3 == 0 {
+					switch (i + w) % 4 {
+					case 0:
 						err = p.srv.WriteMessage(OpText, pm.payload)
-					} else {
+					case 1:
+						err = writeStreamed(p.srv, pm.payload)
+					default:
 						err = p.srv.WritePreparedMessage(pm)
 					}
 					if err != nil {
@@ -125,55 +149,167 @@ func TestPreparedMessageConcurrentBroadcast(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	for i, pm := range prepared {
+		want := 0
+		if params != nil && !params.writeTakeover {
+			want = 1
+		}
+		if n := deflatedCount(pm); n != want {
+			t.Fatalf("message %d: %d compressed frames made, want %d", i, n, want)
+		}
+	}
 }
 
-// TestPreparedMessageCompressed checks that a server with permessage-deflate
-// sends a prepared message compressed (RSV1) and the client reads it back,
-// with and without context takeover, and that the shared compressed frame
-// is made once per level.
-func TestPreparedMessageCompressed(t *testing.T) {
-	for _, takeover := range []bool{false, true} {
-		t.Run(fmt.Sprintf("takeover=%v", takeover), func(t *testing.T) {
-			params := &deflateParams{writeTakeover: takeover, readTakeover: takeover, writeWindowBits: maxWindowBits, level: DefaultCompressionLevel, threshold: 0}
-			cli, srv := connPair(t, tcpConns, connConfig{deflate: params}, connConfig{deflate: params})
-			msg := bytes.Repeat([]byte(`{"candidate":"Vim","votes":12345}`), 60)
-			pm, _ := NewPreparedMessage(OpText, msg)
-			go func() {
-				for range 3 {
-					srv.WritePreparedMessage(pm)
-				}
-			}()
-			cli.SetReadDeadline(time.Now().Add(testTimeout))
-			for range 3 {
-				op, got, err := cli.ReadMessage()
-				if err != nil || op != OpText || !bytes.Equal(got, msg) {
-					t.Fatalf("read %v %d B, %v", op, len(got), err)
-				}
+// writeStreamed writes p through NextWriter in 100-byte pieces, so the
+// message goes out in several frames when it is not compressed.
+func writeStreamed(c *Conn, p []byte) error {
+	w, err := c.NextWriter(OpText)
+	if err != nil {
+		return err
+	}
+	for ; len(p) > 0; p = p[min(100, len(p)):] {
+		if _, err := w.Write(p[:min(100, len(p))]); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+func deflatedCount(pm *PreparedMessage) int {
+	if l := pm.deflated.Load(); l != nil {
+		return len(*l)
+	}
+	return 0
+}
+
+// TestPreparedMessageCompressedFrame checks the compressed frame a server
+// without context takeover sends: RSV1 on a final frame (RFC 7692 §6.1), a
+// payload that inflates to the message once the removed tail is appended
+// back (§7.2.2), the same bytes on every send and on every connection, and
+// the same frame as WriteMessage sends.
+func TestPreparedMessageCompressedFrame(t *testing.T) {
+	msg := bytes.Repeat([]byte(`{"candidate":"Vim","votes":12345}`), 60)
+	pm, _ := NewPreparedMessage(OpText, msg)
+	var frames [][]byte
+	var wm []byte
+	for range 2 {
+		peer, srv := newRawPeer(t, tcpConns, true, connConfig{deflate: prepNoTakeover})
+		go func() {
+			srv.WritePreparedMessage(pm)
+			srv.WritePreparedMessage(pm)
+			srv.WriteMessage(OpText, msg)
+		}()
+		for i := range 3 {
+			h, p, err := peer.readFrame()
+			if err != nil {
+				t.Fatal(err)
 			}
-			pm.mu.Lock()
-			defer pm.mu.Unlock()
-			if want := map[bool]int{false: 1, true: 0}[takeover]; len(pm.deflated) != want {
-				t.Fatalf("%d shared compressed frames, want %d", len(pm.deflated), want)
+			if !h.Fin || !h.Rsv1 || h.Opcode != OpText {
+				t.Fatalf("frame %+v; want a final compressed text frame", h)
 			}
-			if !takeover && len(pm.deflated[0].frame) >= len(pm.frame)/4 {
-				t.Fatalf("compressed frame of %d B for a %d B message", len(pm.deflated[0].frame), len(msg))
+			if len(p) >= len(msg)/4 {
+				t.Fatalf("compressed payload of %d B for a %d B message", len(p), len(msg))
+			}
+			got, err := io.ReadAll(flate.NewReader(io.MultiReader(bytes.NewReader(p), bytes.NewReader([]byte{0, 0, 0xff, 0xff}))))
+			if err != io.ErrUnexpectedEOF || !bytes.Equal(got, msg) { // no final block: the reader stops at the end of input
+				t.Fatalf("payload inflates to %d B, %v", len(got), err)
+			}
+			if i == 2 {
+				wm = frameBytes(h, p)
+			} else {
+				frames = append(frames, frameBytes(h, p))
+			}
+		}
+	}
+	for _, f := range frames[1:] {
+		if !bytes.Equal(f, frames[0]) {
+			t.Fatal("sends of one prepared message differ")
+		}
+	}
+	if !bytes.Equal(wm, frames[0]) {
+		t.Fatalf("WriteMessage sent % x, WritePreparedMessage % x", wm, frames[0])
+	}
+	if n := deflatedCount(pm); n != 1 {
+		t.Fatalf("%d compressed frames made, want 1", n)
+	}
+}
+
+// TestPreparedMessageCompressionChoices checks when a prepared message goes
+// compressed: never below the threshold or after SetWriteCompression(false),
+// and with the Conn's own compressor under context takeover (the shared
+// frame would leave the peer's window out of step with ours, RFC 7692 §7.2.1).
+func TestPreparedMessageCompressionChoices(t *testing.T) {
+	big := bytes.Repeat([]byte("abcd"), 300)
+	for _, tc := range []struct {
+		name     string
+		params   deflateParams
+		off      bool
+		msg      []byte
+		rsv1     bool
+		deflated int
+	}{
+		{"below threshold", deflateParams{writeWindowBits: maxWindowBits, level: 1, threshold: 2000}, false, big, false, 0},
+		{"write compression off", *prepNoTakeover, true, big, false, 0},
+		{"no context takeover shares", *prepNoTakeover, false, big, true, 1},
+		{"context takeover compresses its own", *prepTakeover, false, big, true, 0},
+		{"limited window, message fits", deflateParams{writeWindowBits: 11, level: 1}, false, big, true, 1},
+		{"limited window, message fits, takeover asked", deflateParams{writeTakeover: true, writeWindowBits: 11, level: 1}, false, big, true, 1},
+		{"limited window, message too long", deflateParams{writeWindowBits: 9, level: 1}, false, big, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			peer, srv := newRawPeer(t, tcpConns, true, connConfig{deflate: &tc.params})
+			srv.SetWriteCompression(!tc.off)
+			pm, _ := NewPreparedMessage(OpBinary, tc.msg)
+			go srv.WritePreparedMessage(pm)
+			h, p, err := peer.readFrame()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Rsv1 != tc.rsv1 || !h.Fin {
+				t.Fatalf("frame %+v; want Rsv1 %v", h, tc.rsv1)
+			}
+			if !tc.rsv1 && !bytes.Equal(p, tc.msg) {
+				t.Fatal("uncompressed payload differs from the message")
+			}
+			if n := deflatedCount(pm); n != tc.deflated {
+				t.Fatalf("%d shared compressed frames, want %d", n, tc.deflated)
 			}
 		})
 	}
 }
 
+// TestWritePreparedMessageServerAllocs checks the promise of broadcast: a
+// server sends a prepared message, plain or compressed, with no allocation.
+func TestWritePreparedMessageServerAllocs(t *testing.T) {
+	for _, params := range []*deflateParams{nil, prepNoTakeover} {
+		c := newConn(&replayConn{}, nil, true, connConfig{deflate: params})
+		pm, _ := NewPreparedMessage(OpBinary, bytes.Repeat([]byte("x"), 1<<10))
+		c.WritePreparedMessage(pm) // makes the compressed frame
+		if n := testing.AllocsPerRun(100, func() { c.WritePreparedMessage(pm) }); n != 0 {
+			t.Errorf("compression %v: %v allocations per send, want 0", params != nil, n)
+		}
+	}
+}
+
 func BenchmarkWritePreparedMessage(b *testing.B) {
-	for _, size := range []int{16, 1 << 10, 64 << 10} {
-		b.Run(fmt.Sprintf("server/%dB", size), func(b *testing.B) {
-			c := newConn(&replayConn{}, nil, true, connConfig{})
-			pm, _ := NewPreparedMessage(OpBinary, make([]byte, size))
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := c.WritePreparedMessage(pm); err != nil {
-					b.Fatal(err)
+	roles := []struct {
+		name   string
+		server bool
+		params *deflateParams
+	}{{"server", true, nil}, {"server-deflate", true, prepNoTakeover}, {"client", false, nil}}
+	for _, role := range roles {
+		for _, s := range connBenchSizes[:3] {
+			b.Run(role.name+"/"+s.name, func(b *testing.B) {
+				c := newConn(&replayConn{}, nil, role.server, connConfig{deflate: role.params})
+				pm, _ := NewPreparedMessage(OpBinary, bytes.Repeat([]byte("0123456789abcdef"), s.n/16))
+				b.SetBytes(int64(s.n))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := c.WritePreparedMessage(pm); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
