@@ -16,7 +16,9 @@ import (
 //
 // Read returns io.EOF once the peer closes with StatusNormalClosure or
 // StatusGoingAway, and the close error for any other code. Close runs the
-// closing handshake with StatusNormalClosure. Deadlines are the Conn's.
+// closing handshake with StatusNormalClosure. Deadlines are the Conn's: unlike
+// on a TCP connection, a Read or Write that times out leaves the stream
+// unusable in that direction, since the Conn cannot resume a frame cut short.
 // As net.Conn requires, its methods may be called from several goroutines;
 // reads are serialized, and the Conn must not be read from elsewhere.
 func NetConn(c *Conn, op Opcode) net.Conn {
@@ -38,6 +40,9 @@ func (nc *netConn) Read(p []byte) (int, error) {
 	if nc.rerr != nil {
 		return 0, nc.rerr
 	}
+	if len(p) == 0 {
+		return 0, nil // as a TCP connection does, without waiting for data
+	}
 	for {
 		if nc.r == nil {
 			_, r, err := nc.c.NextReader()
@@ -50,7 +55,7 @@ func (nc *netConn) Read(p []byte) (int, error) {
 		n, err := nc.r.Read(p)
 		if err == io.EOF {
 			nc.r = nil
-			if n == 0 && len(p) > 0 {
+			if n == 0 {
 				continue // an empty message, or the end of one: go on to the next
 			}
 			err = nil

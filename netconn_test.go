@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -161,5 +162,92 @@ func TestNetConnCloseTwice(t *testing.T) {
 	}
 	if _, err := cli.Write([]byte("x")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Write after Close = %v; want ErrClosed", err)
+	}
+}
+
+// TestNetConnZeroLengthRead checks that Read with an empty buffer returns at
+// once, as on a TCP connection, rather than waiting for a message.
+func TestNetConnZeroLengthRead(t *testing.T) {
+	_, srv := netConnPair(t)
+	srv.SetReadDeadline(time.Now().Add(testTimeout))
+	if n, err := srv.Read(nil); n != 0 || err != nil {
+		t.Fatalf("Read(nil) = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// TestNetConnConcurrentWrites has several goroutines write to one stream at
+// once, as net.Conn allows: every Write arrives whole, never split by another.
+func TestNetConnConcurrentWrites(t *testing.T) {
+	cli, srv := netConnPair(t)
+	cli.SetDeadline(time.Now().Add(testTimeout))
+	srv.SetDeadline(time.Now().Add(testTimeout))
+	const writers, writes, size = 4, 50, 3000
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			chunk := bytes.Repeat([]byte{byte('a' + w)}, size)
+			for range writes {
+				if _, err := cli.Write(chunk); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	got := make([]byte, writers*writes*size)
+	_, err := io.ReadFull(srv, got)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(got); i += size {
+		if c := got[i]; c < 'a' || c >= 'a'+writers || !bytes.Equal(got[i:i+size], bytes.Repeat([]byte{c}, size)) {
+			t.Fatalf("bytes %d to %d mix writes", i, i+size)
+		}
+	}
+}
+
+// TestNetConnNoGoroutineLeak tunnels through an echo between Conns that
+// send keep-alive pings, and closes; every goroutine the Conns or the test
+// started must then end.
+func TestNetConnNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	func() {
+		cfg := connConfig{pingInterval: 40 * time.Millisecond}
+		c, s := connPair(t, tcpConns, cfg, cfg)
+		cli, srv := NetConn(c, OpBinary), NetConn(s, OpBinary)
+		cli.SetDeadline(time.Now().Add(testTimeout))
+		srv.SetDeadline(time.Now().Add(testTimeout))
+		echoed := make(chan error, 1)
+		go func() { _, err := io.Copy(srv, srv); echoed <- err }()
+		data := bytes.Repeat([]byte("tunnel "), 10000)
+		got := make([]byte, len(data))
+		read := make(chan error, 1)
+		go func() { _, err := io.ReadFull(cli, got); read <- err }()
+		// A few keep-alive pings each way, answered by the readers.
+		time.Sleep(100 * time.Millisecond)
+		if _, err := cli.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-read; err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("echo: %v", err)
+		}
+		if err := cli.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if err := <-echoed; err != nil {
+			t.Fatalf("the echo ended with %v; want io.EOF, which io.Copy reports as nil", err)
+		}
+		srv.Close()
+	}()
+	deadline := time.Now().Add(testTimeout)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 	}
 }
