@@ -54,7 +54,8 @@
 // whole, never interleaved, and control frames may pass a message streamed
 // through NextWriter. Close and CloseNow may be called from any goroutine.
 // Pings are answered and the peer's Close frame is handled while reading, so
-// a goroutine must be reading for them to be seen.
+// a goroutine must be reading for them to be seen; the PingInterval option
+// sends keep-alive pings and drops a peer that stops answering them.
 //
 // # Closing
 //
@@ -69,15 +70,18 @@
 //
 // Every limit is on by default: messages up to DefaultReadLimit (16 MiB),
 // handshakes within DefaultHandshakeTimeout and DefaultMaxHeaderBytes,
-// compressed messages counted at their inflated size. Buffers are
-// DefaultBufferSize and reused, so the read and write paths make no
-// allocation per message in steady state.
+// compressed messages counted at their inflated size, and Close waits at most
+// DefaultCloseTimeout for the peer. Buffers are DefaultBufferSize and reused,
+// so AppendMessage and the write methods make no allocation per message in
+// steady state.
 //
 // # Compression
 //
 // permessage-deflate is negotiated by default, without context takeover, so
 // an idle connection holds no compression state; messages shorter than
-// DefaultCompressionThreshold go uncompressed. See CompressionOptions.
+// DefaultCompressionThreshold go uncompressed. See CompressionOptions and
+// SetWriteCompression. A PreparedMessage is compressed once and shared by the
+// server connections that compress without context takeover.
 //
 // # Frames
 //

@@ -21,10 +21,11 @@ func echoHandler(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered the request
 	}
 	defer c.CloseNow()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
 	for {
 		op, msg, err := c.ReadMessage()
 		if err != nil {
-			return
+			return // the client has closed, or the deadline has passed
 		}
 		if err := c.WriteMessage(op, msg); err != nil {
 			return
@@ -47,6 +48,7 @@ func ExampleAccept() {
 		log.Fatal(err)
 	}
 	defer c.CloseNow()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
 
 	if err := c.WriteMessage(websocket.OpText, []byte("hello")); err != nil {
 		log.Fatal(err)
@@ -71,6 +73,7 @@ func ExampleDial() {
 			return
 		}
 		defer c.CloseNow()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		c.ReadMessage() // until the client closes
 	}))
 	defer srv.Close()
@@ -96,7 +99,9 @@ func ExampleHandshakeError() {
 	}))
 	defer srv.Close()
 
-	_, err := websocket.Dial(context.Background(), wsURL(srv), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := websocket.Dial(ctx, wsURL(srv), nil)
 	var he *websocket.HandshakeError
 	if errors.As(err, &he) {
 		fmt.Println(he.StatusCode, strings.TrimSpace(string(he.Body)))
@@ -109,18 +114,21 @@ func ExampleHandshakeError() {
 func ExampleConn_NextWriter() {
 	srv := httptest.NewServer(http.HandlerFunc(echoHandler))
 	defer srv.Close()
-	c, err := websocket.Dial(context.Background(), wsURL(srv), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := websocket.Dial(ctx, wsURL(srv), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer c.CloseNow()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
 
 	w, err := c.NextWriter(websocket.OpBinary)
 	if err != nil {
 		log.Fatal(err)
 	}
 	for range 100 {
-		w.Write(make([]byte, 1000)) // written as the buffer fills
+		w.Write(make([]byte, 1000)) // sent a buffer at a time
 	}
 	if err := w.Close(); err != nil { // the final fragment
 		log.Fatal(err)
@@ -135,6 +143,44 @@ func ExampleConn_NextWriter() {
 	// Output: binary 100000 <nil>
 }
 
+// Close runs the closing handshake; the peer's read returns a *CloseError
+// with the code and reason.
+func ExampleConn_Close() {
+	peerErr := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			peerErr <- err
+			return
+		}
+		defer c.CloseNow()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _, err = c.ReadMessage() // answers the client's Close frame
+		peerErr <- err
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := websocket.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Close sends a Close frame, waits for the server's and ends the connection.
+	fmt.Println(c.Close(websocket.StatusNormalClosure, "bye"))
+
+	var ce *websocket.CloseError
+	if err := <-peerErr; errors.As(err, &ce) {
+		fmt.Println(ce.Code, ce.Reason)
+	}
+	err = c.WriteMessage(websocket.OpText, []byte("too late"))
+	fmt.Println(errors.Is(err, websocket.ErrClosed))
+	// Output:
+	// <nil>
+	// 1000 (normal closure) bye
+	// true
+}
+
 // The peer's close code and reason come back from the read as a
 // *CloseError.
 func ExampleCloseError() {
@@ -146,11 +192,14 @@ func ExampleCloseError() {
 		c.Close(websocket.StatusGoingAway, "restarting")
 	}))
 	defer srv.Close()
-	c, err := websocket.Dial(context.Background(), wsURL(srv), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := websocket.Dial(ctx, wsURL(srv), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer c.CloseNow()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 
 	_, _, err = c.ReadMessage()
 	var ce *websocket.CloseError
@@ -163,6 +212,54 @@ func ExampleCloseError() {
 	// true
 }
 
+// A broadcast: the message is framed once, and every server connection
+// sends the same bytes.
+func ExampleNewPreparedMessage() {
+	joined := make(chan *websocket.Conn, 3)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		joined <- c // the Conn outlives the handler
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var clients []*websocket.Conn
+	for range 3 {
+		c, err := websocket.Dial(ctx, wsURL(srv), nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer c.CloseNow()
+		clients = append(clients, c)
+	}
+
+	pm, err := websocket.NewPreparedMessage(websocket.OpText, []byte("price: 42"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for range clients {
+		c := <-joined
+		defer c.CloseNow()
+		if err := c.WritePreparedMessage(pm); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	for i, c := range clients {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, msg, err := c.ReadMessage()
+		fmt.Println(i, string(msg), err)
+	}
+	// Output:
+	// 0 price: 42 <nil>
+	// 1 price: 42 <nil>
+	// 2 price: 42 <nil>
+}
+
 // A byte stream over a WebSocket, as tunnels need.
 func ExampleNetConn() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -171,35 +268,60 @@ func ExampleNetConn() {
 			return
 		}
 		nc := websocket.NetConn(c, websocket.OpBinary)
-		defer nc.Close()
+		defer nc.Close() // a normal closure: the end of the stream
 		io.Copy(nc, strings.NewReader("a stream of bytes"))
 	}))
 	defer srv.Close()
-	c, err := websocket.Dial(context.Background(), wsURL(srv), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := websocket.Dial(ctx, wsURL(srv), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	b, err := io.ReadAll(websocket.NetConn(c, websocket.OpBinary)) // io.EOF at the server's close
+
+	nc := websocket.NetConn(c, websocket.OpBinary)
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(nc) // reads until io.EOF, at the server's close
 	fmt.Printf("%q %v\n", b, err)
 	// Output: "a stream of bytes" <nil>
 }
 
-// Building and parsing a frame with the low-level codec.
+// Building a frame with the low-level codec: the masked "Hello" of RFC 6455
+// §5.7.
 func ExampleAppendHeader() {
 	payload := []byte("Hello")
-	h := websocket.Header{Fin: true, Opcode: websocket.OpText, Masked: true, Mask: [4]byte{0x37, 0xfa, 0x21, 0x3d}, Length: int64(len(payload))}
+	h := websocket.Header{
+		Fin:    true,
+		Opcode: websocket.OpText,
+		Masked: true,
+		Mask:   [4]byte{0x37, 0xfa, 0x21, 0x3d},
+		Length: int64(len(payload)),
+	}
 	frame := websocket.AppendHeader(nil, h)
 	start := len(frame)
 	frame = append(frame, payload...)
 	websocket.Mask(h.Mask, 0, frame[start:])
-	fmt.Printf("% x\n", frame) // RFC 6455 §5.7, a masked "Hello"
+	fmt.Printf("% x\n", frame)
+	// Output: 81 85 37 fa 21 3d 7f 9f 4d 51 58
+}
 
-	got, n, err := websocket.ParseHeader(frame)
-	fmt.Println(got.Opcode, got.Fin, got.Length, n, err)
-	websocket.Mask(got.Mask, 0, frame[n:])
-	fmt.Println(string(frame[n:]))
+// Parsing a frame with the low-level codec: ParseHeader reports the header
+// and its size, and asks for more bytes when the header is cut short.
+func ExampleParseHeader() {
+	frame := []byte{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}
+
+	_, _, err := websocket.ParseHeader(frame[:3])
+	fmt.Println(err == io.ErrUnexpectedEOF)
+
+	h, n, err := websocket.ParseHeader(frame)
+	if err != nil {
+		log.Fatal(err)
+	}
+	payload := frame[n : n+int(h.Length)]
+	websocket.Mask(h.Mask, 0, payload)
+	fmt.Println(h.Opcode, h.Fin, h.Masked, n, string(payload))
 	// Output:
-	// 81 85 37 fa 21 3d 7f 9f 4d 51 58
-	// text true 5 6 <nil>
-	// Hello
+	// true
+	// text true true 6 Hello
 }
