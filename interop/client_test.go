@@ -21,7 +21,7 @@ import (
 // plainDial is the DialOptions of the tests that are not about compression.
 func plainDial() *websocket.DialOptions {
 	opts := &websocket.DialOptions{HandshakeTimeout: 10 * time.Second}
-	setCompression(opts, websocket.CompressionOptions{Disabled: true})
+	opts.Compression.Disabled = true
 	return opts
 }
 

@@ -3,8 +3,9 @@ package interop
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
-	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,10 +15,12 @@ import (
 
 // permessage-deflate (RFC 7692) against the peers' implementations, in every
 // combination of the Go side off, on, and on with context takeover, and the
-// peer off and on. Negotiation must succeed exactly when both sides want it,
-// every message must round-trip byte-exact either way, and compression must
-// show on the wire: repetitive text shrinks both ways when negotiated and
-// does not otherwise.
+// peer off, on with its defaults, on without context takeover and on with
+// small LZ77 windows. The peer reports the parameters it agreed to, which
+// must be those RFC 7692 §7.1 gives for the offer and the answer; every
+// message must round-trip byte-exact, whole and fragmented; and compression
+// must show on the wire: repetitive text shrinks both ways when negotiated
+// and does not otherwise.
 
 var goCompression = []struct {
 	name string
@@ -28,22 +31,137 @@ var goCompression = []struct {
 	{"go_on_context_takeover", websocket.CompressionOptions{ContextTakeover: true}},
 }
 
+// deflateConfig is a peer's permessage-deflate settings in RFC 7692's
+// parameter names (the peers' "deflate" config); zero fields keep the peer
+// library's defaults.
+type deflateConfig struct {
+	ServerNoContextTakeover bool `json:"server_no_context_takeover,omitempty"`
+	ClientNoContextTakeover bool `json:"client_no_context_takeover,omitempty"`
+	ServerMaxWindowBits     int  `json:"server_max_window_bits,omitempty"`
+	ClientMaxWindowBits     int  `json:"client_max_window_bits,omitempty"`
+}
+
+// peerCompression are the peer's settings, as a server facing a Go client and
+// as a client facing a Go server. With its defaults, each peer client offers
+// a bare client_max_window_bits, and Python's server limits its own window
+// to 12 bits and would limit the client's to 12 bits too if offered the
+// chance (see expectedAsServer).
 var peerCompression = []struct {
-	name string
-	on   bool
-}{{"peer_off", false}, {"peer_on", true}}
+	name   string
+	on     bool
+	config deflateConfig
+}{
+	{"peer_off", false, deflateConfig{}},
+	{"peer_defaults", true, deflateConfig{}},
+	{"peer_no_context_takeover", true, deflateConfig{ServerNoContextTakeover: true, ClientNoContextTakeover: true}},
+	{"peer_windows_10", true, deflateConfig{ServerMaxWindowBits: 10, ClientMaxWindowBits: 10}},
+}
+
+// peerServerWindow is the server_max_window_bits a peer server answers with
+// unless configured otherwise: websockets limits its window to 12 bits by
+// default (enable_server_permessage_deflate), ws does not.
+func peerServerWindow(p *peer) int {
+	if p.name == "python-websockets" {
+		return 12
+	}
+	return 15
+}
+
+// serverDeflate is pc as a peer server's config: ws refuses the handshake
+// of a client that does not offer client_max_window_bits when told to limit
+// the client's window (its acceptAsServer throws), and the Go client offers
+// none, so ws is not told to.
+func serverDeflate(p *peer, pc deflateConfig) *deflateConfig {
+	if p.name == "node-ws" {
+		pc.ClientMaxWindowBits = 0
+	}
+	return &pc
+}
 
 // Sizes for the compression runs: random payloads, which deflate cannot
 // shrink, around the length encodings, and repetitive text, which it can.
+// Compressing megabytes of random data under the race detector takes
+// seconds, so the 4 MiB messages, whole and fragmented, go only through the
+// combinations of largeCompressed.
 var (
-	compressRandomSizes = []int{0, 125, 126, 65536}
+	compressRandomSizes = []int{0, 125, 126, 65535, 65536}
 	compressibleSize    = 1 << 20
+	compressFragments   = [][2]int{{0, 1}, {1000, 3}, {70000, 5}} // size, frames
+	largeSize           = 4 << 20
 )
+
+// largeCompressed reports whether the Go side configured gc and the peer pc
+// also exchange 4 MiB messages: the Go defaults against the peer defaults,
+// and the peer off, where nothing is compressed.
+func largeCompressed(gc websocket.CompressionOptions, peerName string) bool {
+	return gc == (websocket.CompressionOptions{}) && peerName == "peer_defaults" || peerName == "peer_off"
+}
+
+// compressSizes returns the random sizes and fragmented messages of a run.
+func compressSizes(large bool) (sizes []int, fragments [][2]int) {
+	if !large {
+		return compressRandomSizes, compressFragments
+	}
+	return append(compressRandomSizes[:len(compressRandomSizes):len(compressRandomSizes)], largeSize),
+		append(compressFragments[:len(compressFragments):len(compressFragments)], [2]int{largeSize, 7})
+}
 
 // compressibleText is what the peer clients send for `compressible`.
 func compressibleText(size int) []byte {
 	line := "fullduplex compresses this line well. "
 	return []byte(strings.Repeat(line, size/len(line)+1)[:size])
+}
+
+// deflateReport is the peers' description of the parameters in force, in
+// the form of their deflateReport: the window sizes a regexp, since a client
+// that offered client_max_window_bits=N may keep to N bits whether or not the
+// server echoes it (RFC 7692 §7.1.2.2).
+func deflateReport(negotiated, snct, cnct bool, smwb int, cmwb string) string {
+	if !negotiated {
+		return "none"
+	}
+	return fmt.Sprintf("snct=%t cnct=%t smwb=%d cmwb=%s", snct, cnct, smwb, cmwb)
+}
+
+// expectedAsServer is what a peer server configured with pc must agree to
+// with a Go client configured with gc, following RFC 7692 §7.1:
+//   - the Go client without context takeover offers both
+//     *_no_context_takeover parameters, and both peers keep them in the
+//     answer (§7.1.1.1 obliges the server for its own; for the client's,
+//     §7.1.1.2 allows it); a peer configured so adds them unasked;
+//   - a server may limit its own window unasked (§7.1.2.1);
+//   - the Go client offers no client_max_window_bits, and a server must not
+//     answer with one then (§7.1.2.2), so the client's window stays 15 bits
+//     even with websockets, which answers a bare offer with 12; ws, told to
+//     limit the client's window, refuses the whole handshake (400) instead
+//     of declining the extension, so serverDeflate does not ask that of it.
+func expectedAsServer(p *peer, gc websocket.CompressionOptions, on bool, pc deflateConfig) string {
+	smwb := peerServerWindow(p)
+	if pc.ServerMaxWindowBits != 0 {
+		smwb = pc.ServerMaxWindowBits
+	}
+	offerNoCtx := !gc.ContextTakeover
+	return deflateReport(on && !gc.Disabled,
+		offerNoCtx || pc.ServerNoContextTakeover, offerNoCtx || pc.ClientNoContextTakeover, smwb, "15")
+}
+
+// expectedAsClient is what a peer client configured with pc must agree to
+// with a Go server configured with gc: the Go server without context
+// takeover answers both *_no_context_takeover parameters, and with takeover
+// echoes those offered (§7.1.1); it must accept or decline a
+// server_max_window_bits offer, and accepting means answering a value no
+// larger (§7.1.2.1); it may leave client_max_window_bits out of its answer.
+func expectedAsClient(gc websocket.CompressionOptions, on bool, pc deflateConfig) string {
+	smwb, cmwb := 15, "15"
+	if pc.ServerMaxWindowBits != 0 {
+		smwb = pc.ServerMaxWindowBits
+	}
+	if pc.ClientMaxWindowBits != 0 {
+		cmwb = "(?:" + strconv.Itoa(pc.ClientMaxWindowBits) + "|15)"
+	}
+	noCtx := !gc.ContextTakeover
+	return deflateReport(on && !gc.Disabled,
+		noCtx || pc.ServerNoContextTakeover, noCtx || pc.ClientNoContextTakeover, smwb, cmwb)
 }
 
 // checkWireBytes checks the bytes one direction took on the wire: random is
@@ -63,16 +181,17 @@ func checkWireBytes(t *testing.T, dir string, n int64, random, compressible int,
 }
 
 func TestClientCompression(t *testing.T) {
-	requireCompression(t, &websocket.DialOptions{}, websocket.CompressionOptions{})
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		for _, pc := range peerCompression {
-			s := startPeerServer(t, p, serverConfig{Compress: pc.on})
+			s := startPeerServer(t, p, serverConfig{Compress: pc.on, Deflate: serverDeflate(p, pc.config)})
 			for _, gc := range goCompression {
 				t.Run(gc.name+"/"+pc.name, func(t *testing.T) {
-					negotiated := pc.on && !gc.opts.Disabled
+					want := expectedAsServer(p, gc.opts, pc.on, *serverDeflate(p, pc.config))
+					negotiated := want != "none"
+					sizes, fragments := compressSizes(largeCompressed(gc.opts, pc.name))
 					var read, written atomic.Int64
 					opts := plainDial()
-					requireCompression(t, opts, gc.opts)
+					opts.Compression = gc.opts
 					opts.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 						c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 						if err != nil {
@@ -81,9 +200,8 @@ func TestClientCompression(t *testing.T) {
 						return &countingConn{Conn: c, read: &read, written: &written}, nil
 					}
 					c := dial(t, s, "/ext", opts)
-					ext := readText(t, c, "extension report")
-					if got := strings.Contains(ext, "permessage-deflate"); got != negotiated {
-						t.Fatalf("peer reports %q; want permessage-deflate negotiated: %v", ext, negotiated)
+					if got := readText(t, c, "extension report"); got != "ext:"+want {
+						t.Fatalf("peer server reports %q, want %q", got, "ext:"+want)
 					}
 					read0, written0 := read.Load(), written.Load()
 					random, compressible := 0, 0
@@ -101,10 +219,13 @@ func TestClientCompression(t *testing.T) {
 						}
 					}
 					for _, op := range []websocket.Opcode{websocket.OpText, websocket.OpBinary} {
-						for _, size := range compressRandomSizes {
+						for _, size := range sizes {
 							echo(op, randomPayload(op == websocket.OpText, size))
 							random += size
 						}
+						// The same text twice: with context takeover the second
+						// refers back into the first, which the peer can follow
+						// only if both sides kept the window the answer allows.
 						echo(op, compressibleText(compressibleSize))
 						compressible += compressibleSize
 						// Streamed messages are compressed too, whatever their size.
@@ -129,62 +250,86 @@ func TestClientCompression(t *testing.T) {
 					checkWireBytes(t, "Go to peer", written.Load()-written0, random, compressible, negotiated)
 					checkWireBytes(t, "peer to Go", read.Load()-read0, random, compressible, negotiated)
 					closeNormally(t, c)
+					if negotiated {
+						readPeerFragmented(t, s, opts, fragments)
+					}
 				})
 			}
 		}
 	})
 }
 
+// readPeerFragmented reads the peer server's fragmented messages, each
+// compressed as one message over several frames (RFC 7692 §6.1), and checks
+// them against the digest the peer sends after each.
+func readPeerFragmented(t *testing.T, s *peerServer, opts *websocket.DialOptions, fragments [][2]int) {
+	t.Helper()
+	for _, op := range []string{"text", "binary"} {
+		for _, f := range fragments {
+			what := fmt.Sprintf("peer's %s %d B in %d fragments", op, f[0], f[1])
+			c := dial(t, s, fmt.Sprintf("/fragmented?op=%s&size=%d&chunks=%d", op, f[0], f[1]), opts)
+			gotOp, got, err := c.ReadMessage()
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if want := readText(t, c, "digest after "+what); digest(got) != want {
+				t.Errorf("%s: got %s, peer sent %s", what, digest(got), want)
+			}
+			if (gotOp == websocket.OpText) != (op == "text") {
+				t.Errorf("%s: arrived as %s", what, opName(gotOp))
+			}
+			closeNormally(t, c)
+		}
+	}
+}
+
 func TestServerCompression(t *testing.T) {
-	requireCompression(t, &websocket.AcceptOptions{}, websocket.CompressionOptions{})
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		for _, gc := range goCompression {
 			for _, pc := range peerCompression {
 				t.Run(gc.name+"/"+pc.name, func(t *testing.T) {
-					negotiated := pc.on && !gc.opts.Disabled
+					want := expectedAsClient(gc.opts, pc.on, pc.config)
+					negotiated := want != "none"
+					sizes, fragments := compressSizes(largeCompressed(gc.opts, pc.name))
 					opts := plainAccept()
-					requireCompression(t, &opts, gc.opts)
+					opts.Compression = gc.opts
 					s := startGoServer(t, opts)
 					err := runPeerClient(t, p, s.url, map[string]any{
-						"scenario":     "sizes",
-						"compress":     pc.on,
-						"expect_ext":   negotiated,
-						"sizes":        compressRandomSizes,
-						"compressible": []int{compressibleSize},
+						"scenario":       "sizes",
+						"compress":       pc.on,
+						"deflate":        pc.config,
+						"expect_deflate": want,
+						"sizes":          sizes,
+						"compressible":   []int{compressibleSize},
 					})
 					if err != nil {
 						t.Error(err)
 					}
 					s.wait(t)
 					random := 0
-					for _, n := range compressRandomSizes {
+					for _, n := range sizes {
 						random += 2 * n // text and binary
 					}
 					checkWireBytes(t, "peer to Go", s.read.Load(), random, 2*compressibleSize, negotiated)
-					checkWireBytes(t, "Go to peer", s.written.Load(), random, 2*compressibleSize, negotiated)
+					// Under a server_max_window_bits limit the Go server may
+					// compress only the messages that fit the window: the
+					// compressible ones here do not.
+					if pc.config.ServerMaxWindowBits == 0 {
+						checkWireBytes(t, "Go to peer", s.written.Load(), random, 2*compressibleSize, negotiated)
+					}
+					// Fragmented both ways: the peer's messages to the Go echo,
+					// the Go side's streamed ones from /fragmented.
+					if err := runPeerClient(t, p, s.url, map[string]any{
+						"scenario":  "fragments",
+						"compress":  pc.on,
+						"deflate":   pc.config,
+						"fragments": fragments,
+					}); err != nil {
+						t.Error(err)
+					}
+					s.wait(t)
 				})
 			}
 		}
 	})
-}
-
-// setCompression sets the Compression field of *DialOptions or *AcceptOptions
-// and reports whether there is one. The field comes with permessage-deflate
-// (issue 3), written alongside these tests; until it is there the library
-// does not compress at all, and the compression tests skip.
-func setCompression(opts any, c websocket.CompressionOptions) bool {
-	f := reflect.ValueOf(opts).Elem().FieldByName("Compression")
-	if !f.IsValid() || f.Type() != reflect.TypeOf(c) {
-		return false
-	}
-	f.Set(reflect.ValueOf(c))
-	return true
-}
-
-// requireCompression sets the compression options or skips the test.
-func requireCompression(t *testing.T, opts any, c websocket.CompressionOptions) {
-	t.Helper()
-	if !setCompression(opts, c) {
-		t.Skipf("permessage-deflate not implemented yet: %T has no Compression field", opts)
-	}
 }

@@ -139,8 +139,9 @@ type peerServer struct {
 
 // serverConfig is the JSON config of ws_server.js and py_server.py.
 type serverConfig struct {
-	Compress     bool     `json:"compress"`
-	Subprotocols []string `json:"subprotocols,omitempty"`
+	Compress     bool           `json:"compress"`
+	Deflate      *deflateConfig `json:"deflate,omitempty"`
+	Subprotocols []string       `json:"subprotocols,omitempty"`
 }
 
 // startPeerServer starts p's server script and returns once it listens. The

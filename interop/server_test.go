@@ -329,7 +329,7 @@ func (c *countingConn) Write(p []byte) (int, error) {
 // plainAccept is the AcceptOptions of the tests that are not about compression.
 func plainAccept() websocket.AcceptOptions {
 	var opts websocket.AcceptOptions
-	setCompression(&opts, websocket.CompressionOptions{Disabled: true})
+	opts.Compression.Disabled = true
 	return opts
 }
 

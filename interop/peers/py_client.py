@@ -6,7 +6,9 @@ prints what did not match on stderr and exits 1.
 
 Usage: /usr/bin/python3 py_client.py '<json config>'
   config: {"url": "ws://127.0.0.1:<port>", "scenario": "<name>",
-           "compress": bool, ...scenario parameters}
+           "compress": bool, "deflate": {...}, ...scenario parameters}
+  (compress and deflate as in py_server.py; a client's window defaults are
+  no server_max_window_bits and a bare client_max_window_bits)
 
 The scenarios are those of ws_client.js (see there). In addition this library
 lets a protocol subclass see each frame, so "fragments" checks that a message
@@ -19,10 +21,15 @@ import collections
 import hashlib
 import json
 import os
+import re
 import sys
 import urllib.parse
 
 import websockets
+from websockets.extensions.permessage_deflate import (
+    ClientPerMessageDeflateFactory,
+    PerMessageDeflate,
+)
 from websockets.frames import Opcode
 from websockets.legacy.client import WebSocketClientProtocol
 
@@ -70,11 +77,38 @@ class CountingProtocol(WebSocketClientProtocol):
         return frame
 
 
+def deflate_extensions():
+    """The client's extensions: websockets' permessage-deflate with its
+    defaults (those of compression="deflate") less what the config sets."""
+    if not CONFIG.get("compress"):
+        return None
+    d = CONFIG.get("deflate") or {}
+    return [ClientPerMessageDeflateFactory(
+        server_no_context_takeover=bool(d.get("server_no_context_takeover")),
+        client_no_context_takeover=bool(d.get("client_no_context_takeover")),
+        server_max_window_bits=d.get("server_max_window_bits"),
+        client_max_window_bits=d.get("client_max_window_bits", True),
+        compress_settings={"memLevel": 5},
+    )]
+
+
+def deflate_report(ws):
+    """The permessage-deflate parameters in force, as py_server.py prints
+    them, or "none"."""
+    for e in ws.extensions:
+        if isinstance(e, PerMessageDeflate):
+            return (f"snct={str(e.remote_no_context_takeover).lower()} "
+                    f"cnct={str(e.local_no_context_takeover).lower()} "
+                    f"smwb={e.remote_max_window_bits} cmwb={e.local_max_window_bits}")
+    return "none"
+
+
 def connect(path, subprotocols=None):
     return websockets.connect(
         CONFIG["url"] + path,
         create_protocol=CountingProtocol,
-        compression="deflate" if CONFIG.get("compress") else None,
+        compression=None,
+        extensions=deflate_extensions(),
         subprotocols=subprotocols,
         max_size=64 << 20,
         ping_interval=None,
@@ -117,11 +151,10 @@ async def ping(ws, data, what):
 
 async def sizes():
     async with connect(CONFIG.get("echo_path", "/echo")) as ws:
-        if "expect_ext" in CONFIG:
-            names = [e.name for e in ws.extensions]
-            got = "permessage-deflate" in names
-            check(got == CONFIG["expect_ext"],
-                  f"permessage-deflate negotiated: {got}, want {CONFIG['expect_ext']} (extensions {names})")
+        if "expect_deflate" in CONFIG:
+            got = deflate_report(ws)
+            check(re.fullmatch(CONFIG["expect_deflate"], got),
+                  f"permessage-deflate in force: {got}, want {CONFIG['expect_deflate']}")
         for op in ("text", "binary"):
             for size in CONFIG["sizes"]:
                 data = random_payload(op, size)

@@ -4,7 +4,11 @@ API of 10.x, as Debian ships it), started by the Go interop tests to play the
 peer of a fullduplex client.
 
 Usage: /usr/bin/python3 py_server.py '<json config>'
-  config: {"compress": bool, "subprotocols": ["a", "b"]}
+  config: {"compress": bool, "deflate": {...}, "subprotocols": ["a", "b"]}
+  deflate: permessage-deflate settings in RFC 7692's parameter names
+  (server_no_context_takeover, client_no_context_takeover: bool;
+  server_max_window_bits, client_max_window_bits: 8-15); absent ones keep
+  websockets' defaults, which for a server are 12 for both windows.
 
 It speaks the same line protocol and URL paths as ws_server.js (see there):
 "PORT <n>" first, then "EVENT <id> <kind> <args...>" lines. Unlike ws, this
@@ -21,6 +25,10 @@ import sys
 import urllib.parse
 
 import websockets
+from websockets.extensions.permessage_deflate import (
+    PerMessageDeflate,
+    ServerPerMessageDeflateFactory,
+)
 from websockets.frames import Opcode
 from websockets.legacy.server import WebSocketServerProtocol
 
@@ -68,6 +76,33 @@ def fragments(data, chunks):
     characters, as websockets sends each str item as its own frame."""
     step = max(1, -(-len(data) // chunks))
     return [data[i * step:(i + 1) * step] for i in range(chunks)]
+
+
+def deflate_extensions():
+    """The server's extensions: websockets' permessage-deflate with its
+    defaults (those of compression="deflate") less what the config sets."""
+    if not CONFIG.get("compress"):
+        return None
+    d = CONFIG.get("deflate") or {}
+    return [ServerPerMessageDeflateFactory(
+        server_no_context_takeover=bool(d.get("server_no_context_takeover")),
+        client_no_context_takeover=bool(d.get("client_no_context_takeover")),
+        server_max_window_bits=d.get("server_max_window_bits", 12),
+        client_max_window_bits=d.get("client_max_window_bits", 12),
+        compress_settings={"memLevel": 5},
+    )]
+
+
+def deflate_report(ws, is_server):
+    """The permessage-deflate parameters in force, as ws_server.js's
+    deflateReport prints them, or "none"."""
+    for e in ws.extensions:
+        if isinstance(e, PerMessageDeflate):
+            mine = (e.local_no_context_takeover, e.local_max_window_bits)
+            theirs = (e.remote_no_context_takeover, e.remote_max_window_bits)
+            (snct, smwb), (cnct, cmwb) = (mine, theirs) if is_server else (theirs, mine)
+            return f"snct={str(snct).lower()} cnct={str(cnct).lower()} smwb={smwb} cmwb={cmwb}"
+    return "none"
 
 
 class CountingProtocol(WebSocketServerProtocol):
@@ -141,7 +176,7 @@ async def handler(ws):
         elif u.path == "/goclose":
             await echo(ws)
         elif u.path == "/ext":
-            await ws.send("ext:" + ",".join(e.name for e in ws.extensions))
+            await ws.send("ext:" + deflate_report(ws, True))
             await echo(ws)
         elif u.path == "/subproto":
             await ws.send(f"proto:{ws.subprotocol or ''}")
@@ -162,7 +197,8 @@ async def main():
         "127.0.0.1",
         0,
         create_protocol=CountingProtocol,
-        compression="deflate" if CONFIG.get("compress") else None,
+        compression=None,
+        extensions=deflate_extensions(),
         subprotocols=SERVER_PROTOCOLS or None,
         select_subprotocol=select_subprotocol,
         max_size=64 << 20,

@@ -6,12 +6,14 @@
 //
 // Usage: node ws_client.js '<json config>'
 //   config: {"url": "ws://127.0.0.1:<port>", "scenario": "<name>",
-//            "compress": bool, ...scenario parameters}
+//            "compress": bool, "deflate": {...}, ...scenario parameters}
+//   (compress and deflate as in ws_server.js)
 // Scenarios (the Go server's paths are in brackets):
 //   sizes     [/echo or echo_path] send text and binary messages of each of
 //             `sizes` bytes, then of each of `compressible` bytes of repetitive
 //             text; check each echo is byte-exact and of the same type; with
-//             `expect_ext` check whether permessage-deflate was negotiated
+//             `expect_deflate` check the permessage-deflate parameters in
+//             force (see deflateReport in ws_server.js)
 //   utf8      [/echo] send multi-byte texts, whole and fragmented inside
 //             characters, check the echoes
 //   fragments [/echo] send messages in several frames, check the echoes;
@@ -52,6 +54,28 @@ function randomPayload(op, size) {
   return b;
 }
 
+// deflateOptions maps the tests' deflate settings to ws's perMessageDeflate.
+function deflateOptions(cfg) {
+  if (!cfg.compress) return false;
+  const d = cfg.deflate || {};
+  const o = { threshold: 0 };
+  if (d.server_no_context_takeover) o.serverNoContextTakeover = true;
+  if (d.client_no_context_takeover) o.clientNoContextTakeover = true;
+  if (d.server_max_window_bits) o.serverMaxWindowBits = d.server_max_window_bits;
+  if (d.client_max_window_bits) o.clientMaxWindowBits = d.client_max_window_bits;
+  return o;
+}
+
+// deflateReport is that of ws_server.js.
+function deflateReport(ws) {
+  const ext = ws._extensions['permessage-deflate'];
+  if (!ext) return 'none';
+  const p = ext.params;
+  const bits = (v) => (typeof v === 'number' ? v : 15);
+  return `snct=${!!p.server_no_context_takeover} cnct=${!!p.client_no_context_takeover} ` +
+    `smwb=${bits(p.server_max_window_bits)} cmwb=${bits(p.client_max_window_bits)}`;
+}
+
 // Session wraps a ws client as a queue of events read with next().
 class Session {
   constructor(url, options = {}) {
@@ -59,7 +83,7 @@ class Session {
     this.waiters = [];
     this.pongs = [];
     this.ws = new WebSocket(url, options.protocols || [], {
-      perMessageDeflate: !!config.compress,
+      perMessageDeflate: deflateOptions(config),
       maxPayload: 64 << 20,
       handshakeTimeout: 10000,
     });
@@ -142,9 +166,9 @@ async function expectEcho(s, what, op, data) {
 const scenarios = {
   async sizes() {
     const s = await connect(config.echo_path || '/echo');
-    if (config.expect_ext !== undefined) {
-      const got = s.ws.extensions.includes('permessage-deflate');
-      check(got === config.expect_ext, `permessage-deflate negotiated: ${got}, want ${config.expect_ext} (extensions ${JSON.stringify(s.ws.extensions)})`);
+    if (config.expect_deflate !== undefined) {
+      const got = deflateReport(s.ws);
+      check(new RegExp(`^(?:${config.expect_deflate})$`).test(got), `permessage-deflate in force: ${got}, want ${config.expect_deflate}`);
     }
     for (const op of ['text', 'binary']) {
       for (const size of config.sizes) {

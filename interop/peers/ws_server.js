@@ -3,7 +3,11 @@
 // interop tests to play the peer of a fullduplex client.
 //
 // Usage: node ws_server.js '<json config>'
-//   config: {"compress": bool, "subprotocols": ["a", "b"]}
+//   config: {"compress": bool, "deflate": {...}, "subprotocols": ["a", "b"]}
+//   deflate: permessage-deflate settings in RFC 7692's parameter names
+//   (server_no_context_takeover, client_no_context_takeover: bool;
+//   server_max_window_bits, client_max_window_bits: 8-15); absent ones keep
+//   ws's defaults. Messages of every size are compressed (threshold 0).
 //
 // It listens on 127.0.0.1 on a free port and prints "PORT <n>" on stdout.
 // Afterwards it prints one line "EVENT <id> <kind> <args...>" per thing the Go
@@ -25,7 +29,8 @@
 // With an id parameter, any path reports EVENT <id> closed <code> <reason
 // hex> once the connection is closed (the code received, 1006 if none).
 //   /subproto                     send "proto:<negotiated subprotocol>", echo
-//   /ext                          send "ext:<negotiated extension names>", echo
+//   /ext                          send "ext:<negotiated permessage-deflate
+//                                 parameters>" (see deflateReport), echo
 'use strict';
 
 const crypto = require('crypto');
@@ -75,6 +80,31 @@ function sendFragmented(ws, op, data, chunks) {
   }
 }
 
+// deflateOptions maps the tests' deflate settings to ws's perMessageDeflate.
+function deflateOptions(cfg) {
+  if (!cfg.compress) return false;
+  const d = cfg.deflate || {};
+  const o = { threshold: 0 };
+  if (d.server_no_context_takeover) o.serverNoContextTakeover = true;
+  if (d.client_no_context_takeover) o.clientNoContextTakeover = true;
+  if (d.server_max_window_bits) o.serverMaxWindowBits = d.server_max_window_bits;
+  if (d.client_max_window_bits) o.clientMaxWindowBits = d.client_max_window_bits;
+  return o;
+}
+
+// deflateReport describes the permessage-deflate parameters in force, as
+// "snct=<bool> cnct=<bool> smwb=<bits> cmwb=<bits>" (an absent window
+// parameter is the full 15 bits), or "none". ws exposes only the extension
+// names publicly; the agreed parameters are on its extension object.
+function deflateReport(ws) {
+  const ext = ws._extensions['permessage-deflate'];
+  if (!ext) return 'none';
+  const p = ext.params;
+  const bits = (v) => (typeof v === 'number' ? v : 15);
+  return `snct=${!!p.server_no_context_takeover} cnct=${!!p.client_no_context_takeover} ` +
+    `smwb=${bits(p.server_max_window_bits)} cmwb=${bits(p.client_max_window_bits)}`;
+}
+
 function echo(ws) {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
 }
@@ -83,7 +113,7 @@ const wss = new WebSocketServer({
   host: '127.0.0.1',
   port: 0,
   maxPayload: 64 << 20,
-  perMessageDeflate: !!config.compress,
+  perMessageDeflate: deflateOptions(config),
   // Server preference order: the first of ours the client also offers.
   handleProtocols: (offered) => serverProtocols.find((p) => offered.has(p)) || false,
 });
@@ -140,7 +170,7 @@ wss.on('connection', (ws, req) => {
       echo(ws);
       break;
     case '/ext':
-      ws.send(`ext:${ws.extensions}`);
+      ws.send(`ext:${deflateReport(ws)}`);
       echo(ws);
       break;
     case '/subproto':
