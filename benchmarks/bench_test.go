@@ -119,7 +119,7 @@ func TestIdleMeasuresAChildServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range Libs() {
-		r, err := MeasureIdle(exe, []string{"-test.run=^$"}, []string{childEnv + "=" + l.Name}, 50)
+		r, err := MeasureIdle(exe, []string{"-test.run=^$"}, []string{childEnv + "=" + l.Name}, 50, "")
 		if err != nil {
 			t.Errorf("%s: %v", l.Name, err)
 			continue
@@ -127,6 +127,23 @@ func TestIdleMeasuresAChildServer(t *testing.T) {
 		if r.Conns != 50 || r.HeapPerConn <= 0 {
 			t.Errorf("%s: %+v", l.Name, r)
 		}
+	}
+}
+
+// TestIdleWithDeflateNegotiatesIt holds idle clients that offered
+// permessage-deflate on the fullduplex server, which must accept it (the
+// client checks the response) and still echo.
+func TestIdleWithDeflateNegotiatesIt(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := MeasureIdle(exe, []string{"-test.run=^$"}, []string{childEnv + "=fullduplex"}, 50, DeflateOffer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Conns != 50 || r.HeapPerConn <= 0 {
+		t.Errorf("%+v", r)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -31,6 +32,15 @@ var errHandshake = errors.New("benchmarks: bad handshake response")
 // Dial connects to a WebSocket server at addr (host:port, path /ws) from the
 // local address laddr (nil: any) and completes the opening handshake.
 func Dial(ctx context.Context, addr string, laddr net.Addr) (*Client, error) {
+	return DialExtensions(ctx, addr, laddr, "")
+}
+
+// DialExtensions is Dial with ext as the request's Sec-WebSocket-Extensions
+// ("" for none); the server must accept the first extension offered, or
+// DialExtensions fails. The client itself never sets RSV bits, which RFC
+// 7692 allows (each message may go uncompressed), and reads only frames
+// without them.
+func DialExtensions(ctx context.Context, addr string, laddr net.Addr, ext string) (*Client, error) {
 	d := net.Dialer{LocalAddr: laddr}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -40,7 +50,7 @@ func Dial(ctx context.Context, addr string, laddr net.Addr) (*Client, error) {
 		nc.SetDeadline(dl)
 	}
 	c := &Client{nc: nc, br: bufio.NewReaderSize(nc, 4096)}
-	if err := c.handshake(addr); err != nil {
+	if err := c.handshake(addr, ext); err != nil {
 		nc.Close()
 		return nil, err
 	}
@@ -48,9 +58,13 @@ func Dial(ctx context.Context, addr string, laddr net.Addr) (*Client, error) {
 	return c, nil
 }
 
-func (c *Client) handshake(host string) error {
+func (c *Client) handshake(host, ext string) error {
 	req := "GET /ws HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: " + clientKey + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
+		"Sec-WebSocket-Key: " + clientKey + "\r\nSec-WebSocket-Version: 13\r\n"
+	if ext != "" {
+		req += "Sec-WebSocket-Extensions: " + ext + "\r\n"
+	}
+	req += "\r\n"
 	if _, err := io.WriteString(c.nc, req); err != nil {
 		return err
 	}
@@ -62,6 +76,13 @@ func (c *Client) handshake(host string) error {
 	if resp.StatusCode != http.StatusSwitchingProtocols ||
 		resp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(h[:]) {
 		return fmt.Errorf("%w: %s", errHandshake, resp.Status)
+	}
+	if ext != "" {
+		name, _, _ := strings.Cut(ext, ";")
+		got, _, _ := strings.Cut(resp.Header.Get("Sec-WebSocket-Extensions"), ";")
+		if strings.TrimSpace(got) != strings.TrimSpace(name) {
+			return fmt.Errorf("%w: offered %q, server accepted %q", errHandshake, ext, resp.Header.Get("Sec-WebSocket-Extensions"))
+		}
 	}
 	return nil
 }
@@ -89,6 +110,9 @@ func (c *Client) ReadMessage(buf []byte) (byte, []byte, error) {
 			return 0, buf, err
 		}
 		fin, fop := c.hdr[0]&0x80 != 0, c.hdr[0]&0x0F
+		if c.hdr[0]&0x70 != 0 {
+			return 0, buf, errors.New("benchmarks: server frame with RSV bits (compressed?)")
+		}
 		if c.hdr[1]&0x80 != 0 {
 			return 0, buf, errors.New("benchmarks: masked server frame")
 		}

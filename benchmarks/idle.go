@@ -77,6 +77,12 @@ func ServeChild(l *Lib, in io.Reader, out io.Writer) error {
 	return sc.Err()
 }
 
+// DeflateOffer is the permessage-deflate offer (RFC 7692) of the idle
+// workload's compressed variant: no context takeover either way, the
+// default of fullduplex's client, so neither side keeps a window between
+// messages.
+const DeflateOffer = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+
 // IdleResult is the memory an idle connection costs a server process.
 type IdleResult struct {
 	Conns           int
@@ -135,9 +141,10 @@ func (c *child) stats() (MemStats, error) {
 }
 
 // MeasureIdle starts `exe args...` with env added (a program that calls ServeChild for one
-// library), connects n clients that each complete the handshake and one
+// library), connects n clients that each complete the handshake (offering
+// the extensions ext, which the server must accept; "" for none) and one
 // 16-byte echo, and reports the growth of the child's memory per client.
-func MeasureIdle(exe string, args, env []string, n int) (IdleResult, error) {
+func MeasureIdle(exe string, args, env []string, n int, ext string) (IdleResult, error) {
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
@@ -174,7 +181,7 @@ func MeasureIdle(exe string, args, env []string, n int) (IdleResult, error) {
 		return IdleResult{}, err
 	}
 
-	clients, err := dialIdle(addr, n)
+	clients, err := dialIdle(addr, n, ext)
 	defer func() {
 		for _, c := range clients {
 			c.Close()
@@ -201,7 +208,7 @@ func MeasureIdle(exe string, args, env []string, n int) (IdleResult, error) {
 // dialIdle connects n clients to addr, 32 at a time; each completes the
 // handshake and one echo, so that the server has set up everything a live
 // connection holds.
-func dialIdle(addr string, n int) ([]*Client, error) {
+func dialIdle(addr string, n int, ext string) ([]*Client, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	payload := Payload(16, 16)
@@ -215,7 +222,7 @@ func dialIdle(addr string, n int) ([]*Client, error) {
 			defer wg.Done()
 			buf := make([]byte, 0, 16)
 			for i := w; i < n; i += 32 {
-				c, err := Dial(ctx, addr, nil)
+				c, err := DialExtensions(ctx, addr, nil, ext)
 				if err != nil {
 					errs[w] = err
 					return

@@ -223,17 +223,34 @@ func (r *runner) idle() error {
 	w := fmt.Sprintf("idle ×%d", r.cfg.idleConns)
 	for round := range r.cfg.idleRounds {
 		for _, l := range r.order(round) {
-			m, err := bench.MeasureIdle(exe, []string{"-serve", l.Name}, nil, r.cfg.idleConns)
-			if err != nil {
-				return fmt.Errorf("%s: %w", l.Name, err)
+			if err := r.idleOne(exe, l.Name, w, ""); err != nil {
+				return err
 			}
-			r.tab.Add(bench.Metric{Workload: w, Name: "RSS/conn", Lower: true, Summary: true, Format: bench.FmtBytes}, l.Name, m.RSSPerConn)
-			r.tab.Add(bench.Metric{Workload: w, Name: "heap/conn", Lower: true, Summary: true, Format: bench.FmtBytes}, l.Name, m.HeapPerConn)
-			r.tab.Add(bench.Metric{Workload: w, Name: "stack/conn", Lower: true, Format: bench.FmtBytes}, l.Name, m.StackPerConn)
-			r.tab.Add(bench.Metric{Workload: w, Name: "goroutines/conn", Lower: true, Format: bench.FmtCount}, l.Name, float64(m.GoroutinesAdded)/float64(m.Conns))
+			// fullduplex also with permessage-deflate negotiated (the
+			// peers' servers run without it), to show what compression
+			// costs an idle connection.
+			if l.Name == "fullduplex" {
+				if err := r.idleOne(exe, l.Name, w+", permessage-deflate", bench.DeflateOffer); err != nil {
+					return err
+				}
+			}
 		}
 		logf("idle round %d/%d", round+1, r.cfg.idleRounds)
 	}
+	return nil
+}
+
+// idleOne measures lib's idle connections, the clients offering ext, into
+// the rows of workload w.
+func (r *runner) idleOne(exe, lib, w, ext string) error {
+	m, err := bench.MeasureIdle(exe, []string{"-serve", lib}, nil, r.cfg.idleConns, ext)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", lib, ext, err)
+	}
+	r.tab.Add(bench.Metric{Workload: w, Name: "RSS/conn", Lower: true, Summary: true, Format: bench.FmtBytes}, lib, m.RSSPerConn)
+	r.tab.Add(bench.Metric{Workload: w, Name: "heap/conn", Lower: true, Summary: true, Format: bench.FmtBytes}, lib, m.HeapPerConn)
+	r.tab.Add(bench.Metric{Workload: w, Name: "stack/conn", Lower: true, Format: bench.FmtBytes}, lib, m.StackPerConn)
+	r.tab.Add(bench.Metric{Workload: w, Name: "goroutines/conn", Lower: true, Format: bench.FmtCount}, lib, float64(m.GoroutinesAdded)/float64(m.Conns))
 	return nil
 }
 
