@@ -585,10 +585,9 @@ func (c *Conn) writeFrame(fin bool, op Opcode, p []byte) error {
 		if err := c.writable(); err != nil {
 			return err
 		}
-		if len(p) <= maxContiguousWrite {
-			// One contiguous write: on TCP a writev whose first iovec is the
-			// few header bytes is much slower (loopback echo of 64 KiB:
-			// 10.4 k/s against 15.7 k/s), so copy, up to a bound.
+		if len(p) > maxWritevFrame && len(p) <= maxContiguousWrite {
+			// One contiguous write: see maxWritevFrame for why a frame
+			// longer than a TCP segment is copied, up to a bound.
 			bp := contigPool.Get().(*[]byte)
 			b := append(AppendHeader((*bp)[:0], h), p...)
 			_, err := c.nc.Write(b)
