@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"encoding/binary"
+	"net"
 	"sync"
 )
 
@@ -11,15 +12,18 @@ import (
 
 // wbufPool holds write buffers of the default size between messages, so an
 // idle connection holds none (the idle-connection workload of benchmarks/).
+// It holds them as array pointers, which go into the pool without an
+// allocation and come back from the Conn's slice by a conversion.
 var wbufPool sync.Pool
+
+type defaultWbuf = [MaxHeaderSize + DefaultBufferSize]byte
 
 // releaseWbuf returns the write buffer to wbufPool. The caller holds msgMu
 // and no frame in the buffer is still being written.
 func (c *Conn) releaseWbuf() {
 	if c.wbuf != nil && c.wbufSize == DefaultBufferSize {
-		*c.wbufp = c.wbuf
-		wbufPool.Put(c.wbufp)
-		c.wbuf, c.wbufp = nil, nil
+		wbufPool.Put((*defaultWbuf)(c.wbuf))
+		c.wbuf = nil
 	}
 }
 
@@ -117,3 +121,15 @@ const (
 )
 
 var contigPool = sync.Pool{New: func() any { b := make([]byte, 0, MaxHeaderSize+64<<10); return &b }}
+
+// writevBufs is what a writev of a header and a payload needs. It comes from
+// writevPool rather than the Conn, which would hold it while idle; on the
+// stack it would escape (net.Buffers.WriteTo takes a pointer, and the
+// net.Conn is an interface), an allocation per frame.
+type writevBufs struct {
+	hdr  [MaxHeaderSize]byte
+	bufs [2][]byte
+	nb   net.Buffers
+}
+
+var writevPool = sync.Pool{New: func() any { return new(writevBufs) }}

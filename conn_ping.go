@@ -4,10 +4,19 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 )
 
 // Pings: RFC 6455 §5.5.2 and §5.5.3, as a round-trip measure and a keep-alive.
+
+// pinger holds the Pings waiting for their pongs. A Conn makes it on its
+// first Ping, so that a connection that never pings holds none of it.
+type pinger struct {
+	mu    sync.Mutex
+	seq   uint64                   // id of the last ping sent
+	waits map[uint64]chan struct{} // by ping id, until the pong or the end of Ping
+}
 
 // Ping sends a ping and waits for the pong that answers it, returning the
 // round-trip time. Some goroutine must be reading for the pong to be seen.
@@ -18,21 +27,24 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	id := c.pingSeq.Add(1)
+	pg := c.pinger.Load()
+	if pg == nil {
+		c.pinger.CompareAndSwap(nil, &pinger{waits: make(map[uint64]chan struct{})})
+		pg = c.pinger.Load()
+	}
+	done := make(chan struct{})
+	pg.mu.Lock()
+	pg.seq++
+	id := pg.seq
+	pg.waits[id] = done
+	pg.mu.Unlock()
+	defer func() {
+		pg.mu.Lock()
+		delete(pg.waits, id)
+		pg.mu.Unlock()
+	}()
 	var p [8]byte
 	binary.BigEndian.PutUint64(p[:], id)
-	done := make(chan struct{})
-	c.pongWait.Lock()
-	if c.pings == nil {
-		c.pings = make(map[uint64]chan struct{})
-	}
-	c.pings[id] = done
-	c.pongWait.Unlock()
-	defer func() {
-		c.pongWait.Lock()
-		delete(c.pings, id)
-		c.pongWait.Unlock()
-	}()
 	start := time.Now()
 	// The ping waits for frameMu and the network like any write, which a
 	// peer that stopped reading blocks for ever; detecting such a peer is
@@ -63,13 +75,17 @@ func (c *Conn) gotPong(p []byte) {
 	if len(p) != 8 {
 		return
 	}
-	id := binary.BigEndian.Uint64(p)
-	c.pongWait.Lock()
-	if done, ok := c.pings[id]; ok {
-		close(done)
-		delete(c.pings, id)
+	pg := c.pinger.Load()
+	if pg == nil {
+		return // no Ping has been sent: nobody waits
 	}
-	c.pongWait.Unlock()
+	id := binary.BigEndian.Uint64(p)
+	pg.mu.Lock()
+	if done, ok := pg.waits[id]; ok {
+		close(done)
+		delete(pg.waits, id)
+	}
+	pg.mu.Unlock()
 }
 
 // keepAlive pings every interval and closes the connection when a pong does

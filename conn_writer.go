@@ -28,8 +28,8 @@ func (c *Conn) NextWriter(op Opcode) (io.WriteCloser, error) {
 
 type messageWriter struct {
 	c    *Conn
-	op   Opcode // opcode of the next frame: the message type, then OpContinuation
 	n    int    // payload bytes buffered
+	op   Opcode // opcode of the next frame: the message type, then OpContinuation
 	rsv1 bool   // set RSV1 on the next frame: the first of a compressed message
 	done bool
 }
