@@ -108,12 +108,13 @@ func (c *Conn) fastDataFrame() bool {
 // ping-pong of write against writev, outside this package): a writev whose
 // payload does not continue the header in memory costs the same as one
 // write while the frame fits one TCP segment (up to 65,483 bytes on lo),
-// and 35-40 % more throughput is lost once it does not (64 KiB: 19 k/s
+// and loses 35-40 % of the round trips once it does not (64 KiB: 19 k/s
 // against 30 k/s; 256 KiB: 6.5 k/s against 10 k/s); copying only the first
 // 64 KiB behind the header recovers it at 70 KiB but not at 256 KiB. In
 // wsbench, echo 64 KiB ×1: 18.2 k/s by writev against 25.2 k/s copied;
-// echo 16 KiB ×1: 52-53 k/s either way. maxWritevFrame is kept at half a
-// loopback segment, since a NIC's segments are shorter; above
+// echo 16 KiB ×1: 52-53 k/s either way. maxWritevFrame is half a loopback
+// segment, for a margin; on a NIC, whose segments are shorter (though GSO
+// and TSO hand the kernel up to 64 KiB at once), it is not measured. Above
 // maxContiguousWrite the copy is not worth its memory.
 const (
 	maxWritevFrame     = 32 << 10
