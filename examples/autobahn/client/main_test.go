@@ -69,10 +69,13 @@ func (s *fakeSuite) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 		}
-		c.Close(websocket.StatusNormalClosure, "")
+		// Recorded before Close: the testee goes on to the next case once
+		// Close has ended the connection, and the test may look at passed
+		// as soon as the testee is done.
 		s.mu.Lock()
 		s.passed[n] = ok
 		s.mu.Unlock()
+		c.Close(websocket.StatusNormalClosure, "")
 	case "/updateReports":
 		s.mu.Lock()
 		s.reports = append(s.reports, r.URL.Query().Get("agent"))
