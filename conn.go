@@ -212,8 +212,14 @@ func (c *Conn) AppendMessage(b []byte) (Opcode, []byte, error) {
 				continue
 			}
 			// The frame length is known and within the read limit, so grow
-			// once to fit the frame rather than doubling step by step.
-			want := max(int(c.rRemain), 512)
+			// once to fit the frame rather than doubling step by step; to
+			// fit it exactly when it ends the message, so that a buffer
+			// kept for the next read (as in an echo loop holding b) is no
+			// larger than the messages need.
+			want := int(c.rRemain)
+			if !c.rFin {
+				want = max(want, 512)
+			}
 			b = slices.Grow(b, want)
 		}
 		n, err := c.readData(b[len(b):cap(b)])
