@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -189,7 +191,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	}
 	t := time.NewTimer(time.Until(deadline))
 	select {
-	case <-c.closed:
+	case <-c.closed.wait():
 	case <-t.C:
 	}
 	t.Stop()
@@ -343,20 +345,43 @@ func (c *Conn) linger() {
 	io.CopyN(io.Discard, c.nc, budget)
 }
 
-func (c *Conn) closeTCP() {
-	c.closeOnce.Do(func() {
-		// Mark the Conn closed first, so a read or write that the Close
-		// cuts short sees it and reports ErrClosed.
-		close(c.closed)
-		c.nc.Close()
-	})
+// closeState records that the TCP connection is closed, and gives those
+// who wait for that (Close, Ping, the keep-alive) a channel closed then. The
+// channel is made on the first wait, so that an idle connection nobody waits
+// on holds none (the idle workload of benchmarks/).
+type closeState struct {
+	mu   sync.Mutex // held while closing, so a second closer waits for the first
+	done atomic.Bool
+	ch   chan struct{}
 }
 
-func (c *Conn) isClosed() bool {
-	select {
-	case <-c.closed:
-		return true
-	default:
-		return false
+// wait returns a channel closed once the TCP connection is.
+func (s *closeState) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+		if s.done.Load() {
+			close(s.ch)
+		}
 	}
+	return s.ch
 }
+
+func (c *Conn) closeTCP() {
+	s := &c.closed
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done.Load() {
+		return
+	}
+	// Mark the Conn closed first, so a read or write that the Close cuts
+	// short sees it and reports ErrClosed.
+	s.done.Store(true)
+	if s.ch != nil {
+		close(s.ch)
+	}
+	c.nc.Close()
+}
+
+func (c *Conn) isClosed() bool { return c.closed.done.Load() }

@@ -47,7 +47,7 @@ type connConfig struct {
 // goroutine to be reading.
 type Conn struct {
 	// Fields are ordered to leave no padding: the Conn fits the 576-byte
-	// size class with 16 bytes to spare, so an idle connection pays no
+	// size class with 8 bytes to spare, so an idle connection pays no
 	// more than that for it (the idle workload of benchmarks/).
 	nc           net.Conn
 	br           *bufio.Reader
@@ -88,9 +88,8 @@ type Conn struct {
 	werr      error                                   // sticky; frameMu
 	cbuf      [MaxHeaderSize + MaxControlPayload]byte // short frames; frameMu
 
-	closeOnce sync.Once
-	comp      *compression  // permessage-deflate state; nil when not negotiated
-	closed    chan struct{} // closed once the TCP connection is closed
+	comp   *compression // permessage-deflate state; nil when not negotiated
+	closed closeState   // whether the TCP connection is closed (close.go)
 }
 
 func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg connConfig) *Conn {
@@ -113,7 +112,6 @@ func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg connConfig) *Conn {
 		subprotocol:  cfg.subprotocol,
 		closeTimeout: cfg.closeTimeout,
 		wbufSize:     cfg.writeBufferSize,
-		closed:       make(chan struct{}),
 	}
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = DefaultCloseTimeout

@@ -65,7 +65,7 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 		return time.Since(start), nil
 	case <-ctx.Done():
 		return 0, ctx.Err()
-	case <-c.closed:
+	case <-c.closed.wait():
 		return 0, fmt.Errorf("%w before the pong arrived", ErrClosed)
 	}
 }
@@ -93,9 +93,10 @@ func (c *Conn) gotPong(p []byte) {
 func (c *Conn) keepAlive(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	closed := c.closed.wait()
 	for {
 		select {
-		case <-c.closed:
+		case <-closed:
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), interval)
