@@ -461,6 +461,29 @@ func TestConnCloseNowUnblocks(t *testing.T) {
 	}
 }
 
+// The channel Close, Ping and the keep-alive wait on is made on the first
+// wait: made before the connection closes it must be closed then, and made
+// after it must be closed already.
+func TestConnClosedWaitBeforeAndAfterClose(t *testing.T) {
+	_, early := connPair(t, pipeConns, connConfig{}, connConfig{})
+	_, late := connPair(t, pipeConns, connConfig{}, connConfig{})
+	before := early.closed.wait()
+	select {
+	case <-before:
+		t.Fatal("wait channel closed while the connection is open")
+	default:
+	}
+	early.CloseNow()
+	late.CloseNow()
+	for name, ch := range map[string]<-chan struct{}{"made before": before, "made after": late.closed.wait()} {
+		select {
+		case <-ch:
+		case <-time.After(testTimeout):
+			t.Errorf("wait channel %s the close is still open", name)
+		}
+	}
+}
+
 // RFC 6455 §5.5.1: after sending a Close frame an endpoint sends no more data
 // frames, however many writers race with Close.
 func TestConnNoDataFrameAfterClose(t *testing.T) {
