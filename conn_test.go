@@ -3,7 +3,6 @@ package websocket
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -251,170 +250,6 @@ func waitRead(t testing.TB, ch <-chan readResult) readResult {
 	}
 }
 
-// connViolations lists one breach of RFC 6455 per entry with the close code
-// the Conn must answer with and the error its read must wrap. Chunks are all
-// the peer sends: where a message is cut short, the Conn must fail on what it
-// got, without waiting for the rest.
-var connViolations = []struct {
-	name      string
-	toClient  bool // the Conn under test is a client (default: a server)
-	readLimit int64
-	chunks    [][]byte
-	code      StatusCode
-	err       error
-}{
-	{name: "ContinuationWithNothingToContinue", chunks: [][]byte{fromClient(true, OpContinuation, "x")},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "ContinuationAfterCompleteMessage", chunks: [][]byte{fromClient(true, OpText, "a"), fromClient(true, OpContinuation, "b")},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "TextInsideFragmentedMessage", chunks: [][]byte{fromClient(false, OpText, "a"), fromClient(true, OpText, "b")},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "BinaryInsideFragmentedMessage", chunks: [][]byte{fromClient(false, OpBinary, "a"), fromClient(false, OpBinary, "b")},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "UnmaskedFrameToServer", chunks: [][]byte{fromServer(true, OpText, "hi")},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "UnmaskedPingToServer", chunks: [][]byte{fromServer(true, OpPing, "hi")},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "MaskedFrameToClient", toClient: true, chunks: [][]byte{fromClient(true, OpText, "hi")},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "RSV1WithoutExtension", chunks: [][]byte{withB0(fromClient(true, OpText, "hi"), 0x40)},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "RSV2WithoutExtension", chunks: [][]byte{withB0(fromClient(true, OpText, "hi"), 0x20)},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "RSV3WithoutExtension", chunks: [][]byte{withB0(fromClient(true, OpText, "hi"), 0x10)},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "RSV1OnPing", chunks: [][]byte{withB0(fromClient(true, OpPing, ""), 0x40)},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "ReservedDataOpcode3", chunks: [][]byte{fromClient(true, 0x3, "")},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "ReservedControlOpcodeB", chunks: [][]byte{fromClient(true, 0xB, "")},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "ControlFrameOver125", chunks: [][]byte{headerOnly(Header{Fin: true, Opcode: OpPing, Masked: true, Length: 126})},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "FragmentedPing", chunks: [][]byte{fromClient(false, OpPing, "a")},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "FragmentedClose", chunks: [][]byte{fromClient(false, OpClose, "")},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "CloseOneByteBody", chunks: [][]byte{fromClient(true, OpClose, "\x03")},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "CloseCode999", chunks: [][]byte{clientClose(999, "")}, code: StatusProtocolError, err: ErrProtocol},
-	{name: "CloseCode1004", chunks: [][]byte{clientClose(1004, "")}, code: StatusProtocolError, err: ErrProtocol},
-	{name: "CloseCode1005", chunks: [][]byte{clientClose(1005, "")}, code: StatusProtocolError, err: ErrProtocol},
-	{name: "CloseCode1006", chunks: [][]byte{clientClose(1006, "")}, code: StatusProtocolError, err: ErrProtocol},
-	{name: "CloseCode1015", chunks: [][]byte{clientClose(1015, "")}, code: StatusProtocolError, err: ErrProtocol},
-	{name: "CloseCode1016", chunks: [][]byte{clientClose(1016, "")}, code: StatusProtocolError, err: ErrProtocol},
-	{name: "CloseCode2999", chunks: [][]byte{clientClose(2999, "")}, code: StatusProtocolError, err: ErrProtocol},
-	{name: "CloseCode5000", chunks: [][]byte{clientClose(5000, "")}, code: StatusProtocolError, err: ErrProtocol},
-	{name: "CloseCode0", chunks: [][]byte{clientClose(0, "")}, code: StatusProtocolError, err: ErrProtocol},
-	{name: "InvalidUTF8SingleFrame", chunks: [][]byte{fromClient(true, OpText, "ok\xff")},
-		code: StatusInvalidFramePayloadData, err: ErrInvalidUTF8},
-	{name: "InvalidUTF8Surrogate", chunks: [][]byte{fromClient(true, OpText, "\xed\xa0\x80")},
-		code: StatusInvalidFramePayloadData, err: ErrInvalidUTF8},
-	{name: "InvalidUTF8SplitAcrossFragments", chunks: [][]byte{fromClient(false, OpText, "ab\xe2\x82"), fromClient(true, OpContinuation, "(")},
-		code: StatusInvalidFramePayloadData, err: ErrInvalidUTF8},
-	{name: "InvalidUTF8TruncatedAtEnd", chunks: [][]byte{fromClient(false, OpText, "ab\xe2"), fromClient(true, OpContinuation, "\x82")},
-		code: StatusInvalidFramePayloadData, err: ErrInvalidUTF8},
-	{name: "InvalidUTF8TruncatedEmptyFinal", chunks: [][]byte{fromClient(false, OpText, "ab\xe2"), fromClient(true, OpContinuation, "")},
-		code: StatusInvalidFramePayloadData, err: ErrInvalidUTF8},
-	// Fail fast (RFC 6455 §8.1): only the first fragment is sent, the rest never.
-	{name: "InvalidUTF8FirstFragmentOnly", chunks: [][]byte{fromClient(false, OpText, "hello\xc0\xaf")},
-		code: StatusInvalidFramePayloadData, err: ErrInvalidUTF8},
-	// Only the first 8 of 100 announced bytes are sent: the Conn fails mid-frame.
-	{name: "InvalidUTF8MidFrame", chunks: [][]byte{partialFrame(Header{Fin: true, Opcode: OpText, Masked: true, Length: 100}, "abcd\xf5xyz")},
-		code: StatusInvalidFramePayloadData, err: ErrInvalidUTF8},
-	{name: "InvalidUTF8CloseReason", chunks: [][]byte{clientClose(1000, "bye\xff")},
-		code: StatusInvalidFramePayloadData, err: ErrInvalidUTF8},
-	// Only the header of a 1 TiB frame is sent: the Conn must refuse it on
-	// the header, not try to read (or allocate) the payload.
-	{name: "MessageOverReadLimitHeaderOnly", readLimit: 1024,
-		chunks: [][]byte{headerOnly(Header{Fin: true, Opcode: OpBinary, Masked: true, Length: 1 << 40})},
-		code:   StatusMessageTooBig, err: ErrMessageTooBig},
-	{name: "MessageOverReadLimitJustOver", readLimit: 1024,
-		chunks: [][]byte{headerOnly(Header{Fin: true, Opcode: OpBinary, Masked: true, Length: 1025})},
-		code:   StatusMessageTooBig, err: ErrMessageTooBig},
-	{name: "MessageOverReadLimitAcrossFragments", readLimit: 1024,
-		chunks: [][]byte{fromClient(false, OpBinary, strings.Repeat("a", 1000)), headerOnly(Header{Opcode: OpContinuation, Masked: true, Length: 25})},
-		code:   StatusMessageTooBig, err: ErrMessageTooBig},
-	{name: "Length64TopBitSet", chunks: [][]byte{withLength64(0x8000000000000000)},
-		code: StatusProtocolError, err: ErrProtocol},
-	{name: "Length16NonMinimal", chunks: [][]byte{{0x82, 0xfe, 0x00, 0x05, 1, 2, 3, 4, 0, 0, 0, 0, 0}},
-		code: StatusProtocolError, err: ErrProtocol},
-}
-
-// withB0 sets bits in the first header byte of frame b.
-func withB0(b []byte, bits byte) []byte {
-	b[0] |= bits
-	return b
-}
-
-// headerOnly encodes just the header h, announcing a payload not sent.
-func headerOnly(h Header) []byte {
-	if h.Masked {
-		h.Mask = peerKey
-	}
-	return AppendHeader(nil, h)
-}
-
-// partialFrame encodes header h and only the first bytes of its payload, masked.
-func partialFrame(h Header, payload string) []byte {
-	h.Mask = peerKey
-	b := AppendHeader(nil, h)
-	start := len(b)
-	b = append(b, payload...)
-	Mask(h.Mask, 0, b[start:])
-	return b
-}
-
-// withLength64 encodes a masked binary frame header with a raw 64-bit length.
-func withLength64(l uint64) []byte {
-	b := []byte{0x82, 0xff}
-	b = binary.BigEndian.AppendUint64(b, l)
-	return append(b, peerKey[:]...)
-}
-
-func TestConnProtocolViolations(t *testing.T) {
-	for _, tr := range transports {
-		for _, tt := range connViolations {
-			t.Run(tr.name+"/"+tt.name, func(t *testing.T) {
-				chunks := tt.chunks
-				p, c := newRawPeer(t, tr.conns, !tt.toClient, connConfig{readLimit: tt.readLimit, closeTimeout: 200 * time.Millisecond})
-				res := readLoop(c)
-				p.sendAsync(chunks...)
-				p.expectClose(tt.code)
-				// RFC 6455 §7.1.7: after failing, the Conn closes the
-				// connection. The peer answers as RFC 6455 §7.1.1 has it: a
-				// client with its Close frame, after which the server
-				// closes; a server by closing. The Conn may have closed
-				// already, so the write may fail.
-				if !tt.toClient {
-					p.nc.SetWriteDeadline(time.Now().Add(testTimeout))
-					p.nc.Write(clientClose(uint16(tt.code), ""))
-					p.expectEOF()
-				}
-				p.nc.Close()
-				var err error
-				select {
-				case err = <-res:
-				case <-time.After(testTimeout):
-					t.Fatal("ReadMessage did not return")
-				}
-				if !errors.Is(err, tt.err) {
-					t.Fatalf("ReadMessage error = %v, want %v", err, tt.err)
-				}
-				if !c.isClosed() {
-					t.Fatal("the read returned before the connection was closed")
-				}
-				if _, _, err := c.ReadMessage(); !errors.Is(err, tt.err) {
-					t.Errorf("second ReadMessage error = %v, want %v again", err, tt.err)
-				}
-				if err := c.WriteMessage(OpText, []byte("late")); !errors.Is(err, ErrClosed) {
-					t.Errorf("WriteMessage after the failure = %v, want ErrClosed", err)
-				}
-			})
-		}
-	}
-}
-
 func TestConnEchoMessages(t *testing.T) {
 	sizes := []int{0, 1, 125, 126, 4095, 4096, 4097, 65535, 65536, 1 << 20}
 	for _, tr := range transports {
@@ -483,62 +318,6 @@ func TestConnFragmentsWithInterleavedPings(t *testing.T) {
 	}
 }
 
-func TestConnPingHandler(t *testing.T) {
-	t.Run("Custom", func(t *testing.T) {
-		p, c := newRawPeer(t, pipeConns, true, connConfig{})
-		var got []string
-		c.SetPingHandler(func(b []byte) error { got = append(got, string(b)); return nil })
-		res := readAsync(c)
-		p.write(fromClient(true, OpPing, "abc"))
-		p.write(fromClient(true, OpText, "m1"))
-		if r := waitRead(t, res); r.err != nil || string(r.msg) != "m1" {
-			t.Fatalf("ReadMessage = %q, %v", r.msg, r.err)
-		}
-		if len(got) != 1 || got[0] != "abc" {
-			t.Fatalf("handler saw %q, want [abc]", got)
-		}
-		// The handler replaced the pong: the next frame is the message below.
-		go c.WriteMessage(OpText, []byte("after"))
-		p.mustReadFrame(OpText, "after")
-	})
-	t.Run("ErrorEndsRead", func(t *testing.T) {
-		p, c := newRawPeer(t, pipeConns, true, connConfig{})
-		boom := errors.New("boom")
-		c.SetPingHandler(func([]byte) error { return boom })
-		res := readAsync(c)
-		p.sendAsync(fromClient(true, OpPing, "x"))
-		if r := waitRead(t, res); !errors.Is(r.err, boom) {
-			t.Fatalf("ReadMessage error = %v, want the handler's", r.err)
-		}
-	})
-	t.Run("NilRestoresDefault", func(t *testing.T) {
-		p, c := newRawPeer(t, pipeConns, true, connConfig{})
-		c.SetPingHandler(func([]byte) error { return nil })
-		c.SetPingHandler(nil)
-		res := readAsync(c)
-		p.write(fromClient(true, OpPing, "again"))
-		p.mustReadFrame(OpPong, "again")
-		p.write(fromClient(true, OpBinary, "m"))
-		waitRead(t, res)
-	})
-}
-
-func TestConnPongHandler(t *testing.T) {
-	p, c := newRawPeer(t, pipeConns, true, connConfig{})
-	var got []string
-	c.SetPongHandler(func(b []byte) { got = append(got, string(b)) })
-	res := readAsync(c)
-	p.write(fromClient(true, OpPong, "xyz"))
-	p.write(fromClient(true, OpPong, ""))
-	p.write(fromClient(true, OpText, "m"))
-	if r := waitRead(t, res); r.err != nil {
-		t.Fatal(r.err)
-	}
-	if len(got) != 2 || got[0] != "xyz" || got[1] != "" {
-		t.Fatalf("pong handler saw %q, want [xyz \"\"]", got)
-	}
-}
-
 // readLoop reads and drops messages until an error, as an application's
 // reading goroutine would, and reports when it ends.
 func readLoop(c *Conn) <-chan error {
@@ -552,96 +331,6 @@ func readLoop(c *Conn) <-chan error {
 		}
 	}()
 	return done
-}
-
-func TestConnPing(t *testing.T) {
-	cli, srv := connPair(t, tcpConns, connConfig{}, connConfig{})
-	readLoop(cli)
-	readLoop(srv)
-	for _, c := range []*Conn{cli, srv} {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		rtt, err := c.Ping(ctx)
-		cancel()
-		if err != nil {
-			t.Fatalf("Ping from server=%v: %v", c.IsServer(), err)
-		}
-		if rtt <= 0 || rtt > testTimeout {
-			t.Fatalf("Ping RTT %v", rtt)
-		}
-	}
-	// Several at once, each answered by its own pong.
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-			defer cancel()
-			if _, err := cli.Ping(ctx); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-}
-
-func TestConnPingContextExpires(t *testing.T) {
-	// Nobody reads on the server, so no pong comes back.
-	cli, _ := connPair(t, tcpConns, connConfig{}, connConfig{})
-	readLoop(cli)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	if _, err := cli.Ping(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Ping error = %v, want context.DeadlineExceeded", err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("Ping took %v to see its context expire", d)
-	}
-}
-
-// Ping must return when its context ends even if the ping cannot be written
-// (a peer that does not read), or the keep-alive could never detect such a
-// peer; the connection, whose write side is stuck, is then closed.
-func TestConnPingContextBoundsBlockedWrite(t *testing.T) {
-	cli, _ := connPair(t, pipeConns, connConfig{}, connConfig{}) // nobody reads the server end
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	done := make(chan error, 1)
-	start := time.Now()
-	go func() { _, err := cli.Ping(ctx); done <- err }()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Ping error = %v, want context.DeadlineExceeded", err)
-		}
-	case <-time.After(testTimeout):
-		cli.CloseNow()
-		t.Fatal("Ping still blocked long after its 50ms context expired")
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("Ping took %v to return with a 50ms context", d)
-	}
-	if err := cli.WriteMessage(OpText, []byte("x")); !errors.Is(err, ErrClosed) {
-		t.Fatalf("WriteMessage after the stuck ping = %v, want ErrClosed", err)
-	}
-}
-
-// A ping whose write goes out in time is not affected by its context ending
-// later: the connection stays open.
-func TestConnPingContextExpiresAfterWriteKeepsConn(t *testing.T) {
-	cli, srv := connPair(t, tcpConns, connConfig{}, connConfig{})
-	readLoop(cli) // srv does not read: no pong
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if _, err := cli.Ping(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Ping error = %v, want context.DeadlineExceeded", err)
-	}
-	if err := cli.WriteMessage(OpText, []byte("still open")); err != nil {
-		t.Fatalf("WriteMessage after the ping: %v", err)
-	}
-	op, msg, err := srv.ReadMessage()
-	if err != nil || op != OpText || string(msg) != "still open" {
-		t.Fatalf("server read %v %q, %v", op, msg, err)
-	}
 }
 
 // msgPayload returns the payload of message seq of writer id: its id and seq
@@ -914,26 +603,6 @@ func TestConnNoGoroutineLeak(t *testing.T) {
 	}
 }
 
-// The keep-alive closes a connection whose peer stops answering pings.
-func TestConnKeepAliveClosesSilentPeer(t *testing.T) {
-	p, c := newRawPeer(t, tcpConns, true, connConfig{pingInterval: 50 * time.Millisecond})
-	done := readLoop(c)
-	for {
-		h, _, err := p.readFrame()
-		if err != nil {
-			break // the Conn gave up on us
-		}
-		if h.Opcode != OpPing {
-			t.Fatalf("got a %v frame, want only pings", h.Opcode)
-		}
-	}
-	select {
-	case <-done:
-	case <-time.After(testTimeout):
-		t.Fatal("the reader did not end after the keep-alive gave up")
-	}
-}
-
 // Ping must return when its context ends even if the ping cannot be written
 // (a peer that does not read): a context is the caller's bound on the call.
 func TestConnNextReaderPartialThenNext(t *testing.T) {
@@ -1007,17 +676,5 @@ func TestConnReadLimitExactlyAtLimit(t *testing.T) {
 	go p.readFrame()
 	if _, _, err := c.ReadMessage(); !errors.Is(err, ErrMessageTooBig) {
 		t.Fatalf("ReadMessage after SetReadLimit(10) = %v, want ErrMessageTooBig", err)
-	}
-}
-
-// A client answers a server's ping with a masked pong (RFC 6455 §5.1, §5.5.3).
-func TestConnClientAnswersPingMasked(t *testing.T) {
-	p, c := newRawPeer(t, pipeConns, false, connConfig{})
-	res := readAsync(c)
-	p.write(fromServer(true, OpPing, "srv"))
-	p.mustReadFrame(OpPong, "srv") // readFrame checks the mask
-	p.write(fromServer(true, OpBinary, "m"))
-	if r := waitRead(t, res); r.err != nil || string(r.msg) != "m" {
-		t.Fatalf("ReadMessage = %q, %v", r.msg, r.err)
 	}
 }
