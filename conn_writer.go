@@ -1,9 +1,233 @@
 package websocket
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 )
+
+// Writing: whole messages, control frames, and messages streamed through
+// NextWriter.
+
+var errCloseSent = fmt.Errorf("%w: close frame already sent", ErrClosed)
+
+func checkDataOpcode(op Opcode) error {
+	if op != OpText && op != OpBinary {
+		return fmt.Errorf("websocket: %v is not a message type (want OpText or OpBinary)", op)
+	}
+	return nil
+}
+
+// WriteMessage writes p as one message of type op (OpText or OpBinary). It is
+// safe to call concurrently with other writes; the message is not interleaved
+// with any other. The Conn does not keep p.
+func (c *Conn) WriteMessage(op Opcode, p []byte) error {
+	if err := checkDataOpcode(op); err != nil {
+		return err
+	}
+	c.msgMu.Lock()
+	defer c.msgMu.Unlock()
+	if c.comp.compressWhole(len(p)) {
+		err := c.writeCompressed(op, p)
+		c.releaseWbuf()
+		return err
+	}
+	if len(p) <= smallMessage {
+		return c.writeSmall(op, p)
+	}
+	if len(p) <= c.wbufSize {
+		buf := c.payloadBuf()
+		copy(buf, p)
+		err := c.writeBuffered(true, false, op, len(p))
+		c.releaseWbuf()
+		return err
+	}
+	err := c.writeFrame(true, op, p)
+	c.releaseWbuf()
+	return err
+}
+
+// smallMessage is the largest payload WriteMessage sends as a control frame
+// is sent, built in cbuf, rather than through the write buffer: for a small
+// message, taking a buffer from the pool and giving it back would cost more
+// than the rest of the write.
+const smallMessage = MaxControlPayload
+
+// writeSmall writes p, at most smallMessage bytes, as one frame. The caller
+// holds msgMu.
+func (c *Conn) writeSmall(op Opcode, p []byte) error {
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
+	if err := c.writable(); err != nil {
+		return err
+	}
+	return c.writeShortLocked(op, p)
+}
+
+// payloadBuf returns the write buffer past the room kept for a header,
+// allocating it on the first write so a Conn that never writes holds none.
+func (c *Conn) payloadBuf() []byte {
+	if c.wbuf == nil {
+		if c.wbufSize == DefaultBufferSize {
+			p, ok := wbufPool.Get().(*defaultWbuf)
+			if !ok {
+				p = new(defaultWbuf)
+			}
+			c.wbuf = p[:]
+		} else {
+			c.wbuf = make([]byte, MaxHeaderSize+c.wbufSize)
+		}
+	}
+	return c.wbuf[MaxHeaderSize:]
+}
+
+// writeBuffered writes a frame whose n payload bytes are in the write
+// buffer: the header goes into the room before them, so the frame leaves in
+// one write. The caller holds msgMu.
+func (c *Conn) writeBuffered(fin, rsv1 bool, op Opcode, n int) error {
+	h := Header{Fin: fin, Rsv1: rsv1, Opcode: op, Length: int64(n)}
+	payload := c.wbuf[MaxHeaderSize : MaxHeaderSize+n]
+	if !c.server {
+		h.Masked, h.Mask = true, newMaskKey()
+		Mask(h.Mask, 0, payload)
+	}
+	var hb [MaxHeaderSize]byte
+	hdr := AppendHeader(hb[:0], h)
+	start := MaxHeaderSize - len(hdr)
+	copy(c.wbuf[start:], hdr)
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
+	return c.writeLocked(c.wbuf[start : MaxHeaderSize+n])
+}
+
+// writeFrame writes a frame with payload p, which it does not modify. The
+// caller holds msgMu.
+func (c *Conn) writeFrame(fin bool, op Opcode, p []byte) error {
+	h := Header{Fin: fin, Opcode: op, Length: int64(len(p))}
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
+	if c.server {
+		if err := c.writable(); err != nil {
+			return err
+		}
+		if len(p) > maxWritevFrame && len(p) <= maxContiguousWrite {
+			// One contiguous write: see maxWritevFrame for why a frame
+			// longer than a TCP segment is copied, up to a bound.
+			bp := contigPool.Get().(*[]byte)
+			b := append(AppendHeader((*bp)[:0], h), p...)
+			_, err := c.nc.Write(b)
+			*bp = b[:0]
+			contigPool.Put(bp)
+			return c.wrote(err)
+		}
+		// One writev for header and payload, with no copy of p.
+		wv := writevPool.Get().(*writevBufs)
+		wv.bufs = [2][]byte{AppendHeader(wv.hdr[:0], h), p}
+		wv.nb = wv.bufs[:]
+		_, err := wv.nb.WriteTo(c.nc)
+		wv.bufs, wv.nb = [2][]byte{}, nil // keep no reference to p
+		writevPool.Put(wv)
+		return c.wrote(err)
+	}
+	// A client masks a copy, a buffer at a time, so p is left as it was.
+	h.Masked, h.Mask = true, newMaskKey()
+	buf := c.payloadBuf()
+	hdr := AppendHeader(c.wbuf[:0], h)
+	n := copy(c.wbuf[len(hdr):], p)
+	pos := Mask(h.Mask, 0, c.wbuf[len(hdr):len(hdr)+n])
+	if err := c.writeLocked(c.wbuf[:len(hdr)+n]); err != nil {
+		return err
+	}
+	for p = p[n:]; len(p) > 0; p = p[n:] {
+		n = copy(buf, p)
+		pos = Mask(h.Mask, pos, buf[:n])
+		if err := c.writeLocked(buf[:n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writable reports why no data frame may be written now. The caller holds frameMu.
+func (c *Conn) writable() error {
+	if c.werr != nil {
+		return c.werr
+	}
+	if c.closeSent.Load() {
+		return errCloseSent
+	}
+	return nil
+}
+
+// writeLocked writes b as (part of) a data frame. The caller holds frameMu.
+func (c *Conn) writeLocked(b []byte) error {
+	if err := c.writable(); err != nil {
+		return err
+	}
+	_, err := c.nc.Write(b)
+	return c.wrote(err)
+}
+
+// wrote records the outcome of a write. The caller holds frameMu.
+func (c *Conn) wrote(err error) error {
+	if err == nil {
+		return nil
+	}
+	if c.isClosed() {
+		err = fmt.Errorf("%w: %w", ErrClosed, err)
+	} else {
+		err = fmt.Errorf("websocket: write: %w", err)
+	}
+	c.werr = err
+	return err
+}
+
+// newMaskKey returns a fresh masking key. RFC 6455 §5.3 asks for keys an
+// attacker cannot predict; math/rand/v2's top-level generator is ChaCha8,
+// seeded from the operating system's entropy, and costs a few nanoseconds.
+func newMaskKey() [4]byte {
+	var k [4]byte
+	binary.LittleEndian.PutUint32(k[:], rand.Uint32())
+	return k
+}
+
+// WriteControl writes a ping or pong frame with the given payload, at most
+// 125 bytes. It may be called concurrently with other writes, and its frame
+// may pass a message being written through NextWriter. Use Close to close.
+func (c *Conn) WriteControl(op Opcode, payload []byte) error {
+	if op != OpPing && op != OpPong {
+		return fmt.Errorf("websocket: WriteControl takes OpPing or OpPong, not %v", op)
+	}
+	if len(payload) > MaxControlPayload {
+		return fmt.Errorf("websocket: %v payload of %d bytes exceeds 125", op, len(payload))
+	}
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
+	if err := c.writable(); err != nil {
+		return err
+	}
+	return c.writeShortLocked(op, payload)
+}
+
+// writeShortLocked writes a frame of at most MaxControlPayload bytes, a
+// control frame or a small message, built in cbuf. The caller holds frameMu
+// and has checked that the frame may go out.
+func (c *Conn) writeShortLocked(op Opcode, payload []byte) error {
+	h := Header{Fin: true, Opcode: op, Length: int64(len(payload))}
+	if !c.server {
+		h.Masked, h.Mask = true, newMaskKey()
+	}
+	b := AppendHeader(c.cbuf[:0], h)
+	start := len(b)
+	b = append(b, payload...)
+	if h.Masked {
+		Mask(h.Mask, 0, b[start:])
+	}
+	_, err := c.nc.Write(b)
+	return c.wrote(err)
+}
 
 // Streaming writes: a message sent as frames while it is written (RFC 6455
 // §5.4), compressed as it goes when permessage-deflate is on.
