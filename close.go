@@ -83,6 +83,8 @@ type CloseError struct {
 	Reason string
 }
 
+// Error returns the code, as a number and a name, and the reason, if any:
+// "websocket: closed by peer: 1001 (going away): \"restarting\"".
 func (e *CloseError) Error() string {
 	if e.Reason == "" {
 		return "websocket: closed by peer: " + e.Code.String()
