@@ -105,17 +105,14 @@ func newCompression(p *deflateParams) *compression {
 	c.w.level, c.w.takeover = p.level, p.writeTakeover
 	c.w.limit = math.MaxInt
 	if p.writeWindowBits < maxWindowBits {
-		// The peer limited our window (server_max_window_bits asked by a
-		// client, or client_max_window_bits=12 as Python websockets answers
-		// our offer). compress/flate always uses a 32 KiB window and cannot
-		// be told otherwise, so we honour the limit by what we compress:
-		// only whole messages no longer than the window, each from a fresh
-		// state, which therefore hold no farther back-reference (RFC 7692
-		// §7.1.2); longer and streamed messages go uncompressed, which RSV1
-		// per message allows (§6.1). We keep offering client_max_window_bits
-		// rather than not, because it lets a server that bounds its memory
-		// per connection accept the extension at all, and its direction to
-		// us (the larger in most applications) then compresses in full.
+		// The client limited our window with server_max_window_bits (a
+		// client offers no client_max_window_bits, see deflateOffer).
+		// compress/flate always uses a 32 KiB window and cannot be told
+		// otherwise, so we honour the limit by what we compress: only whole
+		// messages no longer than the window, each from a fresh state,
+		// which therefore hold no farther back-reference (RFC 7692 §7.1.2);
+		// longer and streamed messages go uncompressed, which RSV1 per
+		// message allows (§6.1).
 		c.w.limit, c.w.takeover = 1<<p.writeWindowBits, false
 	}
 	c.r.takeover = p.readTakeover
