@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -222,6 +223,38 @@ func BenchmarkConnWrite(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+			})
+		}
+	}
+}
+
+// BenchmarkConnWriteLoopback is BenchmarkConnWrite over a real TCP
+// connection on loopback, whose other end reads and discards: it counts what
+// the in-memory connection cannot, the system calls a message costs.
+func BenchmarkConnWriteLoopback(b *testing.B) {
+	for _, role := range []struct {
+		name   string
+		server bool
+	}{{"server", true}, {"client", false}} {
+		for _, s := range connBenchSizes {
+			b.Run(role.name+"/"+s.name, func(b *testing.B) {
+				local, remote := tcpConns(b)
+				drained := make(chan struct{})
+				go func() {
+					defer close(drained)
+					io.Copy(io.Discard, remote)
+				}()
+				c := newConn(local, nil, role.server, connConfig{})
+				msg := bytes.Repeat([]byte{'x'}, s.n)
+				b.SetBytes(int64(s.n))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := c.WriteMessage(OpBinary, msg); err != nil {
+						b.Fatal(err)
+					}
+				}
+				local.Close()
+				<-drained
 			})
 		}
 	}
