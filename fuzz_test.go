@@ -159,7 +159,24 @@ func FuzzServerConn(f *testing.F) {
 	}, nil))
 	addGoldenSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fuzzServerConn(t, data, connConfig{readLimit: 1024, closeTimeout: 100 * time.Millisecond})
+		fuzzConn(t, data, true, connConfig{readLimit: 1024, closeTimeout: 100 * time.Millisecond})
+	})
+}
+
+// FuzzClientConn is FuzzServerConn for a client Conn, fed what a hostile
+// server could send.
+func FuzzClientConn(f *testing.F) {
+	for _, tt := range connViolations {
+		f.Add(bytes.Join(tt.chunks, nil))
+	}
+	f.Add(bytes.Join([][]byte{
+		fromServer(false, OpText, "Hel"), fromServer(true, OpPing, "p"),
+		fromServer(true, OpContinuation, "lo"), fromServer(true, OpBinary, "\x00\x01"),
+		fromServer(true, OpClose, "\x03\xe8bye"),
+	}, nil))
+	addGoldenSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzConn(t, data, false, connConfig{readLimit: 1024, closeTimeout: 100 * time.Millisecond})
 	})
 }
 
@@ -193,16 +210,16 @@ func FuzzServerConnCompressed(f *testing.F) {
 		if len(data) > 0 && data[0]&1 == 1 {
 			p.readTakeover, p.writeTakeover = true, true
 		}
-		fuzzServerConn(t, data, connConfig{readLimit: 1024, closeTimeout: 100 * time.Millisecond, deflate: p})
+		fuzzConn(t, data, true, connConfig{readLimit: 1024, closeTimeout: 100 * time.Millisecond, deflate: p})
 	})
 }
 
-// fuzzServerConn feeds data to a server Conn made with cfg, whose read limit
-// must be at most 1024, reading messages until an error.
-func fuzzServerConn(t *testing.T, data []byte, cfg connConfig) {
+// fuzzConn feeds data to a Conn made with cfg, a server or a client, whose
+// read limit must be at most 1024, reading messages until an error.
+func fuzzConn(t *testing.T, data []byte, server bool, cfg connConfig) {
 	t.Helper()
 	a, b := net.Pipe()
-	c := newConn(b, nil, true, cfg)
+	c := newConn(b, nil, server, cfg)
 	var wg sync.WaitGroup
 	wg.Go(func() { io.Copy(io.Discard, a) })
 	wg.Go(func() {
