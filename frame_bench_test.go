@@ -208,43 +208,28 @@ func benchConnRead(b *testing.B, op Opcode) {
 // BenchmarkConnWrite measures the whole write path per message, for a server
 // (unmasked) and a client (masking a copy), into a connection that discards.
 func BenchmarkConnWrite(b *testing.B) {
-	for _, role := range []struct {
-		name   string
-		server bool
-	}{{"server", true}, {"client", false}} {
-		for _, s := range connBenchSizes {
-			b.Run(role.name+"/"+s.name, func(b *testing.B) {
-				c := newConn(&replayConn{data: []byte{0}}, nil, role.server, connConfig{})
-				msg := bytes.Repeat([]byte{'x'}, s.n)
-				b.SetBytes(int64(s.n))
-				b.ReportAllocs()
-				for b.Loop() {
-					if err := c.WriteMessage(OpBinary, msg); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		}
-	}
+	benchConnWrite(b, func(testing.TB) net.Conn { return &replayConn{data: []byte{0}} })
 }
 
 // BenchmarkConnWriteLoopback is BenchmarkConnWrite over a real TCP
 // connection on loopback, whose other end reads and discards: it counts what
 // the in-memory connection cannot, the system calls a message costs.
 func BenchmarkConnWriteLoopback(b *testing.B) {
+	benchConnWrite(b, func(t testing.TB) net.Conn {
+		local, remote := tcpConns(t) // both closed when the benchmark ends
+		go io.Copy(io.Discard, remote)
+		return local
+	})
+}
+
+func benchConnWrite(b *testing.B, conn func(testing.TB) net.Conn) {
 	for _, role := range []struct {
 		name   string
 		server bool
 	}{{"server", true}, {"client", false}} {
 		for _, s := range connBenchSizes {
 			b.Run(role.name+"/"+s.name, func(b *testing.B) {
-				local, remote := tcpConns(b)
-				drained := make(chan struct{})
-				go func() {
-					defer close(drained)
-					io.Copy(io.Discard, remote)
-				}()
-				c := newConn(local, nil, role.server, connConfig{})
+				c := newConn(conn(b), nil, role.server, connConfig{})
 				msg := bytes.Repeat([]byte{'x'}, s.n)
 				b.SetBytes(int64(s.n))
 				b.ReportAllocs()
@@ -253,8 +238,6 @@ func BenchmarkConnWriteLoopback(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				local.Close()
-				<-drained
 			})
 		}
 	}
