@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
 	"strings"
@@ -176,7 +177,7 @@ var connBenchSizes = []struct {
 	name string
 	n    int
 }{
-	{"16B", 16}, {"1KiB", 1 << 10}, {"64KiB", 64 << 10}, {"1MiB", 1 << 20},
+	{"16B", 16}, {"1KiB", 1 << 10}, {"16KiB", 16 << 10}, {"64KiB", 64 << 10}, {"1MiB", 1 << 20},
 }
 
 // BenchmarkConnRead measures the whole read path of a server: header
@@ -219,6 +220,17 @@ func BenchmarkConnWriteLoopback(b *testing.B) {
 		local, remote := tcpConns(t) // both closed when the benchmark ends
 		go io.Copy(io.Discard, remote)
 		return local
+	})
+}
+
+// BenchmarkConnWriteTLS is BenchmarkConnWriteLoopback through TLS, where
+// every Write is a TLS record of its own.
+func BenchmarkConnWriteTLS(b *testing.B) {
+	cert, pool := testCert(b)
+	benchConnWrite(b, func(t testing.TB) net.Conn {
+		local, remote := tcpConns(t)
+		go io.Copy(io.Discard, tls.Client(remote, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
+		return tls.Server(local, &tls.Config{Certificates: []tls.Certificate{cert}})
 	})
 }
 

@@ -19,7 +19,7 @@ import (
 
 // testCert generates a self-signed certificate for 127.0.0.1 and returns
 // it with a pool that trusts it.
-func testCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
+func testCert(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
