@@ -357,8 +357,16 @@ type closeState struct {
 	ch   chan struct{}
 }
 
+// closedChan is the channel wait returns once the connection is closed, so
+// that a wait then does not queue behind a closer still in net.Conn.Close
+// (a TLS connection's may block on its close_notify for seconds).
+var closedChan = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
+
 // wait returns a channel closed once the TCP connection is.
 func (s *closeState) wait() <-chan struct{} {
+	if s.done.Load() {
+		return closedChan
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ch == nil {

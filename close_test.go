@@ -484,6 +484,35 @@ func TestConnClosedWaitBeforeAndAfterClose(t *testing.T) {
 	}
 }
 
+// slowCloseConn is a net.Conn whose Close blocks until release is closed, as
+// a TLS connection's may while its close_notify waits on the network.
+type slowCloseConn struct {
+	net.Conn
+	closing, release chan struct{}
+}
+
+func (c *slowCloseConn) Close() error {
+	close(c.closing)
+	<-c.release
+	return c.Conn.Close()
+}
+
+// A wait for the close must not queue behind a closer stuck in the
+// net.Conn's Close: the connection counts as closed from its start.
+func TestConnClosedWaitDuringSlowClose(t *testing.T) {
+	_, b := pipeConns(t)
+	nc := &slowCloseConn{Conn: b, closing: make(chan struct{}), release: make(chan struct{})}
+	c := newConn(nc, nil, true, connConfig{})
+	go c.CloseNow()
+	<-nc.closing
+	defer close(nc.release)
+	select {
+	case <-c.closed.wait():
+	case <-time.After(testTimeout):
+		t.Fatal("wait blocked while Close was in the net.Conn's Close")
+	}
+}
+
 // RFC 6455 §5.5.1: after sending a Close frame an endpoint sends no more data
 // frames, however many writers race with Close.
 func TestConnNoDataFrameAfterClose(t *testing.T) {
