@@ -506,8 +506,13 @@ func TestConnClosedWaitDuringSlowClose(t *testing.T) {
 	go c.CloseNow()
 	<-nc.closing
 	defer close(nc.release)
+	waited := make(chan struct{})
+	go func() {
+		<-c.closed.wait()
+		close(waited)
+	}()
 	select {
-	case <-c.closed.wait():
+	case <-waited:
 	case <-time.After(testTimeout):
 		t.Fatal("wait blocked while Close was in the net.Conn's Close")
 	}
