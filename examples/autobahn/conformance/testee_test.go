@@ -45,6 +45,21 @@ func buildTestee(t *testing.T, name string) string {
 		if err != nil {
 			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
 		}
+		// go test caches this package's result by what its binary reads,
+		// and the testee's build is outside that: reading the testee's
+		// sources, the library's among them, makes them part of the key,
+		// so that a change to the library runs the cases again.
+		list := exec.Command(goBin, "list", "-deps", "-f",
+			`{{if not .Standard}}{{range .GoFiles}}{{$.Dir}}/{{.}}{{"\n"}}{{end}}{{end}}`, modulePath+name)
+		files, err := list.Output()
+		if err != nil {
+			return "", fmt.Errorf("go list %s: %v", name, err)
+		}
+		for _, f := range strings.Fields(string(files)) {
+			if _, err := os.ReadFile(f); err != nil {
+				return "", err
+			}
+		}
 		out := filepath.Join(binDir, name)
 		args := []string{"build", "-o", out}
 		if raceEnabled {
