@@ -238,10 +238,15 @@ func (c *Conn) peerClosed(ce *CloseError) error {
 	if code == StatusNoStatusReceived {
 		code = StatusNormalClosure
 	}
+	sentFirst := c.closeSent.Load()
 	c.writeClose(code, "")
 	c.rerr = ce
 	if !c.server {
-		c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
+		// The closing handshake fits in one close timeout: when this
+		// client began it, Close has bounded it already.
+		if !sentFirst {
+			c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
+		}
 		c.br.Discard(c.br.Buffered())
 		io.Copy(io.Discard, c.nc)
 	}

@@ -297,6 +297,7 @@ type inflater struct {
 	takeover  bool
 	hist      history
 	f         *flateReader
+	limit     int64 // the read limit of the message in flight
 	remaining int64 // output the read limit still allows
 }
 
@@ -313,7 +314,7 @@ func (z *inflater) begin(r io.Reader, limit int64) {
 	if limit < 0 {
 		limit = math.MaxInt64
 	}
-	z.remaining = limit
+	z.limit, z.remaining = limit, limit
 }
 
 // active reports whether a message is in flight.
@@ -340,7 +341,7 @@ func (z *inflater) Read(p []byte) (int, error) {
 	n, err := z.f.fr.Read(p)
 	if int64(n) > z.remaining {
 		z.release()
-		return 0, fmt.Errorf("%w: compressed message inflates past %d bytes", ErrMessageTooBig, z.remaining)
+		return 0, fmt.Errorf("%w: compressed message inflates past %d bytes", ErrMessageTooBig, z.limit)
 	}
 	z.remaining -= int64(n)
 	if z.takeover {

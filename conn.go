@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,7 +183,8 @@ func (c *Conn) ReadMessage() (Opcode, []byte, error) {
 // AppendMessage reads the next data message, appends its payload to b and
 // returns the message type and the extended slice. Reusing the returned slice,
 // as in b, err = c.AppendMessage(b[:0]), reads without allocating once b is
-// large enough.
+// large enough. b grows only as payload arrives, never past the read limit:
+// a frame header claiming a long payload commits no memory for it.
 func (c *Conn) AppendMessage(b []byte) (Opcode, []byte, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
@@ -192,13 +192,18 @@ func (c *Conn) AppendMessage(b []byte) (Opcode, []byte, error) {
 	if err != nil {
 		return 0, b, err
 	}
+	start := len(b)
 	for {
 		if len(b) == cap(b) {
 			if c.inflating() {
 				// The decompressed size is not known: b may hold all of
 				// it already, so look for the end before growing b.
 				n, err := c.readInflated(c.rOne[:])
-				b = append(b, c.rOne[:n]...) // grows b only if the message goes on
+				if n > 0 {
+					// What the decompressor gives has arrived: double from 512 bytes.
+					b = grow(b, start, 512, c.comp.r.remaining+1)
+					b = append(b, c.rOne[0])
+				}
 				if err == io.EOF {
 					return op, b, nil
 				}
@@ -207,16 +212,13 @@ func (c *Conn) AppendMessage(b []byte) (Opcode, []byte, error) {
 				}
 				continue
 			}
-			// The frame length is known and within the read limit, so grow
-			// once to fit the frame rather than doubling step by step; to
-			// fit it exactly when it ends the message, so that a buffer
-			// kept for the next read (as in an echo loop holding b) is no
-			// larger than the messages need.
-			want := int(c.rRemain)
+			// The frame's length is only a claim: grow by what has
+			// arrived, to the end of the message at the most.
+			bound := c.rRemain
 			if !c.rFin {
-				want = max(want, 512)
+				bound = c.readLimit.Load() - c.rSize
 			}
-			b = slices.Grow(b, want)
+			b = grow(b, start, firstGrowth, bound)
 		}
 		n, err := c.readData(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -227,6 +229,28 @@ func (c *Conn) AppendMessage(b []byte) (Opcode, []byte, error) {
 			return op, b, err
 		}
 	}
+}
+
+// firstGrowth is the most AppendMessage commits to a message before any of
+// its payload is in b: a peer must send what it claims before it costs more
+// (a 14-byte header may claim 16 MiB).
+const firstGrowth = 32 << 10
+
+// grow returns b with room for n more bytes: as much again as the message
+// (from start) holds already, at least first, at most bound, and so at least
+// one byte. Growing by what has arrived commits at most twice the payload
+// received, and costs amortised constant time per byte. The last growth
+// takes bound exactly, so a buffer kept for the next read, as in an echo
+// loop, is no larger than the messages need.
+func grow(b []byte, start, first int, bound int64) []byte {
+	n := int64(max(len(b)-start, first))
+	n = max(min(n, bound), 1)
+	if int64(cap(b)-len(b)) >= n {
+		return b
+	}
+	nb := make([]byte, len(b), int64(len(b))+n)
+	copy(nb, b)
+	return nb
 }
 
 // NextReader waits for the next data message and returns its type and a
@@ -441,9 +465,14 @@ func (c *Conn) handleControl(h Header) error {
 			}
 			return nil
 		}
-		// A failed pong write shows up on the next write or read; a pong that
-		// cannot go out after our Close frame is not owed (RFC 6455 §5.5.1).
-		_ = c.WriteControl(OpPong, p)
+		// A pong that cannot go out after our Close frame is not owed
+		// (RFC 6455 §5.5.1), and any other failed write shows up on the next
+		// write or read; but a peer that pings and does not read must not
+		// hold the reader (§5.5.2 asks for the pong "as soon as practical").
+		if stalled, _ := c.writeOwnControl(OpPong, p); stalled {
+			c.rerr = fmt.Errorf("%w: the peer took no pong within %v", ErrClosed, c.closeTimeout)
+			return c.rerr
+		}
 	case OpPong:
 		c.gotPong(p)
 		if c.onPong != nil {

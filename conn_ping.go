@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -108,4 +109,43 @@ func (c *Conn) keepAlive(interval time.Duration) {
 			}
 		}
 	}
+}
+
+// Writes the Conn makes on its own, such as a pong, must not block its
+// reader for ever on a peer that sends but does not read (its receive
+// window full, our writes stall): a timer fails the connection when such a
+// write has not completed within the close timeout, waiting for frameMu
+// included. Timers are pooled, so a ping costs no allocation.
+
+// writeBound is a timer that closes the Conn it guards when it fires.
+type writeBound struct {
+	t *time.Timer
+	c atomic.Pointer[Conn]
+}
+
+var writeBoundPool = sync.Pool{New: func() any {
+	w := new(writeBound)
+	w.t = time.AfterFunc(time.Hour, func() {
+		if c := w.c.Load(); c != nil {
+			c.closeTCP()
+		}
+	})
+	w.t.Stop()
+	return w
+}}
+
+// writeOwnControl writes a control frame the Conn owes the peer, a pong,
+// within the close timeout. It reports whether the write stalled: the peer
+// did not take the frame in time and the connection has been closed.
+func (c *Conn) writeOwnControl(op Opcode, payload []byte) (stalled bool, err error) {
+	w := writeBoundPool.Get().(*writeBound)
+	w.c.Store(c)
+	w.t.Reset(c.closeTimeout)
+	err = c.WriteControl(op, payload)
+	if !w.t.Stop() {
+		return true, err // fired: w may still be in use, so it is not put back
+	}
+	w.c.Store(nil)
+	writeBoundPool.Put(w)
+	return false, err
 }
