@@ -206,6 +206,25 @@ func benchConnRead(b *testing.B, op Opcode) {
 	}
 }
 
+// BenchmarkConnReadFresh reads each message into a new buffer, as the first
+// read of a message of that size does: the buffer grows as the payload
+// arrives (32 KiB, then doubling), never to a length the header only claims.
+func BenchmarkConnReadFresh(b *testing.B) {
+	for _, s := range connBenchSizes {
+		b.Run(s.name, func(b *testing.B) {
+			frame := frameBytes(Header{Fin: true, Opcode: OpBinary, Masked: true}, bytes.Repeat([]byte{'x'}, s.n))
+			c := newConn(&replayConn{data: frame}, nil, true, connConfig{})
+			b.SetBytes(int64(s.n))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, buf, err := c.AppendMessage(nil); err != nil || len(buf) != s.n {
+					b.Fatal(len(buf), err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkConnWrite measures the whole write path per message, for a server
 // (unmasked) and a client (masking a copy), into a connection that discards.
 func BenchmarkConnWrite(b *testing.B) {
