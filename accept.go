@@ -116,6 +116,12 @@ func (o *AcceptOptions) negotiateExtensions(offers []string, cfg *connConfig) st
 // for a refused Origin (see AcceptOptions.OriginPatterns) and 400 for the
 // rest. Accept then returns an error; the response has been written, so the
 // handler must not write another.
+//
+// The request was read by the http.Server before the handler ran, so its
+// bounds are the server's: set http.Server.ReadHeaderTimeout (none by
+// default) and MaxHeaderBytes (1 MiB by default) on any server reachable by
+// untrusted clients. AcceptOptions.HandshakeTimeout bounds only the writing
+// of the response here.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if opts == nil {
 		opts = &AcceptOptions{}

@@ -69,11 +69,35 @@
 // # Limits and defaults
 //
 // Every limit is on by default: messages up to DefaultReadLimit (16 MiB),
-// handshakes within DefaultHandshakeTimeout and DefaultMaxHeaderBytes,
-// compressed messages counted at their inflated size, and Close waits at most
-// DefaultCloseTimeout for the peer. Buffers are DefaultBufferSize and reused,
-// so AppendMessage and the write methods make no allocation per message in
-// steady state.
+// compressed messages counted at their inflated size, and a message's buffer
+// grown only as its payload arrives, so a frame header's claim commits no
+// memory. Close waits at most DefaultCloseTimeout for the peer, and every
+// frame the Conn writes on its own (a pong, the answer to a Close) must go
+// out within the close timeout, or the connection fails: a peer that sends
+// without reading cannot hold the reader. Buffers are DefaultBufferSize and
+// reused, so AppendMessage and the write methods make no allocation per
+// message in steady state.
+//
+// AcceptConn bounds the opening handshake by DefaultHandshakeTimeout and
+// DefaultMaxHeaderBytes. Accept reads no request itself: net/http has read it
+// before the handler runs, within the http.Server's own limits, which are
+// off unless set. Serve Accept from a server that bounds them:
+//
+//	srv := &http.Server{
+//		Addr:              ":8080",
+//		Handler:           mux,
+//		ReadHeaderTimeout: 10 * time.Second, // a slow request head is cut off
+//		MaxHeaderBytes:    8 << 10,          // the default is 1 MiB
+//	}
+//
+// The http.Server's ReadTimeout and WriteTimeout, if set, are lifted from a
+// connection Accept takes over.
+//
+// Writes of messages are not bounded by default: a write waits while the peer
+// does not read, as on a net.Conn, which is the backpressure a sender needs.
+// Bound them with SetWriteDeadline, or with PingInterval, which closes a
+// connection whose peer stops answering and so ends a write stuck on it;
+// Close and CloseNow also end it, from any goroutine.
 //
 // # Compression
 //
