@@ -43,6 +43,9 @@ func (s *fuzzingServer) errorf(format string, args ...any) {
 // -agent flags), to check the harness on other implementations.
 func TestClientRole(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("skipping the conformance catalogue in -short mode")
+	}
 	bin := os.Getenv("CONFORMANCE_CLIENT")
 	if bin == "" {
 		bin = buildTestee(t, "client")

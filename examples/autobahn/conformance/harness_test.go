@@ -146,6 +146,9 @@ func casesFor(r role) []caseDef {
 // other implementations.
 func TestServerRole(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("skipping the conformance catalogue in -short mode")
+	}
 	target := os.Getenv("CONFORMANCE_SERVER")
 	if target == "" {
 		target = startServer(t) + "/"

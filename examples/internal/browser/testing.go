@@ -11,11 +11,15 @@ import (
 	"time"
 )
 
-// StartTest starts a browser for t and stops it when t ends. Without
-// Chromium it skips t, except under CI (CI=true), where the browser tests
-// must run and a missing browser fails them.
+// StartTest starts a browser for t and stops it when t ends. It skips t
+// under go test -short. Without Chromium it skips t, except under CI
+// (CI=true), where the browser tests must run and a missing browser fails
+// them.
 func StartTest(ctx context.Context, t testing.TB) *Browser {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("skipping the browser test in -short mode")
+	}
 	b, err := Start(ctx)
 	if errors.Is(err, ErrNotFound) {
 		if os.Getenv("CI") == "true" {
