@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// This file is who is online, across nodes. The room's presence is one
+// sorted set: a member per connection ("node\nconnection\nname") scored by
+// the time it expires, in Unix milliseconds. Each node re-scores its own
+// members every PresenceTTL/3 (a heartbeat), and readers count only the
+// members whose score is in the future, so the users of a node that dies
+// stop counting within PresenceTTL, with no one to clean up after it.
+// Changes are announced on a Pub/Sub channel so the other nodes look again
+// at once rather than at their next heartbeat; Pub/Sub may lose a signal,
+// the heartbeat makes up for it.
+
+// user is one entry of the room's presence, as clients see it.
+type user struct {
+	Name string `json:"name"`
+	Node string `json:"node"`
+}
+
+// memberOf makes the presence member of a connection.
+func (n *node) memberOf(name string) string {
+	return n.cfg.Name + "\n" + n.instance + "-" + strconv.FormatUint(n.connSeq.Add(1), 10) + "\n" + name
+}
+
+func parseMember(m string) (user, bool) {
+	node, rest, ok1 := strings.Cut(m, "\n")
+	_, name, ok2 := strings.Cut(rest, "\n")
+	return user{Name: name, Node: node}, ok1 && ok2
+}
+
+// expiry is the score of a member refreshed now.
+func (n *node) expiry(now time.Time) float64 {
+	return float64(now.Add(n.cfg.PresenceTTL).UnixMilli())
+}
+
+// enter adds a connection to the room's presence and tells the other nodes.
+func (n *node) enter(ctx context.Context, member string) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.RedisTimeout)
+	defer cancel()
+	_, err := n.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, n.presenceKey, redis.Z{Score: n.expiry(time.Now()), Member: member})
+		p.PExpire(ctx, n.presenceKey, 2*n.cfg.PresenceTTL)
+		p.Publish(ctx, n.changedChannel, n.cfg.Name)
+		return nil
+	})
+	if err != nil {
+		n.cfg.Logf("cluster: presence: %v (the next heartbeat retries)", err)
+	}
+}
+
+// exit takes a connection out of the room's presence and tells the other
+// nodes. If Redis is unreachable, the member expires on its own.
+func (n *node) exit(ctx context.Context, member string) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.RedisTimeout)
+	defer cancel()
+	_, err := n.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRem(ctx, n.presenceKey, member)
+		p.Publish(ctx, n.changedChannel, n.cfg.Name)
+		return nil
+	})
+	if err != nil {
+		n.cfg.Logf("cluster: presence: %v (the entry expires on its own)", err)
+	}
+}
+
+// heartbeat re-scores this node's members and clears expired ones.
+func (n *node) heartbeat(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.RedisTimeout)
+	defer cancel()
+	now := time.Now()
+	members := n.local.members()
+	_, err := n.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for chunk := range slices.Chunk(members, 500) {
+			zs := make([]redis.Z, len(chunk))
+			for i, m := range chunk {
+				zs[i] = redis.Z{Score: n.expiry(now), Member: m}
+			}
+			// XX: a member that left meanwhile is not brought back.
+			p.ZAddXX(ctx, n.presenceKey, zs...)
+		}
+		p.ZRemRangeByScore(ctx, n.presenceKey, "-inf", "("+strconv.FormatInt(now.UnixMilli(), 10))
+		p.PExpire(ctx, n.presenceKey, 2*n.cfg.PresenceTTL)
+		return nil
+	})
+	return err
+}
+
+// online returns who is in the room now, sorted by name and node.
+func (n *node) online(ctx context.Context) ([]user, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.RedisTimeout)
+	defer cancel()
+	members, err := n.rdb.ZRangeByScore(ctx, n.presenceKey, &redis.ZRangeBy{
+		Min: strconv.FormatInt(time.Now().UnixMilli(), 10),
+		Max: "+inf",
+	}).Result()
+	if err != nil {
+		return nil, err
+	}
+	users := make([]user, 0, len(members))
+	for _, m := range members {
+		if u, ok := parseMember(m); ok {
+			users = append(users, u)
+		}
+	}
+	slices.SortFunc(users, func(a, b user) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Node, b.Node)
+	})
+	return users, nil
+}
+
+// watchPresence keeps this node's members alive and tells its clients who
+// is online whenever that changes, until ctx ends.
+func (n *node) watchPresence(ctx context.Context) {
+	sub := n.rdb.Subscribe(ctx, n.changedChannel)
+	defer sub.Close()
+	changed := sub.Channel()
+
+	tick := time.NewTicker(n.cfg.PresenceTTL / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := n.heartbeat(ctx); err != nil && ctx.Err() == nil {
+				n.cfg.Logf("cluster: presence heartbeat: %v", err)
+			}
+		case <-changed:
+		}
+		n.refreshPresence(ctx)
+		// Changes that come in a burst (a node's users all reconnecting)
+		// make one update, not one each.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// refreshPresence reads who is online and, if that changed, tells this
+// node's clients.
+func (n *node) refreshPresence(ctx context.Context) {
+	users, err := n.online(ctx)
+	if err != nil {
+		return // Redis is away; the users shown stay as they were
+	}
+	n.presenceMu.Lock()
+	old := n.users
+	if slices.Equal(old, users) {
+		n.presenceMu.Unlock()
+		return
+	}
+	n.users = users
+	n.presenceMu.Unlock()
+
+	ev := event{Type: "presence", Users: users}
+	joined, left := diffUsers(old, users)
+	for _, u := range joined {
+		ev.Joined = append(ev.Joined, u.Name)
+	}
+	for _, u := range left {
+		ev.Left = append(ev.Left, u.Name)
+	}
+	n.local.broadcast(prepare(ev))
+}
+
+// diffUsers returns the entries of b missing from a, and of a missing from
+// b; both are sorted.
+func diffUsers(a, b []user) (added, removed []user) {
+	i, j := 0, 0
+	cmp := func(x, y user) int {
+		if c := strings.Compare(x.Name, y.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(x.Node, y.Node)
+	}
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || i < len(a) && cmp(a[i], b[j]) < 0:
+			removed = append(removed, a[i])
+			i++
+		case i == len(a) || cmp(a[i], b[j]) > 0:
+			added = append(added, b[j])
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	return added, removed
+}
+
+// currentUsers returns the users last read, with u added if missing: a
+// newcomer's hello shows it before the next presence update does.
+func (n *node) currentUsers(u user) []user {
+	n.presenceMu.Lock()
+	defer n.presenceMu.Unlock()
+	users := slices.Clone(n.users)
+	if !slices.Contains(users, u) {
+		users = append(users, u)
+	}
+	return users
+}
