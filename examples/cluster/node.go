@@ -95,10 +95,10 @@ type node struct {
 	cfg            config
 	rdb            *redis.Client
 	tail           *redis.Client // its own connection for XREAD BLOCK, closed to stop it
-	streamKey      string // the room's messages
-	presenceKey    string // who is online
-	changedChannel string // Pub/Sub: presence changed
-	instance       string // random: tells this run's connections from an earlier run's
+	streamKey      string        // the room's messages
+	presenceKey    string        // who is online
+	changedChannel string        // Pub/Sub: presence changed
+	instance       string        // random: tells this run's connections from an earlier run's
 	connSeq        atomic.Uint64
 
 	local *local
