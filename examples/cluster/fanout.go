@@ -70,6 +70,18 @@ func (l *local) join(c *client, after streamID) (upTo streamID, ok bool) {
 	return l.last, true
 }
 
+// track adds one to handlers unless the node is shutting down, so that
+// handlers.Wait after shutdown never races with an Add.
+func (l *local) track(handlers *sync.WaitGroup) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing {
+		return false
+	}
+	handlers.Add(1)
+	return true
+}
+
 // leave removes c and stops its writer.
 func (l *local) leave(c *client) {
 	l.mu.Lock()

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 func main() {
@@ -46,7 +47,14 @@ func main() {
 		cfg.Name = *addr
 	}
 
-	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr, MaxRetries: -1})
+	rdb := redis.NewClient(&redis.Options{
+		Addr: *redisAddr,
+		// No retries: an XADD retried after a lost reply could add the
+		// message twice. A failed send is reported to the client instead.
+		MaxRetries: -1,
+		// Maintenance notifications are for Redis Enterprise/Cloud.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
 	defer rdb.Close()
 	n := newNode(cfg, rdb)
 
@@ -77,5 +85,6 @@ func main() {
 	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+	n.Shutdown() // again: RegisterOnShutdown runs it in a goroutine that may not have run yet
 	n.Wait()
 }

@@ -108,8 +108,9 @@ type node struct {
 	presenceMu sync.Mutex
 	users      []user // who was online at the last look
 
-	stop  context.CancelFunc
-	loops sync.WaitGroup
+	stop         context.CancelFunc
+	loops        sync.WaitGroup
+	shutdownOnce sync.Once
 }
 
 // newNode returns a node of the room cfg.Room kept in rdb. Start must be
@@ -191,7 +192,10 @@ func (n *node) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		n.cfg.Logf("cluster: accept from %s: %v", r.RemoteAddr, err)
 		return // Accept has answered the request
 	}
-	n.conns.Add(1)
+	if !n.local.track(&n.conns) {
+		conn.Close(websocket.StatusGoingAway, "node shutting down")
+		return
+	}
 	defer n.conns.Done()
 
 	q := r.URL.Query()
@@ -294,26 +298,38 @@ func (n *node) reply(c *client, text string) {
 // Shutdown closes every connection with 1001 (going away), turns new ones
 // away and stops following Redis. Pages reconnect, through the load
 // balancer, to another node.
+// It may be called more than once.
 func (n *node) Shutdown() {
-	n.local.shutdown()
-	if n.stop != nil {
-		n.stop()
-	}
-	// A blocked XREAD does not watch its context: closing its connection
-	// ends it now rather than after Block.
-	n.tail.Close()
+	n.shutdownOnce.Do(func() {
+		n.local.shutdown()
+		if n.stop != nil {
+			n.stop()
+		}
+		// A blocked XREAD does not watch its context: closing its
+		// connection ends it now rather than after Block.
+		n.tail.Close()
+	})
 }
 
-// tailOptions are those of the client for the blocking reads: one
-// connection, which the reader keeps.
+// tailOptions are those of the client for the blocking reads: the server
+// and credentials of o, one connection, which the reader keeps.
 func tailOptions(o *redis.Options) *redis.Options {
-	c := *o
-	c.PoolSize = 1
-	c.MinIdleConns = 0
-	return &c
+	return &redis.Options{
+		Network:                  o.Network,
+		Addr:                     o.Addr,
+		Dialer:                   o.Dialer,
+		Username:                 o.Username,
+		Password:                 o.Password,
+		DB:                       o.DB,
+		TLSConfig:                o.TLSConfig,
+		PoolSize:                 1,
+		MaxRetries:               -1,
+		MaintNotificationsConfig: o.MaintNotificationsConfig,
+	}
 }
 
-// Wait waits for every WebSocket handler and background loop to return.
+// Wait waits for every WebSocket handler and background loop to return,
+// once Shutdown has been called.
 func (n *node) Wait() {
 	n.conns.Wait()
 	n.loops.Wait()
