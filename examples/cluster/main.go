@@ -42,6 +42,7 @@ func main() {
 	flag.Int64Var(&cfg.MaxLen, "maxlen", cfg.MaxLen, "messages the Stream keeps (about): how far back a client can resume")
 	flag.IntVar(&cfg.QueueSize, "queue", cfg.QueueSize, "messages that may wait for a slow client before it is dropped")
 	flag.DurationVar(&cfg.PresenceTTL, "presence-ttl", cfg.PresenceTTL, "a dead node's users vanish from the presence list within this")
+	flag.IntVar(&cfg.MaxListed, "presence-list", cfg.MaxListed, "users named in a presence list; a bigger room sends these and the count")
 	flag.Parse()
 	if cfg.Name == "" {
 		cfg.Name = *addr

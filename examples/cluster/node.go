@@ -31,6 +31,7 @@ type config struct {
 	MaxLen          int64         // the Stream keeps about this many messages: how far back a client can resume
 	QueueSize       int           // messages that may wait for one client; a client whose queue is full is dropped
 	PresenceTTL     time.Duration // a node's users vanish this long after it stops its heartbeat
+	MaxListed       int           // users named in a presence list; a bigger room sends the first ones and the count
 	Block           time.Duration // how long one XREAD waits for new entries
 	RedisTimeout    time.Duration // bound on each other Redis command
 	WriteTimeout    time.Duration // bound on one write to a client; a client that stalls longer is dropped
@@ -50,6 +51,7 @@ func defaultConfig() config {
 		MaxLen:          10000,
 		QueueSize:       256,
 		PresenceTTL:     6 * time.Second,
+		MaxListed:       100,
 		Block:           5 * time.Second,
 		RedisTimeout:    3 * time.Second,
 		WriteTimeout:    10 * time.Second,
@@ -77,7 +79,8 @@ type event struct {
 	Room    string   `json:"room,omitempty"`    // "hello": the room
 	Time    int64    `json:"time,omitempty"`    // Unix milliseconds
 	Resumed bool     `json:"resumed,omitempty"` // "hello": History is what came after the client's last ID, not the last messages
-	Users   []user   `json:"users,omitempty"`   // "hello", "presence": who is in the room, on which node
+	Users   []user   `json:"users,omitempty"`   // "hello", "presence": who is in the room, on which node (the first MaxListed)
+	Online  int      `json:"online,omitempty"`  // "hello", "presence": how many are in the room
 	Joined  []string `json:"joined,omitempty"`  // "presence": who came since the last update
 	Left    []string `json:"left,omitempty"`    // "presence": who went
 	History []event  `json:"history,omitempty"` // "hello": messages, oldest first
@@ -230,13 +233,15 @@ func (n *node) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n.enter(context.WithoutCancel(ctx), c.member)
+	users, online := n.currentUsers(user{Name: name, Node: n.cfg.Name})
 	hello := event{
 		Type:    "hello",
 		Name:    name,
 		Node:    n.cfg.Name,
 		Room:    n.cfg.Room,
 		Resumed: resume,
-		Users:   n.currentUsers(user{Name: name, Node: n.cfg.Name}),
+		Users:   users,
+		Online:  online,
 		History: history,
 	}
 	writerDone := make(chan struct{})

@@ -139,42 +139,50 @@ func (n *node) watchPresence(ctx context.Context) {
 			}
 		case <-changed:
 		}
-		n.refreshPresence(ctx)
+		users := n.refreshPresence(ctx)
 		// Changes that come in a burst (a node's users all reconnecting)
-		// make one update, not one each.
+		// make one update, not one each. Every update carries the whole
+		// list, so a big room's is sent at most once a heartbeat.
+		pause := 100 * time.Millisecond
+		if users > n.cfg.MaxListed {
+			pause = n.cfg.PresenceTTL / 3
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(pause):
 		}
 	}
 }
 
 // refreshPresence reads who is online and, if that changed, tells this
-// node's clients.
-func (n *node) refreshPresence(ctx context.Context) {
+// node's clients. It returns the number of users.
+func (n *node) refreshPresence(ctx context.Context) int {
 	users, err := n.online(ctx)
 	if err != nil {
-		return // Redis is away; the users shown stay as they were
+		return 0 // Redis is away; the users shown stay as they were
 	}
 	n.presenceMu.Lock()
 	old := n.users
 	if slices.Equal(old, users) {
 		n.presenceMu.Unlock()
-		return
+		return len(users)
 	}
 	n.users = users
 	n.presenceMu.Unlock()
 
-	ev := event{Type: "presence", Users: users}
+	// The whole list for every change would cost a big room the square
+	// of its size; past MaxListed, clients get the first ones and the count.
+	ev := event{Type: "presence", Users: users[:min(len(users), n.cfg.MaxListed)], Online: len(users)}
 	joined, left := diffUsers(old, users)
-	for _, u := range joined {
+	for _, u := range joined[:min(len(joined), n.cfg.MaxListed)] {
 		ev.Joined = append(ev.Joined, u.Name)
 	}
-	for _, u := range left {
+	for _, u := range left[:min(len(left), n.cfg.MaxListed)] {
 		ev.Left = append(ev.Left, u.Name)
 	}
 	n.local.broadcast(prepare(ev))
+	return len(users)
 }
 
 // diffUsers returns the entries of b missing from a, and of a missing from
@@ -203,14 +211,19 @@ func diffUsers(a, b []user) (added, removed []user) {
 	return added, removed
 }
 
-// currentUsers returns the users last read, with u added if missing: a
-// newcomer's hello shows it before the next presence update does.
-func (n *node) currentUsers(u user) []user {
+// currentUsers returns the first MaxListed users last read and how many
+// there are, with u counted if missing: a newcomer's hello shows it before
+// the next presence update does.
+func (n *node) currentUsers(u user) (listed []user, online int) {
 	n.presenceMu.Lock()
 	defer n.presenceMu.Unlock()
-	users := slices.Clone(n.users)
-	if !slices.Contains(users, u) {
-		users = append(users, u)
+	listed = slices.Clone(n.users[:min(len(n.users), n.cfg.MaxListed)])
+	online = len(n.users)
+	if !slices.Contains(n.users, u) {
+		online++
+		if len(listed) < n.cfg.MaxListed {
+			listed = append(listed, u)
+		}
 	}
-	return users
+	return listed, online
 }

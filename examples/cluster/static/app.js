@@ -73,7 +73,7 @@ function addNotice(text, kind) {
   return addLine(li);
 }
 
-function showUsers(users) {
+function showUsers(users, online) {
   const ul = $("#users");
   ul.replaceChildren(...users.map((u) => {
     const li = document.createElement("li");
@@ -85,7 +85,13 @@ function showUsers(users) {
     li.append(who, where);
     return li;
   }));
-  $("#count").textContent = "(" + users.length + ")";
+  if (online > users.length) {
+    const more = document.createElement("li");
+    more.className = "more";
+    more.textContent = "… and " + (online - users.length) + " more";
+    ul.append(more);
+  }
+  $("#count").textContent = "(" + (online || users.length) + ")";
 }
 
 function connect() {
@@ -115,7 +121,7 @@ function connect() {
           (ev.history || []).forEach(addMessage);
           addNotice("You joined as " + ev.name + " on node " + ev.node + ".");
         }
-        showUsers(ev.users || []);
+        showUsers(ev.users || [], ev.online);
         setCanSend(true);
         break;
       case "message":
@@ -124,7 +130,7 @@ function connect() {
       case "presence":
         (ev.joined || []).filter((u) => u !== name).forEach((u) => addNotice(u + " joined."));
         (ev.left || []).filter((u) => u !== name).forEach((u) => addNotice(u + " left."));
-        showUsers(ev.users || []);
+        showUsers(ev.users || [], ev.online);
         break;
       case "error":
         addNotice("Server: " + ev.text, "error");
