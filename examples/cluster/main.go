@@ -22,6 +22,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // on DefaultServeMux, served only with -pprof
 	"os"
 	"os/signal"
 	"syscall"
@@ -42,10 +43,15 @@ func main() {
 	flag.Int64Var(&cfg.MaxLen, "maxlen", cfg.MaxLen, "messages the Stream keeps (about): how far back a client can resume")
 	flag.IntVar(&cfg.QueueSize, "queue", cfg.QueueSize, "messages that may wait for a slow client before it is dropped")
 	flag.DurationVar(&cfg.PresenceTTL, "presence-ttl", cfg.PresenceTTL, "a dead node's users vanish from the presence list within this")
+	pprofAddr := flag.String("pprof", "", "if set, serve net/http/pprof on this address (for profiling; keep it private)")
 	flag.IntVar(&cfg.MaxListed, "presence-list", cfg.MaxListed, "users named in a presence list; a bigger room sends these and the count")
 	flag.Parse()
 	if cfg.Name == "" {
 		cfg.Name = *addr
+	}
+
+	if *pprofAddr != "" {
+		go func() { log.Print(http.ListenAndServe(*pprofAddr, nil)) }()
 	}
 
 	rdb := redis.NewClient(&redis.Options{

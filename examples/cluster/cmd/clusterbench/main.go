@@ -6,6 +6,7 @@
 //
 //	go run ./cmd/clusterbench                      # 3 nodes x 1000, then 1 node x 3000
 //	go run ./cmd/clusterbench -rate 50 -duration 20s
+//	go run ./cmd/clusterbench -nodes 1 -clients 1500 -profile /tmp/prof   # and a CPU profile of the node
 //
 // It builds the node (go build) and starts redis-server itself. Besides
 // messages per second delivered and the latency percentiles it reports the
@@ -20,8 +21,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +49,7 @@ var (
 	size       = flag.Int("size", 64, "bytes of text per message")
 	duration   = flag.Duration("duration", 10*time.Second, "measurement time")
 	warmup     = flag.Duration("warmup", 3*time.Second, "time to let presence settle after connecting, not measured")
+	profile    = flag.String("profile", "", "if set, write a CPU profile of the first node during each measurement into this folder")
 )
 
 func main() {
@@ -126,8 +130,14 @@ func run(dir, bin string, n int) (result, error) {
 			p.Wait()
 		}
 	}()
+	pprofAddr := ""
 	for i := range n {
-		p, addr, err := startNode(bin, redisAddr, "n"+strconv.Itoa(i))
+		var extra []string
+		if i == 0 && *profile != "" {
+			pprofAddr = freeAddr()
+			extra = []string{"-pprof", pprofAddr}
+		}
+		p, addr, err := startNode(bin, redisAddr, "n"+strconv.Itoa(i), extra...)
 		if err != nil {
 			return result{}, err
 		}
@@ -171,6 +181,20 @@ func run(dir, bin string, n int) (result, error) {
 	}
 	before := cpuTimes(append(pids, os.Getpid()))
 
+	profiled := make(chan struct{})
+	if pprofAddr != "" {
+		go func() {
+			defer close(profiled)
+			secs := strconv.Itoa(int(duration.Seconds()))
+			path := filepath.Join(*profile, fmt.Sprintf("node-%dx%d.pprof", n, *clients/n))
+			if err := fetch("http://"+pprofAddr+"/debug/pprof/profile?seconds="+secs, path); err != nil {
+				log.Printf("profile: %v", err)
+			}
+		}()
+	} else {
+		close(profiled)
+	}
+
 	// Publish: each publisher its share of the rate, at even intervals.
 	var sent atomic.Int64
 	measuring.Store(true)
@@ -199,6 +223,7 @@ func run(dir, bin string, n int) (result, error) {
 	}
 	pubs.Wait()
 	pstop()
+	<-profiled
 	// Let what was published arrive: until every client has every message,
 	// or nothing more arrives for 2 seconds.
 	want := sent.Load() * int64(len(cs))
@@ -394,9 +419,9 @@ func startRedis(dir string) (string, *exec.Cmd, error) {
 
 // startNode starts a node and returns it once it serves. Its queue is deep
 // and its backlog empty, so what is measured is the fan-out.
-func startNode(bin, redisAddr, name string) (*exec.Cmd, string, error) {
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-redis", redisAddr, "-room", "bench", "-name", name,
-		"-queue", "4096", "-backlog", "0")
+func startNode(bin, redisAddr, name string, extra ...string) (*exec.Cmd, string, error) {
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-redis", redisAddr, "-room", "bench", "-name", name,
+		"-queue", "4096", "-backlog", "0"}, extra...)...)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, "", err
@@ -426,6 +451,29 @@ func startNode(bin, redisAddr, name string) (*exec.Cmd, string, error) {
 		cmd.Process.Kill()
 		return nil, "", fmt.Errorf("node %s not serving", name)
 	}
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// fetch writes what url answers to path.
+func fetch(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 // cpuTimes returns the user+system CPU time of each process so far.
