@@ -111,8 +111,8 @@ func (l *local) deliver(id streamID, pm *websocket.PreparedMessage) {
 	defer l.mu.Unlock()
 	l.last = id
 	for c := range l.clients {
-		if id.less(c.after) || id == c.after {
-			continue
+		if !c.after.less(id) {
+			continue // c has it from its hello
 		}
 		l.queueLocked(c, pm)
 	}
@@ -124,6 +124,15 @@ func (l *local) broadcast(pm *websocket.PreparedMessage) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for c := range l.clients {
+		l.queueLocked(c, pm)
+	}
+}
+
+// sendTo queues pm, a reply, for c alone, if c is still here.
+func (l *local) sendTo(c *client, pm *websocket.PreparedMessage) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.clients[c]; ok {
 		l.queueLocked(c, pm)
 	}
 }

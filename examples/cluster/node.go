@@ -292,12 +292,7 @@ func (n *node) readLoop(ctx context.Context, c *client) {
 
 // reply sends an error to c alone.
 func (n *node) reply(c *client, text string) {
-	pm := prepare(event{Type: "error", Text: text})
-	n.local.mu.Lock()
-	defer n.local.mu.Unlock()
-	if _, ok := n.local.clients[c]; ok {
-		n.local.queueLocked(c, pm)
-	}
+	n.local.sendTo(c, prepare(event{Type: "error", Text: text}))
 }
 
 // Shutdown closes every connection with 1001 (going away), turns new ones

@@ -84,8 +84,10 @@ func (n *node) heartbeat(ctx context.Context) error {
 			for i, m := range chunk {
 				zs[i] = redis.Z{Score: n.expiry(now), Member: m}
 			}
-			// XX: a member that left meanwhile is not brought back.
-			p.ZAddXX(ctx, n.presenceKey, zs...)
+			// Plain ZADD, not XX: after Redis lost its data, the
+			// heartbeat brings the node's users back. A client that
+			// left since members() may come back for one TTL.
+			p.ZAdd(ctx, n.presenceKey, zs...)
 		}
 		p.ZRemRangeByScore(ctx, n.presenceKey, "-inf", "("+strconv.FormatInt(now.UnixMilli(), 10))
 		p.PExpire(ctx, n.presenceKey, 2*n.cfg.PresenceTTL)
