@@ -21,10 +21,10 @@ func js(s string) string { return strconv.Quote(s) }
 func TestBrowserPagesOnTwoNodesChat(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
+	br := browser.StartTest(ctx, t)
 	r := startRedis(t, false)
 	a, b := startNode(t, r.addr, "a"), startNode(t, r.addr, "b")
 
-	br := browser.StartTest(ctx, t)
 	alice, err := br.NewPage(ctx, "http://"+a.addr+"/", 800, 600)
 	if err != nil {
 		t.Fatal(err)
