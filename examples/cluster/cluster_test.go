@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -272,5 +273,65 @@ func sendRaw(t *testing.T, m *member, text string) {
 	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if err := c.WriteMessage(websocket.OpText, []byte(`{"type":"message","text":"`+text+`"}`)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestResumeOlderThanTheStreamSaysSo resumes after an ID that MAXLEN has
+// trimmed away: the hello has what the Stream still holds, up to the last
+// message, and says there may be a gap. Resuming after an ID still held has
+// exactly the messages after it and no gap.
+func TestResumeOlderThanTheStreamSaysSo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Small Stream nodes, so MAXLEN ~ 4 really trims.
+	r := startRedis(t, false, "--stream-node-max-entries", "2")
+	a := startNode(t, r.addr, "a", "-maxlen", "4")
+	sender := join(ctx, t, "sender", false, a)
+	for k := range 20 {
+		if err := sender.say(ctx, fmt.Sprintf("sender %d", k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := sender.ids()
+	sender.check(t)
+
+	hello := func(last string) event {
+		t.Helper()
+		c, err := websocket.Dial(ctx, a.url("late", last), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, p, err := c.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev event
+		if err := json.Unmarshal(p, &ev); err != nil || ev.Type != "hello" {
+			t.Fatalf("first event %q, want a hello", p)
+		}
+		return ev
+	}
+	historyIDs := func(ev event) []string {
+		var out []string
+		for _, h := range ev.History {
+			out = append(out, h.ID)
+		}
+		return out
+	}
+
+	ev := hello(ids[0])
+	got := historyIDs(ev)
+	if !ev.Resumed || !ev.Gap {
+		t.Errorf("resuming after a trimmed ID: resumed %v, gap %v; want both", ev.Resumed, ev.Gap)
+	}
+	if len(got) == 0 || len(got) >= len(ids)-1 || !slices.Equal(got, ids[len(ids)-len(got):]) {
+		t.Errorf("resuming after a trimmed ID gave %d messages %v, want the Stream's last few of %v", len(got), got, ids)
+	}
+
+	ev = hello(ids[len(ids)-3])
+	if got, want := historyIDs(ev), ids[len(ids)-2:]; !ev.Resumed || ev.Gap || !slices.Equal(got, want) {
+		t.Errorf("resuming after a held ID: resumed %v, gap %v, history %v; want %v and no gap", ev.Resumed, ev.Gap, got, want)
 	}
 }

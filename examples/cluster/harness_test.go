@@ -76,6 +76,7 @@ type redisServer struct {
 	addr    string
 	dir     string
 	persist bool
+	extra   []string
 	cmd     *exec.Cmd
 	log     bytes.Buffer
 }
@@ -83,7 +84,8 @@ type redisServer struct {
 // startRedis starts a Redis server for t and stops it when t ends. With
 // persist, every write is in its append-only file before Redis answers, so
 // a restart (even after SIGKILL) finds every entry again.
-func startRedis(t *testing.T, persist bool) *redisServer {
+// extra are more redis-server arguments.
+func startRedis(t *testing.T, persist bool, extra ...string) *redisServer {
 	t.Helper()
 	needRedis(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -92,7 +94,7 @@ func startRedis(t *testing.T, persist bool) *redisServer {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	r := &redisServer{t: t, addr: addr, dir: t.TempDir(), persist: persist}
+	r := &redisServer{t: t, addr: addr, dir: t.TempDir(), persist: persist, extra: extra}
 	r.start()
 	t.Cleanup(func() { r.kill() })
 	return r
@@ -108,7 +110,7 @@ func (r *redisServer) start() {
 	} else {
 		args = append(args, "--appendonly", "no")
 	}
-	r.cmd = exec.Command(redisBin, args...)
+	r.cmd = exec.Command(redisBin, append(args, r.extra...)...)
 	r.cmd.Stdout = &r.log
 	r.cmd.Stderr = &r.log
 	if err := r.cmd.Start(); err != nil {

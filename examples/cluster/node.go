@@ -79,6 +79,7 @@ type event struct {
 	Room    string   `json:"room,omitempty"`    // "hello": the room
 	Time    int64    `json:"time,omitempty"`    // Unix milliseconds
 	Resumed bool     `json:"resumed,omitempty"` // "hello": History is what came after the client's last ID, not the last messages
+	Gap     bool     `json:"gap,omitempty"`     // "hello": the client's last ID is older than the Stream's oldest entry; messages between may be lost
 	Users   []user   `json:"users,omitempty"`   // "hello", "presence": who is in the room, on which node (the first MaxListed)
 	Online  int      `json:"online,omitempty"`  // "hello", "presence": how many are in the room
 	Joined  []string `json:"joined,omitempty"`  // "presence": who came since the last update
@@ -223,7 +224,7 @@ func (n *node) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	history, err := n.history(ctx, resume, after, upTo)
+	history, truncated, err := n.history(ctx, resume, after, upTo)
 	if err != nil {
 		// Without the messages it missed the client cannot go on; it
 		// retries, here or on another node.
@@ -240,6 +241,7 @@ func (n *node) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		Node:    n.cfg.Name,
 		Room:    n.cfg.Room,
 		Resumed: resume,
+		Gap:     truncated,
 		Users:   users,
 		Online:  online,
 		History: history,

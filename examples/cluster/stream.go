@@ -46,30 +46,42 @@ func (n *node) latest(ctx context.Context) (streamID, error) {
 }
 
 // history returns the messages a client that joins gets first, oldest first,
-// none after upTo. A client that resumes gets every entry after its last ID
-// (as many as the Stream still holds); a newcomer gets the last Backlog.
-func (n *node) history(ctx context.Context, resume bool, after, upTo streamID) ([]event, error) {
+// none after upTo. A client that resumes gets every entry after its last ID,
+// as many as the Stream still holds; truncated reports that its last ID is
+// older than the Stream's oldest entry, so that what came between may have
+// been trimmed (MAXLEN). A newcomer gets the last Backlog.
+func (n *node) history(ctx context.Context, resume bool, after, upTo streamID) (evs []event, truncated bool, err error) {
 	if upTo.isZero() || !after.less(upTo) {
-		return nil, nil
+		return nil, false, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.RedisTimeout)
 	defer cancel()
 	var msgs []redis.XMessage
-	var err error
 	if resume {
-		msgs, err = n.rdb.XRange(ctx, n.streamKey, "("+after.String(), upTo.String()).Result()
+		var oldest *redis.XMessageSliceCmd
+		var rng *redis.XMessageSliceCmd
+		_, err = n.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			oldest = p.XRangeN(ctx, n.streamKey, "-", "+", 1)
+			rng = p.XRange(ctx, n.streamKey, "("+after.String(), upTo.String())
+			return nil
+		})
+		msgs = rng.Val()
+		if o := oldest.Val(); err == nil && len(o) > 0 {
+			first, _ := parseStreamID(o[0].ID)
+			truncated = after.less(first)
+		}
 	} else if n.cfg.Backlog > 0 {
 		msgs, err = n.rdb.XRevRangeN(ctx, n.streamKey, upTo.String(), "-", int64(n.cfg.Backlog)).Result()
 		slices.Reverse(msgs)
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	evs := make([]event, 0, len(msgs))
+	evs = make([]event, 0, len(msgs))
 	for _, m := range msgs {
 		evs = append(evs, messageEvent(m))
 	}
-	return evs, nil
+	return evs, truncated, nil
 }
 
 // readStream delivers the Stream's new entries to this node's clients until

@@ -114,6 +114,7 @@ function connect() {
         $("#node").textContent = "node " + ev.node + " · room " + ev.room;
         if (ev.resumed) {
           // What was sent while this page was away, and nothing twice.
+          if (ev.gap) addNotice("Some messages sent while you were away are too old to fetch.", "error");
           (ev.history || []).forEach(addMessage);
           addNotice("Reconnected to node " + ev.node + (ev.history ? "; " + ev.history.length + " missed." : "; nothing missed."));
         } else {
