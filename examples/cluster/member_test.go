@@ -191,11 +191,15 @@ func (m *member) say(ctx context.Context, text string) error {
 		}
 		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		c.WriteMessage(websocket.OpText, b) // a failure shows as the connection ending
-		for end := time.Now().Add(3 * time.Second); time.Now().Before(end) && !m.has(text); {
+		// On the same connection the message comes back (or an error
+		// does) however long it takes: only a new connection may need
+		// it sent again.
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && !m.has(text); {
 			if m.currentConn() != c {
 				// Reconnected: the resumed history has everything
-				// the room had; wait a little for what was in flight.
-				time.Sleep(300 * time.Millisecond)
+				// the room had; wait a while for what was in flight
+				// (appended, but not yet read by the new node).
+				time.Sleep(time.Second)
 				break
 			}
 			time.Sleep(5 * time.Millisecond)

@@ -52,9 +52,16 @@ var (
 	profile    = flag.String("profile", "", "if set, write a CPU profile of the first node during each measurement into this folder")
 )
 
+// quiet drops the Redis client's own log lines: its connection retries while
+// redis-server stops between setups are expected.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
 func main() {
 	flag.Parse()
 	log.SetFlags(0)
+	redis.SetLogger(quiet{})
 	dir, err := os.MkdirTemp("", "clusterbench-")
 	if err != nil {
 		log.Fatal(err)
