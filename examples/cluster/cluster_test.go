@@ -335,3 +335,65 @@ func TestResumeOlderThanTheStreamSaysSo(t *testing.T) {
 		t.Errorf("resuming after a held ID: resumed %v, gap %v, history %v; want %v and no gap", ev.Resumed, ev.Gap, got, want)
 	}
 }
+
+// TestRedisLosesItsDataRoomGoesOn restarts Redis empty (no persistence)
+// under two nodes: the nodes' heartbeats put their users back in the
+// presence set, and a message sent afterwards reaches the other node, whose
+// reader resumes from an ID the new Stream never had (new IDs are later,
+// being made from the clock).
+func TestRedisLosesItsDataRoomGoesOn(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := startRedis(t, false)
+	flags := []string{"-presence-ttl", "1s"}
+	a, b := startNode(t, r.addr, "a", flags...), startNode(t, r.addr, "b", flags...)
+	alice := join(ctx, t, "alice", false, a)
+	bob := join(ctx, t, "bob", false, b)
+	if err := bob.say(ctx, "before"); err != nil {
+		t.Fatal(err)
+	}
+	both := func() bool { return len(alice.users) == 2 && alice.seen["before"] == 1 }
+	if err := alice.waitFor(ctx, "bob online and his message", both); err != nil {
+		t.Fatal(err)
+	}
+
+	r.kill()
+	r.start()
+	emptied := time.Now()
+	for {
+		bob.mu.Lock()
+		bob.errorTexts = nil
+		bob.mu.Unlock()
+		sendRaw(t, bob, "after")
+		err := bob.waitFor(ctx, "echo or error", func() bool { return bob.seen["after"] > 0 || len(bob.errorTexts) > 0 })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bob.has("after") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := alice.waitFor(ctx, `"after"`, func() bool { return alice.seen["after"] == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if got := streamIDs(t, r.client(t)); len(got) != 1 {
+		t.Errorf("the new Stream holds %d entries, want 1", len(got))
+	}
+	users := func() []user {
+		alice.mu.Lock()
+		defer alice.mu.Unlock()
+		return alice.users
+	}
+	pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer pcancel()
+	err := alice.waitFor(pctx, "both users back", func() bool {
+		return slices.Equal(alice.users, []user{{"alice", "a"}, {"bob", "b"}})
+	})
+	if err != nil {
+		t.Fatalf("%v; users %v", err, users())
+	}
+	t.Logf("both users back in the presence list %v after Redis came back empty", time.Since(emptied).Round(10*time.Millisecond))
+	alice.check(t)
+	bob.check(t)
+}
