@@ -2,6 +2,10 @@ package websocket
 
 import (
 	"bytes"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -242,5 +246,224 @@ func TestUTF8ValidatorAllocs(t *testing.T) {
 	var v utf8Validator
 	if n := testing.AllocsPerRun(100, func() { v.Reset(); v.Write(p) }); n != 0 {
 		t.Errorf("Write allocates %v times per call, want 0", n)
+	}
+}
+
+// utf8Path is one way this build can validate the bulk of a Write: the AVX2
+// or SSSE3 assembly, or the portable unicode/utf8 path, selected by the
+// values useAVX2 and useSSSE3 take while it runs.
+type utf8Path struct {
+	name        string
+	avx2, ssse3 bool
+}
+
+// utf8Paths lists the paths this machine can run; under purego or on other
+// architectures, only the portable one.
+func utf8Paths() []utf8Path {
+	var ps []utf8Path
+	if cpuHasSSSE3() && cpuHasAVX2() {
+		ps = append(ps, utf8Path{"avx2", true, true})
+	}
+	if cpuHasSSSE3() {
+		ps = append(ps, utf8Path{"ssse3", false, true})
+	}
+	return append(ps, utf8Path{"portable", false, false})
+}
+
+// forEachUTF8Path runs f as a subtest on each path.
+func forEachUTF8Path(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	savedAVX2, savedSSSE3 := useAVX2, useSSSE3
+	defer func() { useAVX2, useSSSE3 = savedAVX2, savedSSSE3 }()
+	for _, p := range utf8Paths() {
+		useAVX2, useSSSE3 = p.avx2, p.ssse3
+		t.Run(p.name, f)
+	}
+}
+
+// utf8Runes are code points of every encoded length and at the edges of
+// the ranges RFC 3629 §4 allows, to build text from.
+var utf8Runes = []rune{
+	'a', 'z', 0, 0x7f, 0x80, 0xe9, 0x7ff, 0x800, 0x20ac, 0xd7ff, 0xe000, 0xfffd, 0xffff,
+	0x10000, 0x1f600, 0xfffff, 0x100000, 0x10ffff, 'Ж', '語',
+}
+
+// utf8EdgeBytes are the bytes at which some rule of RFC 3629 §4 changes.
+var utf8EdgeBytes = []byte{
+	0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf,
+	0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xf7, 0xf8, 0xfe, 0xff,
+}
+
+// randomUTF8 returns n runes of valid UTF-8, and with probability one half
+// one byte of it replaced by an edge byte, or the text cut at a random byte.
+func randomUTF8(r *rand.Rand, n int) []byte {
+	var p []byte
+	ascii := r.IntN(4) == 0 // long runs of ASCII, for the ASCII shortcuts
+	for range n {
+		if ascii && r.IntN(8) != 0 {
+			p = append(p, byte('a'+r.IntN(26)))
+			continue
+		}
+		p = utf8.AppendRune(p, utf8Runes[r.IntN(len(utf8Runes))])
+	}
+	switch r.IntN(4) {
+	case 0:
+		if len(p) > 0 {
+			p[r.IntN(len(p))] = utf8EdgeBytes[r.IntN(len(utf8EdgeBytes))]
+		}
+	case 1:
+		if len(p) > 0 {
+			p[r.IntN(len(p))] = byte(r.Uint32())
+		}
+	case 2:
+		p = p[:r.IntN(len(p)+1)]
+	}
+	return p
+}
+
+// firstBadByte returns the index of the first byte after which no valid
+// UTF-8 can follow, by unicode/utf8 alone (completable), or -1.
+func firstBadByte(p []byte) int {
+	if completable(p) {
+		return -1
+	}
+	// completable holds for a prefix if it holds for a longer one.
+	lo, hi := 0, len(p) // completable(p[:lo]), !completable(p[:hi])
+	for hi-lo > 1 {
+		if m := (lo + hi) / 2; completable(p[:m]) {
+			lo = m
+		} else {
+			hi = m
+		}
+	}
+	return hi - 1
+}
+
+// TestUTF8ValidatorEveryPathMatchesUTF8Valid checks, on every path, random
+// text of every length up to 100 runes and some long ones, valid and not, at
+// every alignment within a 64-byte line: the whole verdict against
+// unicode/utf8, the same at every split point into two Writes and at random
+// splits into many, and that a Write fails at the first byte that cannot be
+// completed and not one byte before, whatever the split.
+func TestUTF8ValidatorEveryPathMatchesUTF8Valid(t *testing.T) {
+	forEachUTF8Path(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(12, 1))
+		buf := make([]byte, 64+4*1000)
+		for i := range 3000 {
+			n := i % 101
+			if i%100 == 0 {
+				n = 200 + r.IntN(800)
+			}
+			src := randomUTF8(r, n)
+			off := r.IntN(64)
+			p := buf[off : off+len(src)]
+			copy(p, src)
+			want := utf8.Valid(p)
+			if got := validateWhole(p); got != want {
+				t.Fatalf("% x at offset %d: got %v, want %v", p, off, got, want)
+			}
+			step := 1
+			if len(p) > 300 {
+				step = 7
+			}
+			for k := 0; k <= len(p); k += step {
+				if got := validateSplit(p, k); got != want {
+					t.Fatalf("% x at offset %d split at %d: got %v, want %v", p, off, k, got, want)
+				}
+			}
+			var v utf8Validator
+			ok := true
+			for rest := p; len(rest) > 0 && ok; {
+				k := min(len(rest), r.IntN(70))
+				ok = v.Write(rest[:k])
+				rest = rest[k:]
+			}
+			if got := ok && v.Complete(); got != want {
+				t.Fatalf("% x in random pieces: got %v, want %v", p, got, want)
+			}
+			bad := firstBadByte(p)
+			if bad < 0 {
+				continue
+			}
+			for _, k := range []int{0, bad / 2, bad, r.IntN(bad + 1)} {
+				var v utf8Validator
+				if !v.Write(p[:k]) || !v.Write(p[k:bad]) {
+					t.Fatalf("% x split at %d: failed before the first bad byte %d", p, k, bad)
+				}
+				if v.Write(p[bad : bad+1]) {
+					t.Fatalf("% x split at %d: bad byte %d (%#x) accepted", p, k, bad, p[bad])
+				}
+				var w utf8Validator
+				if w.Write(p[:k]) && w.Write(p[k:bad+1]) {
+					t.Fatalf("% x split at %d: prefix through bad byte %d accepted", p, k, bad)
+				}
+			}
+		}
+	})
+}
+
+// TestUTF8ValidatorEveryPathPairsAtBlockEdges puts every pair of bytes, and
+// every triple whose first byte is a lead byte of three or four, at the
+// places in a 64-byte message where the vector code's blocks meet (16 and 32
+// bytes) and at its end, on every path: each rule of RFC 3629 §4 is a rule
+// about the bytes that follow a lead byte, and these are where one block
+// must carry what it has seen into the next.
+func TestUTF8ValidatorEveryPathPairsAtBlockEdges(t *testing.T) {
+	forEachUTF8Path(t, func(t *testing.T) {
+		var msg [64]byte
+		fill := func() {
+			copy(msg[:], strings.Repeat("\u00e9ab", 22))
+		}
+		check := func(p []byte) {
+			t.Helper()
+			want := utf8.Valid(p)
+			if got := validateWhole(p); got != want {
+				t.Fatalf("% x: got %v, want %v", p, got, want)
+			}
+		}
+		// "éab" repeated: 2-byte code points end at 1, 5, 9, ...; start the
+		// pair or triple just after one, so that what is around it is valid.
+		for _, at := range []int{13, 29, 61} {
+			for a := range 256 {
+				for b := range 256 {
+					fill()
+					msg[at], msg[at+1] = byte(a), byte(b)
+					check(msg[:at+2])
+					check(msg[:])
+					if a < 0xe0 || at > 61 {
+						continue
+					}
+					for _, c := range utf8EdgeBytes {
+						msg[at+2] = c
+						check(msg[:])
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestUTF8CPUFeatureMatchesLinux checks the SSSE3 check against the
+// kernel's flags, as TestMaskCPUFeatureMatchesLinux does for AVX2.
+func TestUTF8CPUFeatureMatchesLinux(t *testing.T) {
+	if !maskHasAsm || runtime.GOOS != "linux" {
+		t.Skip("no assembly in this build, or not Linux")
+	}
+	info, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		t.Skip(err)
+	}
+	var flags []string
+	for line := range strings.Lines(string(info)) {
+		if name, value, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(name) == "flags" {
+			flags = strings.Fields(value)
+			break
+		}
+	}
+	if flags == nil {
+		t.Skip("no flags line in /proc/cpuinfo")
+	}
+	if want, got := slices.Contains(flags, "ssse3"), cpuHasSSSE3(); got != want {
+		t.Errorf("cpuHasSSSE3() = %v, /proc/cpuinfo lists ssse3: %v", got, want)
 	}
 }

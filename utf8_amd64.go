@@ -1,0 +1,47 @@
+//go:build amd64 && !purego
+
+package websocket
+
+import "unicode/utf8"
+
+// useSSSE3 reports whether the UTF-8 validator may use its SSSE3 assembly
+// (PSHUFB and PALIGNR are not in the amd64 baseline). It is a variable so
+// that tests can turn it off and cover the portable path; with useAVX2
+// (mask.go) off too, they cover the SSSE3 path on a CPU that has AVX2.
+var useSSSE3 = cpuHasSSSE3()
+
+// utf8SIMDMin is the shortest input utf8Valid hands to the assembly: below
+// it, unicode/utf8 finishes before the tables are loaded.
+const utf8SIMDMin = 32
+
+// utf8Valid reports whether p is valid UTF-8: unicode/utf8.Valid, 32 or 16
+// bytes at a time in vector registers (utf8_amd64.s).
+func utf8Valid(p []byte) bool {
+	if len(p) < utf8SIMDMin || !useSSSE3 {
+		return utf8.Valid(p)
+	}
+	// The assembly reads whole blocks only: the last len(p) mod 32 bytes go
+	// in a zeroed block of their own, which it checks after the others.
+	n := len(p) &^ 31
+	var tail [32]byte
+	copy(tail[:], p[n:])
+	if useAVX2 {
+		return utf8ValidAVX2(p[:n], &tail)
+	}
+	return utf8ValidSSSE3(p[:n], &tail)
+}
+
+// utf8ValidAVX2 reports whether p followed by tail is valid UTF-8, where
+// len(p) is a multiple of 32 and tail holds the rest of the input followed
+// by zero bytes. It needs AVX2.
+//
+//go:noescape
+func utf8ValidAVX2(p []byte, tail *[32]byte) bool
+
+// utf8ValidSSSE3 is utf8ValidAVX2 for CPUs with SSSE3.
+//
+//go:noescape
+func utf8ValidSSSE3(p []byte, tail *[32]byte) bool
+
+// cpuHasSSSE3 reports whether the CPU has SSSE3.
+func cpuHasSSSE3() bool
