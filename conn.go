@@ -75,10 +75,13 @@ type Conn struct {
 	server    bool
 
 	// Write side. msgMu is held for a whole message, frameMu for one frame;
-	// control frames take only frameMu, so they can pass a streamed message.
+	// control frames take only frameMu, so they can pass a streamed message,
+	// and so do messages of one frame while no message is mid-frames
+	// (conn_writer.go).
 	msgMu     sync.Mutex
 	frameMu   sync.Mutex
 	closeSent atomic.Bool
+	midFrames bool // a message's first frames are out, not its last; frameMu
 	wbuf      []byte // MaxHeaderSize bytes of room, then the payload buffer; msgMu
 	wbufSize  int
 	mw        messageWriter
