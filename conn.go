@@ -81,7 +81,7 @@ type Conn struct {
 	msgMu     sync.Mutex
 	frameMu   sync.Mutex
 	closeSent atomic.Bool
-	midFrames bool // a message's first frames are out, not its last; frameMu
+	midFrames bool   // a message's first frames are out, not its last; frameMu
 	wbuf      []byte // MaxHeaderSize bytes of room, then the payload buffer; msgMu
 	wbufSize  int
 	mw        messageWriter
