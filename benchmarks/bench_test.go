@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // childEnv makes the test binary a ServeChild process for MeasureIdle.
@@ -43,6 +44,43 @@ func TestInMemoryServerReadsMaskedFramesAndWritesUnmaskedFrames(t *testing.T) {
 				t.Errorf("size %d: %v", size, err)
 			}
 		}
+	}
+}
+
+// TestInMemoryServerReadsAndWritesText is the same check for text messages,
+// ASCII and mixed-script, at sizes around the frame length encodings.
+func TestInMemoryServerReadsAndWritesText(t *testing.T) {
+	for _, l := range Libs() {
+		for _, k := range []Kind{Text, Mixed} {
+			for _, size := range []int{0, 16, 125, 126, 1 << 10, 65536, 1 << 20} {
+				if err := CheckMemKind(l, k, size, 3); err != nil {
+					t.Errorf("%v size %d: %v", k, size, err)
+				}
+			}
+		}
+	}
+}
+
+// TestKindPayloadIsValidText checks that the text workloads send what a
+// validating library must accept, and that mixed text is mostly not ASCII.
+func TestKindPayloadIsValidText(t *testing.T) {
+	for _, k := range []Kind{Text, Mixed} {
+		for _, size := range []int{0, 1, 16, 1 << 10, 1<<20 + 3} {
+			p := KindPayload(k, size)
+			if len(p) != size || !utf8.Valid(p) {
+				t.Errorf("%v %d: %d bytes, valid UTF-8: %v", k, size, len(p), utf8.Valid(p))
+			}
+		}
+	}
+	p := KindPayload(Mixed, 1<<10)
+	high := 0
+	for _, c := range p {
+		if c >= 0x80 {
+			high++
+		}
+	}
+	if high < 400 || high > 500 {
+		t.Errorf("mixed 1 KiB has %d bytes that are not ASCII, want about 455", high)
 	}
 }
 
@@ -153,24 +191,42 @@ var benchSizes = []struct {
 	n    int
 }{{"16B", 16}, {"1KiB", 1 << 10}, {"16KiB", 16 << 10}, {"1MiB", 1 << 20}}
 
-// BenchmarkRead is the in-memory server read path, per library and size:
+// BenchmarkRead is the in-memory server read path, per library and size,
+// of binary messages (BenchmarkReadText, BenchmarkReadMixed: text):
 // go test -bench 'Read/fullduplex/1KiB' -cpuprofile cpu.out
-func BenchmarkRead(b *testing.B) {
+func BenchmarkRead(b *testing.B) { benchRead(b, Binary) }
+
+// BenchmarkReadText reads ASCII text messages.
+func BenchmarkReadText(b *testing.B) { benchRead(b, Text) }
+
+// BenchmarkReadMixed reads mixed-script text messages.
+func BenchmarkReadMixed(b *testing.B) { benchRead(b, Mixed) }
+
+func benchRead(b *testing.B, k Kind) {
 	for _, l := range Libs() {
 		for _, s := range benchSizes {
 			var failure error
-			b.Run(l.Name+"/"+s.name, ReadBench(l, s.n, &failure))
+			b.Run(l.Name+"/"+s.name, ReadKindBench(l, k, s.n, &failure))
 		}
 	}
 }
 
-// BenchmarkWrite is the in-memory server write path, per library and size.
-func BenchmarkWrite(b *testing.B) {
+// BenchmarkWrite is the in-memory server write path, per library and size,
+// of binary messages (BenchmarkWriteText, BenchmarkWriteMixed: text).
+func BenchmarkWrite(b *testing.B) { benchWrite(b, Binary) }
+
+// BenchmarkWriteText writes ASCII text messages.
+func BenchmarkWriteText(b *testing.B) { benchWrite(b, Text) }
+
+// BenchmarkWriteMixed writes mixed-script text messages.
+func BenchmarkWriteMixed(b *testing.B) { benchWrite(b, Mixed) }
+
+func benchWrite(b *testing.B, k Kind) {
 	for _, l := range Libs() {
 		for _, s := range benchSizes {
 			var failure error
 			var writes float64
-			b.Run(l.Name+"/"+s.name, WriteBench(l, s.n, &writes, &failure))
+			b.Run(l.Name+"/"+s.name, WriteKindBench(l, k, s.n, &writes, &failure))
 		}
 	}
 }

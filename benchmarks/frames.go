@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // UpgradeRequest is the canned client opening handshake replayed to servers
@@ -72,15 +73,75 @@ func Payload(n int, seed uint64) []byte {
 	return p
 }
 
+// Kind is what the messages of an in-memory workload carry.
+type Kind int
+
+const (
+	Binary Kind = iota // binary messages of pseudo-random bytes
+	Text               // text messages of ASCII words
+	Mixed              // text messages in several scripts, 44 % of their bytes not ASCII
+)
+
+// Kinds lists every Kind, in table order.
+var Kinds = []Kind{Binary, Text, Mixed}
+
+// String names k in workload names: "" for Binary, which keeps the names
+// of the earlier binary-only reports.
+func (k Kind) String() string {
+	return [...]string{"", "text", "mixed"}[k]
+}
+
+// mixedScript is chat text in several scripts: of a kilobyte of it, 450
+// bytes are not ASCII (issue 12's referee text had 455).
+const mixedScript = "Hi: hello, мир! Grüße aus Köln — 東京 😀 ok. "
+
+// asciiText is the ASCII text of the Text kind.
+const asciiText = "The quick brown fox jumps over the lazy dog; pack my box with five dozen jugs. "
+
+// KindPayload returns size bytes of kind k: Payload's bytes, or text
+// repeated, cut at a code point boundary and filled up with ASCII so that it
+// is valid UTF-8.
+func KindPayload(k Kind, size int) []byte {
+	src := asciiText
+	switch k {
+	case Binary:
+		return Payload(size, uint64(size))
+	case Mixed:
+		src = mixedScript
+	}
+	p := []byte(strings.Repeat(src, size/len(src)+1)[:size])
+	i := size
+	for !utf8.Valid(p[:i]) {
+		i--
+	}
+	for ; i < size; i++ {
+		p[i] = '.'
+	}
+	return p
+}
+
+// opcode is the frame opcode of k (RFC 6455 section 5.2).
+func (k Kind) opcode() byte {
+	if k == Binary {
+		return 0x2
+	}
+	return 0x1
+}
+
 // MaskedFrames returns the bytes of count masked binary frames of size bytes
 // each (each with its own mask key), and the payload of every frame.
 func MaskedFrames(size, count int) (wire []byte, payload []byte) {
-	payload = Payload(size, uint64(size))
+	return MaskedKindFrames(Binary, size, count)
+}
+
+// MaskedKindFrames is MaskedFrames for messages of kind k.
+func MaskedKindFrames(k Kind, size, count int) (wire []byte, payload []byte) {
+	payload = KindPayload(k, size)
 	r := rand.New(rand.NewPCG(uint64(size), 1))
 	for range count {
 		var key [4]byte
 		binary.LittleEndian.PutUint32(key[:], r.Uint32()|1)
-		wire = AppendFrame(wire, 0x2, payload, true, key)
+		wire = AppendFrame(wire, k.opcode(), payload, true, key)
 	}
 	return wire, payload
 }

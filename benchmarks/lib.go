@@ -17,6 +17,10 @@ type Lib struct {
 	// request off the connection itself (the in-memory conn must then yield
 	// UpgradeRequest first) rather than taking an *http.Request.
 	ReadsRequest bool
+	// ValidatesUTF8 reports whether the library checks that text messages
+	// it reads are UTF-8 (RFC 6455 §8.1), as configured here; the reports
+	// mark it, since on text the others do less work.
+	ValidatesUTF8 bool
 	// Push reports whether the library delivers messages to a handler from
 	// a read loop that runs until the connection fails (gws), rather than
 	// returning one message per call.
@@ -39,6 +43,9 @@ type MemConn struct {
 	Read func(n int, got func([]byte)) error
 	// Write writes p as one binary message.
 	Write func(p []byte) error
+	// WriteText writes p, valid UTF-8, as one text message; nil if the
+	// adapter has none (the text write workloads then skip the library).
+	WriteText func(p []byte) error
 	// Close releases the connection (no closing handshake).
 	Close func()
 }

@@ -50,8 +50,9 @@ func init() {
 					}
 					return nil
 				},
-				Write: func(p []byte) error { return c.Write(ctx, websocket.MessageBinary, p) },
-				Close: func() { c.CloseNow() },
+				Write:     func(p []byte) error { return c.Write(ctx, websocket.MessageBinary, p) },
+				WriteText: func(p []byte) error { return c.Write(ctx, websocket.MessageText, p) },
+				Close:     func() { c.CloseNow() },
 			}, nil
 		},
 		Serve: func(ln net.Listener) error {

@@ -18,8 +18,9 @@ func fdAccept(nc net.Conn) (*websocket.Conn, error) {
 
 func init() {
 	register(&Lib{
-		Name:         "fullduplex",
-		ReadsRequest: true,
+		Name:          "fullduplex",
+		ValidatesUTF8: true,
+		ReadsRequest:  true,
 		NewMem: func(nc net.Conn) (*MemConn, error) {
 			c, err := fdAccept(nc)
 			if err != nil {
@@ -39,8 +40,9 @@ func init() {
 					}
 					return nil
 				},
-				Write: func(p []byte) error { return c.WriteMessage(websocket.OpBinary, p) },
-				Close: func() { c.CloseNow() },
+				Write:     func(p []byte) error { return c.WriteMessage(websocket.OpBinary, p) },
+				WriteText: func(p []byte) error { return c.WriteMessage(websocket.OpText, p) },
+				Close:     func() { c.CloseNow() },
 			}, nil
 		},
 		Serve: func(ln net.Listener) error {

@@ -80,8 +80,9 @@ func (c *gobwasConn) writeRaw(frame []byte) error {
 
 func init() {
 	register(&Lib{
-		Name:         "gobwas",
-		ReadsRequest: true,
+		Name:          "gobwas",
+		ValidatesUTF8: true, // wsutil.Reader with CheckUTF8
+		ReadsRequest:  true,
 		NewMem: func(nc net.Conn) (*MemConn, error) {
 			c, err := newGobwasConn(nc)
 			if err != nil {
@@ -101,8 +102,9 @@ func init() {
 					}
 					return nil
 				},
-				Write: func(p []byte) error { return c.write(ws.OpBinary, p) },
-				Close: func() { nc.Close() },
+				Write:     func(p []byte) error { return c.write(ws.OpBinary, p) },
+				WriteText: func(p []byte) error { return c.write(ws.OpText, p) },
+				Close:     func() { nc.Close() },
 			}, nil
 		},
 		Serve: func(ln net.Listener) error {

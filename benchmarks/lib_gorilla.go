@@ -38,8 +38,9 @@ func init() {
 					}
 					return nil
 				},
-				Write: func(p []byte) error { return c.WriteMessage(websocket.BinaryMessage, p) },
-				Close: func() { c.Close() },
+				Write:     func(p []byte) error { return c.WriteMessage(websocket.BinaryMessage, p) },
+				WriteText: func(p []byte) error { return c.WriteMessage(websocket.TextMessage, p) },
+				Close:     func() { c.Close() },
 			}, nil
 		},
 		Serve: func(ln net.Listener) error {

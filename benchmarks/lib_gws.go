@@ -19,7 +19,12 @@ type gwsLogger struct{}
 
 func (gwsLogger) Error(...any) {}
 
-func gwsOption() *gws.ServerOption { return &gws.ServerOption{Logger: gwsLogger{}} }
+// gwsOption turns on gws's UTF-8 check of text messages (off by default),
+// so that it reads text under the same rule as fullduplex and gobwas
+// (RFC 6455 §8.1).
+func gwsOption() *gws.ServerOption {
+	return &gws.ServerOption{Logger: gwsLogger{}, CheckUtf8Enabled: true}
+}
 
 type gwsReadHandler struct {
 	gws.BuiltinEventHandler
@@ -103,8 +108,9 @@ var errGwsShort = errors.New("benchmarks: gws read loop ended early")
 
 func init() {
 	register(&Lib{
-		Name: "gws",
-		Push: true,
+		Name:          "gws",
+		ValidatesUTF8: true, // CheckUtf8Enabled
+		Push:          true,
 		NewMem: func(nc net.Conn) (*MemConn, error) {
 			h := &gwsReadHandler{}
 			c, err := gws.NewUpgrader(h, gwsOption()).Upgrade(newHijackWriter(nc), upgradeHTTPRequest())
@@ -123,8 +129,9 @@ func init() {
 					}
 					return nil
 				},
-				Write: func(p []byte) error { return c.WriteMessage(gws.OpcodeBinary, p) },
-				Close: func() { c.NetConn().Close() },
+				Write:     func(p []byte) error { return c.WriteMessage(gws.OpcodeBinary, p) },
+				WriteText: func(p []byte) error { return c.WriteMessage(gws.OpcodeText, p) },
+				Close:     func() { c.NetConn().Close() },
 			}, nil
 		},
 		Serve: func(ln net.Listener) error {

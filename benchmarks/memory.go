@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"testing"
@@ -45,8 +46,13 @@ func memConn(l *Lib, data []byte, limit int64) (*ReplayConn, *MemConn, error) {
 // from memory, one message per op. The handshake happens before the timer
 // starts. A failure is also stored in *failure.
 func ReadBench(l *Lib, size int, failure *error) func(b *testing.B) {
+	return ReadKindBench(l, Binary, size, failure)
+}
+
+// ReadKindBench is ReadBench for messages of kind k.
+func ReadKindBench(l *Lib, k Kind, size int, failure *error) func(b *testing.B) {
 	count := replayCount(size)
-	wire, _ := MaskedFrames(size, count)
+	wire, _ := MaskedKindFrames(k, size, count)
 	frameLen := int64(len(wire) / count)
 	return func(b *testing.B) {
 		// One message before the clock lets the application's buffer
@@ -85,7 +91,13 @@ func ReadBench(l *Lib, size int, failure *error) func(b *testing.B) {
 // discards them. The Write calls per message of the last run are stored in
 // *writes; a failure in *failure.
 func WriteBench(l *Lib, size int, writes *float64, failure *error) func(b *testing.B) {
-	payload := Payload(size, uint64(size))
+	return WriteKindBench(l, Binary, size, writes, failure)
+}
+
+// WriteKindBench is WriteBench for messages of kind k. A library without
+// WriteText fails it with ErrNoText.
+func WriteKindBench(l *Lib, k Kind, size int, writes *float64, failure *error) func(b *testing.B) {
+	payload := KindPayload(k, size)
 	return func(b *testing.B) {
 		nc, c, err := memConn(l, nil, -1)
 		if err != nil {
@@ -94,12 +106,19 @@ func WriteBench(l *Lib, size int, writes *float64, failure *error) func(b *testi
 		}
 		defer c.Close()
 		defer nc.Close()
+		write := c.Write
+		if k != Binary {
+			if write = c.WriteText; write == nil {
+				*failure = ErrNoText
+				b.Fatal(*failure)
+			}
+		}
 		nc.ResetWrites()
 		b.SetBytes(int64(size))
 		b.ReportAllocs()
 		b.ResetTimer()
 		for range b.N {
-			if err := c.Write(payload); err != nil {
+			if err := write(payload); err != nil {
 				*failure = fmt.Errorf("%s: write: %w", l.Name, err)
 				b.Fatal(*failure)
 			}
@@ -114,21 +133,31 @@ func WriteBench(l *Lib, size int, writes *float64, failure *error) func(b *testi
 	}
 }
 
+// ErrNoText is the failure of a text write workload for a library whose
+// adapter has no WriteText.
+var ErrNoText = errors.New("the adapter writes no text messages")
+
 // BenchRead runs ReadBench with testing.Benchmark.
-func BenchRead(l *Lib, size int) (MemResult, error) {
+func BenchRead(l *Lib, size int) (MemResult, error) { return BenchReadKind(l, Binary, size) }
+
+// BenchWrite runs WriteBench with testing.Benchmark.
+func BenchWrite(l *Lib, size int) (MemResult, error) { return BenchWriteKind(l, Binary, size) }
+
+// BenchReadKind runs ReadKindBench with testing.Benchmark.
+func BenchReadKind(l *Lib, k Kind, size int) (MemResult, error) {
 	var failure error
-	r := testing.Benchmark(ReadBench(l, size, &failure))
+	r := testing.Benchmark(ReadKindBench(l, k, size, &failure))
 	if failure != nil {
 		return MemResult{}, failure
 	}
 	return memResult(r), nil
 }
 
-// BenchWrite runs WriteBench with testing.Benchmark.
-func BenchWrite(l *Lib, size int) (MemResult, error) {
+// BenchWriteKind runs WriteKindBench with testing.Benchmark.
+func BenchWriteKind(l *Lib, k Kind, size int) (MemResult, error) {
 	var failure error
 	var writes float64
-	r := testing.Benchmark(WriteBench(l, size, &writes, &failure))
+	r := testing.Benchmark(WriteKindBench(l, k, size, &writes, &failure))
 	if failure != nil {
 		return MemResult{}, failure
 	}
@@ -140,8 +169,11 @@ func BenchWrite(l *Lib, size int) (MemResult, error) {
 // CheckMem reads count messages of size bytes through l in memory and
 // writes one, checking what was read and that a frame was written. It is the
 // correctness check behind BenchRead and BenchWrite.
-func CheckMem(l *Lib, size, count int) error {
-	wire, payload := MaskedFrames(size, count)
+func CheckMem(l *Lib, size, count int) error { return CheckMemKind(l, Binary, size, count) }
+
+// CheckMemKind is CheckMem for messages of kind k.
+func CheckMemKind(l *Lib, k Kind, size, count int) error {
+	wire, payload := MaskedKindFrames(k, size, count)
 	nc, c, err := memConn(l, wire, int64(len(wire)))
 	if err != nil {
 		return err
@@ -173,13 +205,20 @@ func CheckMem(l *Lib, size, count int) error {
 	defer nc.Close()
 	defer c.Close()
 	nc.Capture()
+	write := c.Write
+	if k != Binary {
+		if write = c.WriteText; write == nil {
+			return fmt.Errorf("%s: %w", l.Name, ErrNoText)
+		}
+	}
 	for range 2 {
-		if err := c.Write(payload); err != nil {
+		if err := write(payload); err != nil {
 			return fmt.Errorf("%s: write: %w", l.Name, err)
 		}
 	}
 	// Parse what went on the wire with the benchmark client's own frame
-	// reader: two unmasked binary messages equal to payload, nothing more.
+	// reader: two unmasked messages of k's opcode equal to payload, nothing
+	// more.
 	out := &Client{br: bufio.NewReader(bytes.NewReader(nc.Captured()))}
 	var buf []byte
 	for i := range 2 {
@@ -187,8 +226,8 @@ func CheckMem(l *Lib, size, count int) error {
 		if err != nil {
 			return fmt.Errorf("%s: written message %d: %w", l.Name, i, err)
 		}
-		if op != 0x2 || !bytes.Equal(p, payload) {
-			return fmt.Errorf("%s: written message %d: opcode %d, %d bytes; want binary, %d bytes", l.Name, i, op, len(p), size)
+		if op != k.opcode() || !bytes.Equal(p, payload) {
+			return fmt.Errorf("%s: written message %d: opcode %d, %d bytes; want opcode %d, %d bytes", l.Name, i, op, len(p), k.opcode(), size)
 		}
 		buf = p
 	}

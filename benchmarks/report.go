@@ -14,12 +14,69 @@ type Metric struct {
 	Lower    bool   // lower is better
 	Summary  bool   // shown in the summary table with a ratio
 	Format   func(float64) string
+	// With names a metric of the same workload whose median the summary
+	// shows next to this one's, e.g. "allocs/msg".
+	With string
 }
 
 // Table gathers samples (one per round) and renders medians as Markdown.
 type Table struct {
+	// Marks are appended to library names in table headers, e.g. to mark
+	// the libraries that validate UTF-8.
+	Marks map[string]string
+
 	rows  []*row
 	index map[[2]string]*row
+}
+
+// header is the first two lines of a table with a column per library.
+func (t *Table) header(libs []string) string {
+	var b strings.Builder
+	b.WriteString("| workload | metric |")
+	for _, l := range libs {
+		fmt.Fprintf(&b, " %s%s |", l, t.Marks[l])
+	}
+	fmt.Fprintf(&b, "\n|---|---|%s\n", strings.Repeat("---:|", len(libs)))
+	return b.String()
+}
+
+// spread returns the smallest and largest of the per-round ratios of lib
+// to the best peer of self in that round; ok is false unless every library
+// has a sample for every round.
+func (r *row) spread(libs []string, self, lib string) (lo, hi float64, ok bool) {
+	n := len(r.samples[lib])
+	for _, l := range libs {
+		if len(r.samples[l]) != n {
+			return 0, 0, false
+		}
+	}
+	if n < 2 {
+		return 0, 0, false
+	}
+	for i := range n {
+		var best float64
+		found := false
+		for _, l := range libs {
+			if l == self {
+				continue
+			}
+			v := r.samples[l][i]
+			if !found || (r.Lower && v < best) || (!r.Lower && v > best) {
+				best, found = v, true
+			}
+		}
+		if !found {
+			return 0, 0, false
+		}
+		q := Ratio(r.samples[lib][i], best, r.Lower)
+		if i == 0 || q < lo {
+			lo = q
+		}
+		if i == 0 || q > hi {
+			hi = q
+		}
+	}
+	return lo, hi, true
 }
 
 type row struct {
@@ -115,11 +172,11 @@ func (t *Table) Behind(libs []string, self string) []string {
 }
 
 // Summary renders the summary metrics: per library the ratio to the best
-// peer of self (bold) and the median value.
+// peer of self (bold), the range of the ratios round by round, the median
+// value and the median of the metric named by With.
 func (t *Table) Summary(libs []string, self string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| workload | metric | %s |\n", strings.Join(libs, " | "))
-	fmt.Fprintf(&b, "|---|---|%s\n", strings.Repeat("---:|", len(libs)))
+	b.WriteString(t.header(libs))
 	for _, r := range t.rows {
 		if !r.Summary {
 			continue
@@ -133,10 +190,16 @@ func (t *Table) Summary(libs []string, self string) string {
 			}
 			v := median(r.samples[l])
 			if ok {
-				fmt.Fprintf(&b, " **%.2f×** %s |", Ratio(v, best, r.Lower), r.Format(v))
-			} else {
-				fmt.Fprintf(&b, " %s |", r.Format(v))
+				fmt.Fprintf(&b, " **%.2f×**", Ratio(v, best, r.Lower))
+				if lo, hi, ok := r.spread(libs, self, l); ok {
+					fmt.Fprintf(&b, " (%.2f–%.2f)", lo, hi)
+				}
 			}
+			fmt.Fprintf(&b, " %s", r.Format(v))
+			if w := t.index[[2]string{r.Workload, r.With}]; w != nil && len(w.samples[l]) > 0 {
+				fmt.Fprintf(&b, ", %s %s", w.Format(median(w.samples[l])), strings.TrimSuffix(r.With, "/msg"))
+			}
+			b.WriteString(" |")
 		}
 		b.WriteString("\n")
 	}
@@ -146,8 +209,7 @@ func (t *Table) Summary(libs []string, self string) string {
 // Raw renders every metric's median per library.
 func (t *Table) Raw(libs []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| workload | metric | %s |\n", strings.Join(libs, " | "))
-	fmt.Fprintf(&b, "|---|---|%s\n", strings.Repeat("---:|", len(libs)))
+	b.WriteString(t.header(libs))
 	for _, r := range t.rows {
 		fmt.Fprintf(&b, "| %s | %s |", r.Workload, r.Name)
 		for _, l := range libs {

@@ -56,3 +56,25 @@ func TestTableUsesMedianAndBestPeerExcludingSelf(t *testing.T) {
 		t.Errorf("Behind = %v, want one entry", b)
 	}
 }
+
+// TestSummaryShowsSpreadAllocsAndMarks checks the summary cell: the ratio of
+// the medians, the range of the round-by-round ratios against the best peer
+// of that round, the median of the With metric, and the header marks.
+func TestSummaryShowsSpreadAllocsAndMarks(t *testing.T) {
+	tab := Table{Marks: map[string]string{"a": " ✓"}}
+	m := Metric{Workload: "read 16 B", Name: "ns/msg", Lower: true, Summary: true, Format: FmtNs, With: "allocs/msg"}
+	allocs := Metric{Workload: "read 16 B", Name: "allocs/msg", Lower: true, Format: FmtCount}
+	// Round by round, self against a: 100/50 = 2, 100/100 = 1, 100/80 = 1.25.
+	for i, v := range []float64{50, 100, 80} {
+		tab.Add(m, "self", v)
+		tab.Add(m, "a", []float64{100, 100, 100}[i])
+		tab.Add(allocs, "self", 0)
+		tab.Add(allocs, "a", 2)
+	}
+	s := tab.Summary([]string{"self", "a"}, "self")
+	for _, want := range []string{"| self | a ✓ |", "**1.25×** (1.00–2.00) 80 ns, 0.00 allocs |", "**1.00×** (1.00–1.00) 100 ns, 2.00 allocs |"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+}
