@@ -140,7 +140,49 @@ TEXT ·utf8ValidAVX2(SB), NOSPLIT, $0-33
 	VPXOR   Y1, Y1, Y1
 	VPXOR   Y2, Y2, Y2
 
+	// 128 bytes a turn: when all four blocks are ASCII, as most of most
+	// text is, one test covers them; otherwise each is checked in turn.
 avxloop:
+	CMPQ      CX, $128
+	JB        avxloop32
+	VMOVDQU   (SI), Y3
+	VMOVDQU   32(SI), Y4
+	VMOVDQU   64(SI), Y5
+	VMOVDQU   96(SI), Y6
+	VPOR      Y3, Y4, Y7
+	VPOR      Y5, Y6, Y4
+	VPOR      Y4, Y7, Y7
+	VPMOVMSKB Y7, AX
+	TESTL     AX, AX
+	JNZ       avx4
+	VPOR      Y2, Y1, Y1
+	VPXOR     Y2, Y2, Y2
+	VMOVDQU   Y6, Y0
+	ADDQ      $128, SI
+	SUBQ      $128, CX
+	JMP       avxloop
+
+avx4:
+	UTF8BLOCK_AVX2(avx4multi0, avx4next0)
+
+avx4next0:
+	VMOVDQU 32(SI), Y3
+	UTF8BLOCK_AVX2(avx4multi1, avx4next1)
+
+avx4next1:
+	VMOVDQU 64(SI), Y3
+	UTF8BLOCK_AVX2(avx4multi2, avx4next2)
+
+avx4next2:
+	VMOVDQU 96(SI), Y3
+	UTF8BLOCK_AVX2(avx4multi3, avx4next3)
+
+avx4next3:
+	ADDQ $128, SI
+	SUBQ $128, CX
+	JMP  avxloop
+
+avxloop32:
 	CMPQ    CX, $32
 	JB      avxtail
 	VMOVDQU (SI), Y3
@@ -149,7 +191,7 @@ avxloop:
 avxnext:
 	ADDQ $32, SI
 	SUBQ $32, CX
-	JMP  avxloop
+	JMP  avxloop32
 
 avxtail:
 	VMOVDQU (DX), Y3

@@ -467,3 +467,24 @@ func TestUTF8CPUFeatureMatchesLinux(t *testing.T) {
 		t.Errorf("cpuHasSSSE3() = %v, /proc/cpuinfo lists ssse3: %v", got, want)
 	}
 }
+
+// TestUTF8ValidatorEveryPathOneSequenceInASCII puts one sequence, whole,
+// cut short or wrong, at every position of ASCII text of lengths around the
+// 128-byte turns of the AVX2 loop, which test four blocks of ASCII at once:
+// a sequence cut short at the end of one turn must fail in the next.
+func TestUTF8ValidatorEveryPathOneSequenceInASCII(t *testing.T) {
+	seqs := []string{"\u00e9", "\u20ac", "\U0001F600", "\x80", "\xe2\x82", "\xf0\x9f", "\xf0\x9f\x98", "\xc3", "\xff", "\xed\xa0\x80", "\xc0\xaf"}
+	forEachUTF8Path(t, func(t *testing.T) {
+		for _, n := range []int{127, 128, 129, 200, 255, 256, 257, 300} {
+			for _, seq := range seqs {
+				for i := 0; i+len(seq) <= n; i++ {
+					p := []byte(strings.Repeat("a", n))
+					copy(p[i:], seq)
+					if got, want := validateWhole(p), utf8.Valid(p); got != want {
+						t.Fatalf("% x at %d of %d ASCII bytes: got %v, want %v", seq, i, n, got, want)
+					}
+				}
+			}
+		}
+	})
+}
