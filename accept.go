@@ -122,9 +122,31 @@ func (o *AcceptOptions) negotiateExtensions(offers []string, cfg *connConfig) st
 // default) and MaxHeaderBytes (1 MiB by default) on any server reachable by
 // untrusted clients. AcceptOptions.HandshakeTimeout bounds only the writing
 // of the response here.
+//
+// Over HTTP/2, Accept completes an extended CONNECT (RFC 8441) with a 200
+// response, and the Conn runs over that stream of the HTTP/2 connection, with
+// the same rules and limits as over TCP. net/http's server lets clients send
+// extended CONNECT only when the GODEBUG environment variable holds
+// http2xconnect=1 when the program starts; browsers then open their
+// WebSockets as streams of the page's connection. A route for them must
+// accept the CONNECT method: "/ws" does, "GET /ws" does not. Refusals are 405
+// for a method other than CONNECT, 400 with "Sec-WebSocket-Version: 13" for
+// another version, 403 for a refused Origin (compared with :authority) and
+// 400 for the rest.
+//
+// The stream ends when the handler returns, so over HTTP/2 the handler must
+// not return while the Conn is in use. A handler that reads the Conn itself
+// and defers c.CloseNow() is right as it is; one that hands the Conn to other
+// goroutines must wait for <-c.Done() before it returns. Reads and writes
+// after the stream has ended return an error wrapping ErrClosed that says so.
+// Over HTTP/1.1 the connection is taken over and outlives the handler, and
+// waiting for Done costs nothing.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if opts == nil {
 		opts = &AcceptOptions{}
+	}
+	if r.ProtoMajor == 2 {
+		return acceptHTTP2(w, r, opts) // RFC 8441, in http2.go
 	}
 	key, ref := checkRequest(r, opts)
 	if ref != nil {

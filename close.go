@@ -205,6 +205,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 // Reads and writes in progress return errors wrapping ErrClosed.
 func (c *Conn) CloseNow() error {
 	if c.isClosed() {
+		<-c.Done() // over HTTP/2, the stream is left alone once it returns
 		return ErrClosed
 	}
 	c.closeTCP()

@@ -168,7 +168,7 @@ func (c *Conn) writeFrame(fin bool, op Opcode, p []byte) error {
 		wv := writevPool.Get().(*writevBufs)
 		wv.bufs = [2][]byte{AppendHeader(wv.hdr[:0], h), p}
 		wv.nb = wv.bufs[:]
-		_, err := wv.nb.WriteTo(c.nc)
+		_, err := writeBuffers(c.nc, &wv.nb)
 		wv.bufs, wv.nb = [2][]byte{}, nil // keep no reference to p
 		writevPool.Put(wv)
 		return c.wrote(err)

@@ -1,0 +1,169 @@
+package h2
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fullduplex/websocket"
+)
+
+// TestLengthClaimOverReadLimit claims a 16 MiB + 1 message in a frame
+// header and sends nothing more: the server refuses it on the header with
+// 1009 (it cannot wait for, nor buffer, bytes that have not arrived) and ends
+// the stream.
+func TestLengthClaimOverReadLimit(t *testing.T) {
+	readErr := make(chan error, 1)
+	s := startServer(t, echoHandler(nil, readErr), nil)
+	cc := s.dial(t)
+	c := openWS(t, cc, s, "/ws", nil)
+	h := websocket.Header{Fin: true, Opcode: websocket.OpBinary, Length: websocket.DefaultReadLimit + 1, Masked: true}
+	if _, err := c.pw.Write(websocket.AppendHeader(nil, h)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := c.readMessage()
+	var ce *closeError
+	if !errors.As(err, &ce) || ce.code != websocket.StatusMessageTooBig {
+		t.Fatalf("read %v, want close 1009", err)
+	}
+	select {
+	case err := <-readErr:
+		if !errors.Is(err, websocket.ErrMessageTooBig) {
+			t.Errorf("server read %v, want ErrMessageTooBig", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server's read did not end")
+	}
+	c.ended(t)
+}
+
+// TestPingFloodWithoutReading sends pings and never reads the pongs: HTTP/2
+// flow control must stop the flood once the windows are full, rather than
+// the server buffering pongs without bound, and a reset must then free the
+// handler.
+func TestPingFloodWithoutReading(t *testing.T) {
+	handlerDone := make(chan struct{})
+	s := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(handlerDone)
+		echoHandler(nil, nil)(w, r)
+	}), nil)
+	cc := s.dial(t)
+	c := openWS(t, cc, s, "/ws", nil)
+	var sent atomic.Int64
+	flood := make(chan error, 1)
+	go func() {
+		ping := make([]byte, websocket.MaxControlPayload)
+		for {
+			if err := c.writeFrame(true, false, websocket.OpPing, ping); err != nil {
+				flood <- err
+				return
+			}
+			sent.Add(int64(len(ping) + 6))
+		}
+	}()
+	// Wait until the flood stalls: no progress for a second.
+	last := int64(-1)
+	deadline := time.Now().Add(60 * time.Second)
+	for n := sent.Load(); n != last; n = sent.Load() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the flood never stalled: %d bytes sent", n)
+		}
+		last = n
+		time.Sleep(time.Second)
+	}
+	// What may be in flight: the server's receive window for the stream
+	// (1 MiB by default), the client's for the pongs (x/net: 4 MiB) and the
+	// pipes' buffers. Far more would mean pongs are buffered without bound.
+	if n := sent.Load(); n > 16<<20 {
+		t.Errorf("%d bytes of pings went out before the flood stalled, want under 16 MiB", n)
+	}
+	t.Logf("the flood stalled after %d bytes of pings", sent.Load())
+	c.cancel()
+	select {
+	case <-handlerDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler did not return after the stream was reset")
+	}
+}
+
+// TestHandlerReturnedEarly returns from the handler while the Conn is still
+// in use, the mistake Accept's doc warns of: later reads and writes must
+// fail with an error wrapping ErrClosed that says what happened, Done must be
+// closed, and nothing may panic.
+func TestHandlerReturnedEarly(t *testing.T) {
+	got := make(chan *websocket.Conn, 1)
+	s := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		got <- c // and return at once
+	}), nil)
+	cc := s.dial(t)
+	openWS(t, cc, s, "/ws", nil)
+	c := <-got
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Done not closed after the handler returned")
+	}
+	err := c.WriteMessage(websocket.OpText, []byte("too late"))
+	if !errors.Is(err, websocket.ErrClosed) {
+		t.Errorf("write after the handler returned: %v, want an error wrapping ErrClosed", err)
+	}
+	if _, _, err := c.ReadMessage(); !errors.Is(err, websocket.ErrClosed) || !strings.Contains(err.Error(), "handler returned") {
+		t.Errorf("read after the handler returned: %v, want an error wrapping ErrClosed that names the cause", err)
+	}
+	if err := c.SetWriteDeadline(time.Now().Add(time.Second)); err == nil {
+		t.Error("SetWriteDeadline after the handler returned succeeded")
+	}
+	if err := c.CloseNow(); !errors.Is(err, websocket.ErrClosed) {
+		t.Errorf("CloseNow: %v, want ErrClosed", err)
+	}
+}
+
+// TestWriteDeadlineBetweenWrites lets a write deadline pass while nothing
+// is written: as on TCP, that fails later writes but leaves the stream and
+// its reads alone (net/http would reset the stream if the deadline were
+// handed to it while no write is in progress).
+func TestWriteDeadlineBetweenWrites(t *testing.T) {
+	results := make(chan string, 2)
+	s := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		_, msg, err := c.ReadMessage() // sent 300 ms later
+		if err != nil {
+			results <- "read: " + err.Error()
+			return
+		}
+		results <- "read " + string(msg)
+		if err := c.WriteMessage(websocket.OpText, msg); err != nil {
+			results <- "write failed"
+		} else {
+			results <- "write succeeded"
+		}
+	}), nil)
+	cc := s.dial(t)
+	c := openWS(t, cc, s, "/ws", nil)
+	time.Sleep(300 * time.Millisecond)
+	if err := c.writeMessage(websocket.OpText, []byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"read late", "write failed"} {
+		select {
+		case got := <-results:
+			if got != want {
+				t.Errorf("server: %s, want %s", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("server: no result, want %s", want)
+		}
+	}
+}
