@@ -6,15 +6,36 @@
 //	go run ./examples/echo -addr :9000
 //
 // The WebSocket endpoint is /ws; any WebSocket client can use it too.
+//
+// With -tls it serves HTTPS, HTTP/2 and HTTP/1.1, with a self-signed
+// certificate made at start (the browser asks to accept it); with -h2c it
+// also serves cleartext HTTP/2 to clients that speak it with prior
+// knowledge. Browsers then open their WebSockets as streams of the page's
+// HTTP/2 connection (RFC 8441) when net/http lets them, which takes
+// GODEBUG=http2xconnect=1 at start:
+//
+//	GODEBUG=http2xconnect=1 go run ./examples/echo -tls   # https://localhost:8082
+//
+// Without it they fall back to an HTTP/1.1 connection per WebSocket.
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	_ "embed"
 	"errors"
 	"flag"
 	"io"
 	"log"
+	"math/big"
+	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/fullduplex/websocket"
@@ -25,13 +46,86 @@ var page []byte
 
 func main() {
 	addr := flag.String("addr", "localhost:8082", "address to listen on")
+	useTLS := flag.Bool("tls", false, "serve HTTPS (HTTP/2 and HTTP/1.1) with a self-signed certificate made at start")
+	h2c := flag.Bool("h2c", false, "also serve cleartext HTTP/2 to clients with prior knowledge")
 	flag.Parse()
-	hs := &http.Server{Addr: *addr, Handler: newHandler(), ReadHeaderTimeout: 10 * time.Second}
-	log.Printf("echo: serving on http://%s", *addr)
-	log.Fatal(hs.ListenAndServe())
+	hs, err := newServer(newHandler(), *useTLS, *h2c)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	scheme := "http"
+	if *useTLS {
+		scheme = "https"
+	}
+	xconnect := "off: WebSockets use HTTP/1.1 (GODEBUG=http2xconnect=1 turns them on)"
+	if strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1") {
+		xconnect = "on"
+	}
+	log.Printf("echo: serving on %s://%s", scheme, ln.Addr())
+	if *useTLS || *h2c {
+		log.Printf("echo: WebSockets over HTTP/2 %s", xconnect)
+	}
+	if *useTLS {
+		log.Fatal(hs.ServeTLS(ln, "", ""))
+	}
+	log.Fatal(hs.Serve(ln))
 }
 
-// newHandler serves the page at / and the echo endpoint at /ws.
+// newServer returns the server for handler: HTTP/1.1, plus HTTP/2 over TLS
+// with a self-signed certificate when useTLS, plus cleartext HTTP/2 with
+// prior knowledge when h2c.
+func newServer(handler http.Handler, useTLS, h2c bool) (*http.Server, error) {
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetHTTP2(useTLS)
+	p.SetUnencryptedHTTP2(h2c)
+	hs.Protocols = &p
+	if useTLS {
+		cert, err := selfSignedCert()
+		if err != nil {
+			return nil, err
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
+	return hs, nil
+}
+
+// selfSignedCert makes a certificate for localhost, 127.0.0.1 and ::1,
+// valid for a week.
+func selfSignedCert() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{Organization: []string{"fullduplex echo example"}},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(7 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
+// newHandler serves the page at / and the echo endpoint at /ws. The
+// endpoint's pattern names no method: it takes the GET of an HTTP/1.1
+// upgrade and the CONNECT of a WebSocket over HTTP/2.
 func newHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -45,6 +139,8 @@ func newHandler() http.Handler {
 // serveEcho echoes each message as it arrives. It streams rather than
 // reading whole messages, so a message of any size within the read limit
 // costs one buffer, and a text message is checked as UTF-8 while it passes.
+// It uses the Conn only from its own goroutine and returns once the Conn is
+// closed, as a WebSocket over HTTP/2, which ends with the handler, requires.
 func serveEcho(w http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(w, r, nil) // same-origin browsers and non-browser clients
 	if err != nil {

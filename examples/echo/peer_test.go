@@ -30,7 +30,7 @@ const peerScript = `
 window.peer = {
   open(path) {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket("ws://" + location.host + path);
+      const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + path);
       ws.binaryType = "arraybuffer";
       ws.onopen = () => resolve(ws);
       ws.onerror = () => reject(new Error("cannot open " + path));
@@ -72,13 +72,20 @@ window.peer = {
 };
 `
 
-// peerServer serves the echo example with extra endpoints for the peer
+// peerServer serves peerHandler on HTTP/1.1 until t ends.
+func peerServer(t *testing.T, closeErr chan<- error) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(peerHandler(closeErr))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// peerHandler serves the echo example with extra endpoints for the peer
 // tests: /ws-takeover and /ws-plain echo with context takeover and with no
 // compression; /ws-close closes with 4002 after the first message;
 // /ws-limit has a 1 KiB read limit; /ws-observe reports the error its
 // read ended with on closeErr.
-func peerServer(t *testing.T, closeErr chan<- error) *httptest.Server {
-	t.Helper()
+func peerHandler(closeErr chan<- error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", newHandler())
 	echoWith := func(opts *websocket.AcceptOptions) http.HandlerFunc {
@@ -143,16 +150,15 @@ func peerServer(t *testing.T, closeErr chan<- error) *httptest.Server {
 		}
 		closeErr <- <-read
 	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv
+	return mux
 }
 
-// openPeerPage starts Chromium on the echo page of srv and installs peerScript.
-func openPeerPage(ctx context.Context, t *testing.T, srv *httptest.Server) *browser.Page {
+// openPeerPage starts Chromium, with the extra flags, on the echo page at
+// url and installs peerScript.
+func openPeerPage(ctx context.Context, t *testing.T, url string, extra ...string) *browser.Page {
 	t.Helper()
-	b := browser.StartTest(ctx, t)
-	p, err := b.NewPage(ctx, srv.URL+"/", 800, 600)
+	b := browser.StartTest(ctx, t, extra...)
+	p, err := b.NewPage(ctx, url+"/", 800, 600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,8 +175,12 @@ func openPeerPage(ctx context.Context, t *testing.T, srv *httptest.Server) *brow
 func TestBrowserPeerEchoesEverySize(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	p := openPeerPage(ctx, t, peerServer(t, nil))
+	p := openPeerPage(ctx, t, peerServer(t, nil).URL)
+	testEchoesEverySize(ctx, t, p)
+}
 
+// testEchoesEverySize is TestBrowserPeerEchoesEverySize on the page p.
+func testEchoesEverySize(ctx context.Context, t *testing.T, p *browser.Page) {
 	sizes := []int{0, 1, 125, 126, 127, 65535, 65536, 65537, 1 << 20, 4 << 20}
 	for _, tc := range []struct {
 		path string
@@ -224,8 +234,13 @@ func TestBrowserPeerClosingHandshake(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	observed := make(chan error, 1)
-	p := openPeerPage(ctx, t, peerServer(t, observed))
+	p := openPeerPage(ctx, t, peerServer(t, observed).URL)
+	testClosingHandshake(ctx, t, p, observed)
+}
 
+// testClosingHandshake is TestBrowserPeerClosingHandshake on the page p,
+// whose server reports on observed.
+func testClosingHandshake(ctx context.Context, t *testing.T, p *browser.Page, observed <-chan error) {
 	t.Run("browser closes", func(t *testing.T) {
 		var ev struct {
 			Code  int

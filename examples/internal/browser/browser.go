@@ -102,9 +102,10 @@ type response struct {
 }
 
 // Start launches a headless Chromium with a fresh profile in a temporary
-// directory and connects to its debugger socket. ctx bounds the start-up only.
-// Close must be called to stop the browser and remove the profile.
-func Start(ctx context.Context) (*Browser, error) {
+// directory, passing it Flags and then extra, and connects to its debugger
+// socket. ctx bounds the start-up only. Close must be called to stop the
+// browser and remove the profile.
+func Start(ctx context.Context, extra ...string) (*Browser, error) {
 	bin, err := Find()
 	if err != nil {
 		return nil, err
@@ -114,6 +115,7 @@ func Start(ctx context.Context) (*Browser, error) {
 		return nil, err
 	}
 	args := append([]string{}, Flags...)
+	args = append(args, extra...)
 	args = append(args, "--user-data-dir="+dir, "--remote-debugging-port=0", "about:blank")
 	// Not exec.CommandContext: ctx bounds start-up, while the process must
 	// live until Close.

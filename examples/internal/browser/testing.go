@@ -11,16 +11,16 @@ import (
 	"time"
 )
 
-// StartTest starts a browser for t and stops it when t ends. It skips t
-// under go test -short. Without Chromium it skips t, except under CI
-// (CI=true), where the browser tests must run and a missing browser fails
-// them.
-func StartTest(ctx context.Context, t testing.TB) *Browser {
+// StartTest starts a browser for t, with the extra flags, and stops it when
+// t ends. It skips t under go test -short. Without Chromium it skips t,
+// except under CI (CI=true), where the browser tests must run and a missing
+// browser fails them.
+func StartTest(ctx context.Context, t testing.TB, extra ...string) *Browser {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("skipping the browser test in -short mode")
 	}
-	b, err := Start(ctx)
+	b, err := Start(ctx, extra...)
 	if errors.Is(err, ErrNotFound) {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%v; CI must run the browser tests", err)
