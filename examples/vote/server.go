@@ -130,7 +130,11 @@ func newServer(opts options) (*server, error) {
 		return nil, err
 	}
 	files := http.FileServerFS(sub)
+	// Over HTTP/2 a WebSocket opens with CONNECT (RFC 8441). The handler
+	// keeps the Conn's stream alive: it returns only after its writer has
+	// stopped and the Conn is closed.
 	s.mux.HandleFunc("GET /ws", s.serveWebSocket)
+	s.mux.HandleFunc("CONNECT /ws", s.serveWebSocket)
 	s.mux.Handle("GET /", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
