@@ -60,7 +60,7 @@ type server struct {
 	h2Reqs   atomic.Int32
 }
 
-func startServer(t *testing.T, h http.Handler, configure func(*http.Server)) *server {
+func startServer(t testing.TB, h http.Handler, configure func(*http.Server)) *server {
 	t.Helper()
 	s := &server{}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +86,7 @@ func startServer(t *testing.T, h http.Handler, configure func(*http.Server)) *se
 // dial opens one TCP connection to s and speaks HTTP/2 on it with
 // golang.org/x/net/http2's client: every WebSocket the test opens with it
 // is a stream of that connection.
-func (s *server) dial(t *testing.T) *http2.ClientConn {
+func (s *server) dial(t testing.TB) *http2.ClientConn {
 	t.Helper()
 	cfg := s.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
 	cfg.NextProtos = []string{"h2"}
@@ -126,7 +126,7 @@ type client struct {
 // open sends an extended CONNECT for path on cc with the headers hdr (which
 // may override the defaults, or delete them when set to nil) and returns the
 // response. The WebSocket is usable when the status is 200.
-func open(t *testing.T, cc *http2.ClientConn, s *server, path string, hdr http.Header) (*client, *http.Response) {
+func open(t testing.TB, cc *http2.ClientConn, s *server, path string, hdr http.Header) (*client, *http.Response) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -182,7 +182,7 @@ func open(t *testing.T, cc *http2.ClientConn, s *server, path string, hdr http.H
 }
 
 // openWS opens a WebSocket and fails t unless the server accepted it.
-func openWS(t *testing.T, cc *http2.ClientConn, s *server, path string, hdr http.Header) *client {
+func openWS(t testing.TB, cc *http2.ClientConn, s *server, path string, hdr http.Header) *client {
 	t.Helper()
 	c, resp := open(t, cc, s, path, hdr)
 	if resp.StatusCode != http.StatusOK {

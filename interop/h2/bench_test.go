@@ -1,0 +1,163 @@
+package h2
+
+import (
+	"context"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fullduplex/websocket"
+)
+
+// The benchmarks compare a WebSocket over an HTTP/2 stream with one over its
+// own TLS connection with HTTP/1.1, against the same net/http server:
+//
+//	cd interop && go test -run '^$' -bench . -benchtime 2000x ./h2/
+//
+// Both clients run in the benchmark's process: the library's Dial for
+// HTTP/1.1, and for HTTP/2 x/net/http2 with the tests' frame code (which
+// allocates a buffer per frame read), so the figures measure the whole
+// exchange, both ends.
+
+// wsURL is s's WebSocket URL for Dial.
+func wsURL(s *server) string { return "wss" + strings.TrimPrefix(s.URL, "https") + "/ws" }
+
+func dialH1(b *testing.B, s *server) *websocket.Conn {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cfg := s.Client().Transport.(*http.Transport).TLSClientConfig
+	c, err := websocket.Dial(ctx, wsURL(s), &websocket.DialOptions{TLSConfig: cfg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// percentiles reports the 50th and 99th percentiles of d.
+func percentiles(b *testing.B, d []time.Duration) {
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(d[len(d)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkOpen times opening a WebSocket up to its first echo: as a new
+// stream of an HTTP/2 connection already open, and as a new TCP and TLS
+// connection with an HTTP/1.1 upgrade.
+func BenchmarkOpen(b *testing.B) {
+	s := startServer(b, echoHandler(nil, nil), nil)
+	defer s.Close()
+	msg := []byte("hello")
+	b.Run("http2-stream", func(b *testing.B) {
+		cc := s.dial(b)
+		defer cc.Close()
+		d := make([]time.Duration, 0, b.N)
+		b.ReportAllocs()
+		for b.Loop() {
+			t0 := time.Now()
+			c := openWS(b, cc, s, "/ws", http.Header{"Sec-Websocket-Extensions": nil})
+			c.writeMessage(websocket.OpText, msg)
+			if _, _, err := c.readMessage(); err != nil {
+				b.Fatal(err)
+			}
+			d = append(d, time.Since(t0))
+			c.cancel()
+		}
+		percentiles(b, d)
+	})
+	b.Run("http1-tls", func(b *testing.B) {
+		d := make([]time.Duration, 0, b.N)
+		b.ReportAllocs()
+		for b.Loop() {
+			t0 := time.Now()
+			c := dialH1(b, s)
+			c.WriteMessage(websocket.OpText, msg)
+			if _, _, err := c.ReadMessage(); err != nil {
+				b.Fatal(err)
+			}
+			d = append(d, time.Since(t0))
+			c.CloseNow()
+		}
+		percentiles(b, d)
+	})
+}
+
+// BenchmarkEcho measures the round trip of one message on one WebSocket:
+// over a stream, and over a TLS connection of its own.
+func BenchmarkEcho(b *testing.B) {
+	s := startServer(b, echoHandler(&websocket.AcceptOptions{Compression: websocket.CompressionOptions{Disabled: true}}, nil), nil)
+	defer s.Close()
+	for _, size := range []int{1 << 10, 16 << 10, 64 << 10} {
+		name := map[int]string{1 << 10: "1KiB", 16 << 10: "16KiB", 64 << 10: "64KiB"}[size]
+		msg := pattern(size)
+		b.Run("http2-stream/"+name, func(b *testing.B) {
+			cc := s.dial(b)
+			defer cc.Close()
+			c := openWS(b, cc, s, "/ws", nil)
+			defer c.cancel()
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				c.writeMessage(websocket.OpBinary, msg)
+				if _, _, err := c.readMessage(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("http1-tls/"+name, func(b *testing.B) {
+			c := dialH1(b, s)
+			defer c.CloseNow()
+			var buf []byte
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				c.WriteMessage(websocket.OpBinary, msg)
+				var err error
+				if _, buf, err = c.AppendMessage(buf[:0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMemoryPerWebSocket opens 500 idle WebSockets, once whatever b.N,
+// and reports the heap and stacks they hold, both ends together, per
+// WebSocket: as streams of one HTTP/2 connection (whose limit of
+// concurrent streams is raised from 250 to 1000), and as TLS connections of
+// their own.
+func BenchmarkMemoryPerWebSocket(b *testing.B) {
+	const n = 500
+	inUse := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse + ms.StackInuse
+	}
+	s := startServer(b, echoHandler(nil, nil), func(hs *http.Server) {
+		hs.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1000}
+	})
+	defer s.Close()
+	b.Run("http2-stream", func(b *testing.B) {
+		cc := s.dial(b)
+		before := inUse()
+		cs := make([]*client, n)
+		for i := range cs {
+			cs[i] = openWS(b, cc, s, "/ws", nil)
+		}
+		b.ReportMetric(float64(inUse()-before)/n, "B/ws")
+	})
+	b.Run("http1-tls", func(b *testing.B) {
+		before := inUse()
+		cs := make([]*websocket.Conn, n)
+		for i := range cs {
+			cs[i] = dialH1(b, s)
+		}
+		b.ReportMetric(float64(inUse()-before)/n, "B/ws")
+		for _, c := range cs {
+			c.CloseNow()
+		}
+	})
+}
