@@ -28,6 +28,18 @@
 // which guards against cross-site WebSocket hijacking; AcceptOptions lists
 // more origins to allow.
 //
+// # HTTP/2
+//
+// Accept also completes WebSocket handshakes made over HTTP/2 (RFC 8441),
+// which net/http's server lets clients make when the program starts with
+// GODEBUG=http2xconnect=1. The WebSocket is then a stream of the HTTP/2
+// connection, and the stream ends when the handler returns: the handler must
+// not return while the Conn is in use. The echo handler above is right as it
+// is, since it uses the Conn only from its own goroutine and closes it before
+// returning; a handler that hands the Conn to other goroutines waits for
+// <-c.Done() first. Routes must accept the CONNECT method ("/ws", not only
+// "GET /ws"). Dial speaks HTTP/1.1 only.
+//
 // # Client
 //
 //	c, err := websocket.Dial(ctx, "wss://example.com/ws", nil)

@@ -1,13 +1,22 @@
 package h2
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 
 	"github.com/fullduplex/websocket"
 )
@@ -15,12 +24,13 @@ import (
 // The benchmarks compare a WebSocket over an HTTP/2 stream with one over its
 // own TLS connection with HTTP/1.1, against the same net/http server:
 //
-//	cd interop && go test -run '^$' -bench . -benchtime 2000x ./h2/
+//	cd interop && go test -run '^$' -bench . -benchtime 1000x -count 3 ./h2/
 //
-// Both clients run in the benchmark's process: the library's Dial for
-// HTTP/1.1, and for HTTP/2 x/net/http2 with the tests' frame code (which
-// allocates a buffer per frame read), so the figures measure the whole
-// exchange, both ends.
+// In BenchmarkOpen and BenchmarkEcho both clients run in the benchmark's
+// process: the library's Dial for HTTP/1.1, and for HTTP/2 x/net/http2 with
+// the tests' frame code (which allocates a buffer per frame read), so the
+// figures measure the whole exchange, both ends. BenchmarkMemoryPerWebSocket
+// runs its clients in a child process and counts the server alone.
 
 // wsURL is s's WebSocket URL for Dial.
 func wsURL(s *server) string { return "wss" + strings.TrimPrefix(s.URL, "https") + "/ws" }
@@ -124,10 +134,10 @@ func BenchmarkEcho(b *testing.B) {
 }
 
 // BenchmarkMemoryPerWebSocket opens 500 idle WebSockets, once whatever b.N,
-// and reports the heap and stacks they hold, both ends together, per
-// WebSocket: as streams of one HTTP/2 connection (whose limit of
-// concurrent streams is raised from 250 to 1000), and as TLS connections of
-// their own.
+// from a child process (the test binary run as memClient), and reports the
+// heap and stacks the server holds per WebSocket: as streams of one HTTP/2
+// connection (whose limit of concurrent streams is raised from 250 to 1000),
+// and as TLS connections of their own.
 func BenchmarkMemoryPerWebSocket(b *testing.B) {
 	const n = 500
 	inUse := func() uint64 {
@@ -140,24 +150,79 @@ func BenchmarkMemoryPerWebSocket(b *testing.B) {
 		hs.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1000}
 	})
 	defer s.Close()
-	b.Run("http2-stream", func(b *testing.B) {
-		cc := s.dial(b)
-		before := inUse()
-		cs := make([]*client, n)
-		for i := range cs {
-			cs[i] = openWS(b, cc, s, "/ws", nil)
+	for _, mode := range []string{"http2-stream", "http1-tls"} {
+		b.Run(mode, func(b *testing.B) {
+			before := inUse()
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), "H2_MEM_CLIENT="+mode, "H2_MEM_URL="+s.URL, "H2_MEM_N="+strconv.Itoa(n))
+			stdin, _ := cmd.StdinPipe()
+			stdout, _ := cmd.StdoutPipe()
+			cmd.Stderr = os.Stderr
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			line, err := bufio.NewReader(stdout).ReadString('\n')
+			if err != nil || line != "ready\n" {
+				b.Fatalf("client: %q %v", line, err)
+			}
+			time.Sleep(200 * time.Millisecond) // let the last handlers settle
+			b.ReportMetric(float64(inUse()-before)/n, "B/ws")
+			stdin.Close()
+			cmd.Wait()
+		})
+	}
+}
+
+// memClient is the test binary's client mode for BenchmarkMemoryPerWebSocket:
+// it opens H2_MEM_N WebSockets to H2_MEM_URL, says "ready" and holds them
+// until its standard input ends.
+func memClient(mode, url string, n int) error {
+	tlsCfg := &tls.Config{InsecureSkipVerify: true} // the benchmark's own server
+	var closers []func()
+	defer func() {
+		for _, c := range closers {
+			c()
 		}
-		b.ReportMetric(float64(inUse()-before)/n, "B/ws")
-	})
-	b.Run("http1-tls", func(b *testing.B) {
-		before := inUse()
-		cs := make([]*websocket.Conn, n)
-		for i := range cs {
-			cs[i] = dialH1(b, s)
+	}()
+	switch mode {
+	case "http1-tls":
+		for range n {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			c, err := websocket.Dial(ctx, "wss"+strings.TrimPrefix(url, "https")+"/ws", &websocket.DialOptions{TLSConfig: tlsCfg})
+			cancel()
+			if err != nil {
+				return err
+			}
+			closers = append(closers, func() { c.CloseNow() })
 		}
-		b.ReportMetric(float64(inUse()-before)/n, "B/ws")
-		for _, c := range cs {
-			c.CloseNow()
+	case "http2-stream":
+		tlsCfg.NextProtos = []string{"h2"}
+		nc, err := tls.Dial("tcp", strings.TrimPrefix(url, "https://"), tlsCfg)
+		if err != nil {
+			return err
 		}
-	})
+		tr, _ := http2.ConfigureTransports(&http.Transport{})
+		cc, err := tr.NewClientConn(nc)
+		if err != nil {
+			return err
+		}
+		closers = append(closers, func() { cc.Close() })
+		for range n {
+			pr, pw := io.Pipe()
+			req, _ := http.NewRequest(http.MethodConnect, url+"/ws", pr)
+			req.Header[":protocol"] = []string{"websocket"}
+			req.Header.Set("Sec-WebSocket-Version", "13")
+			resp, err := cc.RoundTrip(req)
+			if err != nil {
+				return err
+			}
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("status %d", resp.StatusCode)
+			}
+			closers = append(closers, func() { pw.Close(); resp.Body.Close() })
+		}
+	}
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin)
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,14 @@ import (
 // SETTINGS_ENABLE_CONNECT_PROTOCOL and refuses every extended CONNECT. When
 // the variable lacks it, the test binary runs itself again with it.
 func TestMain(m *testing.M) {
+	if mode := os.Getenv("H2_MEM_CLIENT"); mode != "" {
+		n, _ := strconv.Atoi(os.Getenv("H2_MEM_N"))
+		if err := memClient(mode, os.Getenv("H2_MEM_URL"), n); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if !strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1") {
 		godebug := "http2xconnect=1"
 		if g := os.Getenv("GODEBUG"); g != "" {

@@ -167,3 +167,50 @@ func TestWriteDeadlineBetweenWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseNowCutsBlockedWrite blocks a server write on flow control (the
+// client reads nothing) and calls CloseNow from another goroutine: it must
+// reset the stream, so that the write returns and Done is closed, rather
+// than wait for a client that will never read.
+func TestCloseNowCutsBlockedWrite(t *testing.T) {
+	writeErr := make(chan error, 1)
+	conns := make(chan *websocket.Conn, 1)
+	s := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		conns <- c
+		writeErr <- c.WriteMessage(websocket.OpBinary, make([]byte, 4<<20))
+		<-c.Done()
+	}), nil)
+	cc := s.dial(t)
+	openWS(t, cc, s, "/ws", nil)
+	c := <-conns
+	select {
+	case err := <-writeErr:
+		t.Fatalf("a 4 MiB write to a client that reads nothing returned %v", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	closed := make(chan struct{})
+	go func() { c.CloseNow(); close(closed) }()
+	select {
+	case err := <-writeErr:
+		if !errors.Is(err, websocket.ErrClosed) {
+			t.Errorf("blocked write cut by CloseNow: %v, want an error wrapping ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("CloseNow did not cut the blocked write short")
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("CloseNow did not return")
+	}
+	select {
+	case <-c.Done():
+	default:
+		t.Error("Done not closed after CloseNow returned")
+	}
+}
