@@ -196,10 +196,13 @@ func (s *streamConn) use() error {
 
 func (s *streamConn) Read(p []byte) (int, error) {
 	n, err := s.body.Read(p)
+	// Short of its end (EOF: the client ended its side) and a deadline, the
+	// request body fails only once the stream is gone, which the stream's
+	// context may not say yet.
 	if err != nil && err != io.EOF && !isTimeout(err) {
 		if s.closed.Load() {
 			err = s.cause
-		} else if s.ctx.Err() != nil {
+		} else {
 			err = fmt.Errorf("%w: %w", errStreamEnded, err)
 		}
 	}
@@ -236,8 +239,15 @@ func (s *streamConn) writeBuffers(bufs net.Buffers) (int64, error) {
 	if err == nil {
 		err = s.rc.Flush()
 	}
-	s.endWrite()
-	if err != nil && s.ctx.Err() != nil {
+	timedOut := s.endWrite()
+	switch {
+	case err == nil:
+	case timedOut:
+		// net/http reset the stream when the deadline passed.
+		err = fmt.Errorf("%w: %w", os.ErrDeadlineExceeded, err)
+	case s.closed.Load():
+		err = s.cause
+	default:
 		err = fmt.Errorf("%w: %w", errStreamEnded, err)
 	}
 	return n, err
@@ -264,14 +274,18 @@ func (s *streamConn) beginWrite() error {
 	return nil
 }
 
-func (s *streamConn) endWrite() {
+// endWrite ends what beginWrite began and reports whether the write
+// deadline has passed.
+func (s *streamConn) endWrite() (timedOut bool) {
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
 	s.writing = false
 	if s.armed {
 		s.rc.SetWriteDeadline(time.Time{})
 		s.armed = false
+		return !time.Now().Before(s.wdl)
 	}
+	return false
 }
 
 func (s *streamConn) SetDeadline(t time.Time) error {

@@ -402,9 +402,14 @@ func TestServerShutdown(t *testing.T) {
 		shut <- s.Config.Shutdown(ctx)
 	}()
 	for i, c := range clients {
-		ce, err := c.closeHandshake(websocket.StatusGoingAway, "")
-		if err != nil || ce.code != websocket.StatusGoingAway || ce.reason != "shutting down" {
-			t.Errorf("client %d: %v %v, want close 1001 \"shutting down\"", i, ce, err)
+		// The server's Close frame first, then the answer.
+		_, _, err := c.readMessage()
+		var ce *closeError
+		if !errors.As(err, &ce) || ce.code != websocket.StatusGoingAway || ce.reason != "shutting down" {
+			t.Errorf("client %d: %v, want close 1001 \"shutting down\"", i, err)
+		}
+		if err := c.writeFrame(true, false, websocket.OpClose, []byte{0x03, 0xe9}); err != nil {
+			t.Errorf("client %d: answering the Close frame: %v", i, err)
 		}
 	}
 	select {
