@@ -214,3 +214,56 @@ func TestCloseNowCutsBlockedWrite(t *testing.T) {
 		t.Error("Done not closed after CloseNow returned")
 	}
 }
+
+// TestViolationsOverStream sends frames that break RFC 6455 on a stream:
+// the server fails the WebSocket with the code the rule calls for, as over
+// TCP, and ends the stream.
+func TestViolationsOverStream(t *testing.T) {
+	s := startServer(t, echoHandler(nil, nil), nil)
+	cc := s.dial(t)
+	bomb := deflate(make([]byte, 64<<20)) // inflates past the 16 MiB read limit
+	for _, tc := range []struct {
+		name  string
+		hdr   http.Header
+		frame []byte // nil: a masked frame of op with payload
+		op    websocket.Opcode
+		rsv1  bool
+		data  []byte
+		want  websocket.StatusCode
+	}{
+		{name: "UnmaskedFrame", frame: websocket.AppendHeader(nil, websocket.Header{Fin: true, Opcode: websocket.OpText, Length: 2}), want: websocket.StatusProtocolError},
+		{name: "ReservedOpcode", op: 3, data: []byte("x"), want: websocket.StatusProtocolError},
+		{name: "InvalidUTF8", op: websocket.OpText, data: []byte{0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0, 0x80}, want: websocket.StatusInvalidFramePayloadData},
+		{name: "RSV1WithoutExtension", op: websocket.OpBinary, rsv1: true, data: []byte("x"), want: websocket.StatusProtocolError},
+		{name: "DeflateBomb", hdr: http.Header{"Sec-Websocket-Extensions": {"permessage-deflate"}}, op: websocket.OpBinary, rsv1: true, data: bomb, want: websocket.StatusMessageTooBig},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := openWS(t, cc, s, "/ws", tc.hdr)
+			var err error
+			if tc.frame != nil {
+				_, err = c.pw.Write(append(tc.frame, "hi"...))
+			} else {
+				err = c.writeFrame(true, tc.rsv1, tc.op, tc.data)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = c.readMessage()
+			var ce *closeError
+			if !errors.As(err, &ce) || ce.code != tc.want {
+				t.Fatalf("read %v, want close %v", err, tc.want)
+			}
+			// Answered, the server ends the stream at once; unanswered, it
+			// would read on for up to 2 s (it cannot end its side alone, as
+			// it half-closes TCP).
+			start := time.Now()
+			if err := c.writeFrame(true, false, websocket.OpClose, []byte{byte(tc.want >> 8), byte(tc.want)}); err != nil {
+				t.Fatal(err)
+			}
+			c.ended(t)
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("the stream ended %v after the client's Close frame", d)
+			}
+		})
+	}
+}
