@@ -334,12 +334,6 @@ func (p *Poller) serve(pc *pollConn, buf []byte) []byte {
 func (p *Poller) drain(pc *pollConn, buf []byte) (bool, []byte) {
 	c := pc.c
 	c.readMu.Lock()
-	if c.rerr == nil && (c.br == nil || c.br.Buffered() == 0) && !probeReadable(uintptr(pc.fd)) {
-		// A stale report: what arrived has been read meanwhile, by Close.
-		c.releaseReader()
-		c.readMu.Unlock()
-		return true, buf
-	}
 	c.attachReader()
 	for first := true; c.rerr == nil && (first || c.br.Buffered() > 0); first = false {
 		c.nc.SetReadDeadline(time.Now().Add(p.timeout))
