@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +38,26 @@ type ScaleResult struct {
 	EchoP99       time.Duration
 	RSSAfterEcho  float64 // RSS growth per connection once the echo is over
 	ChurnConnsPer float64 // connections set up and torn down a second
+	// SlabPerSocket is the growth of the kernel's slab memory (Slab in
+	// /proc/meminfo) per socket while the idle clients connect: both ends
+	// are on this machine, so it is divided by 2n. The whole machine's,
+	// so other processes add noise.
+	SlabPerSocket float64
+}
+
+// slabBytes returns the Slab line of /proc/meminfo, in bytes, or 0.
+func slabBytes() uint64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "Slab:" {
+			kb, _ := strconv.ParseUint(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // startChild starts `exe args...`, a program that calls ServeChild, and
@@ -88,6 +110,7 @@ func MeasureScale(exe string, args []string, n int, echo, churn time.Duration) (
 	if err != nil {
 		return r, err
 	}
+	slab := slabBytes()
 	clients, err := dialIdle(addr, n, "")
 	closeAll := func() {
 		for _, c := range clients {
@@ -100,6 +123,7 @@ func MeasureScale(exe string, args []string, n int, echo, churn time.Duration) (
 		return r, err
 	}
 	time.Sleep(100 * time.Millisecond)
+	r.SlabPerSocket = (float64(slabBytes()) - float64(slab)) / float64(2*n)
 	after, err := ch.stats()
 	if err != nil {
 		return r, err

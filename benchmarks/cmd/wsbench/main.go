@@ -356,6 +356,7 @@ func (r *runner) scale(list string, d time.Duration) error {
 			r.tab.Add(bench.Metric{Workload: w, Name: "heap/conn", Lower: true, Format: bench.FmtBytes}, l.Name, m.Idle.HeapPerConn)
 			r.tab.Add(bench.Metric{Workload: w, Name: "stack/conn", Lower: true, Format: bench.FmtBytes}, l.Name, m.Idle.StackPerConn)
 			r.tab.Add(bench.Metric{Workload: w, Name: "goroutines/conn", Lower: true, Format: bench.FmtCount}, l.Name, float64(m.Idle.GoroutinesAdded)/float64(n))
+			r.tab.Add(bench.Metric{Workload: w, Name: "kernel slab/socket", Lower: true, Format: bench.FmtBytes}, l.Name, m.SlabPerSocket)
 			if echo > 0 {
 				w := fmt.Sprintf("echo 1 KiB, 1%% of ×%d active", n)
 				r.tab.Add(bench.Metric{Workload: w, Name: "msgs/s", Summary: true, Format: bench.FmtRate}, l.Name, m.EchoMsgsPerS)
