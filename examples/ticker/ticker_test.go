@@ -185,4 +185,3 @@ func TestTickerIdleClientsAreCheap(t *testing.T) {
 		t.Fatalf("%d clients after one left, want %d", s.count(), n-1)
 	}
 }
-
