@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"compress/flate"
+	"context"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"runtime"
 	"strings"
 	"sync"
@@ -461,5 +463,42 @@ func TestConnIdleReadersHoldNoBuffer(t *testing.T) {
 	t.Logf("%.0f heap bytes per idle connection (both ends)", per)
 	if per > DefaultBufferSize {
 		t.Fatalf("%.0f heap bytes per idle connection: the read buffer (%d bytes) is held", per, DefaultBufferSize)
+	}
+}
+
+// A TLS connection, whose plaintext the socket's readiness does not
+// show, is served by a goroutine of its own through the same Handler.
+func TestPollerTLSFallsBackToAGoroutine(t *testing.T) {
+	p := newTestPoller(t, nil)
+	rec := newRecorder(echoBack)
+	url, conf := serveTLS(t, func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		if err := p.Add(c, rec); err != nil {
+			c.CloseNow()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	c, err := Dial(ctx, url, &DialOptions{TLSConfig: conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.SetDeadline(time.Now().Add(testTimeout))
+	for _, n := range []int{5, 70000} {
+		want := bytes.Repeat([]byte("t"), n)
+		c.WriteMessage(OpText, want)
+		if _, got, err := c.ReadMessage(); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes over TLS: got %d bytes, %v", n, len(got), err)
+		}
+	}
+	if err := c.Close(StatusGoingAway, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.waitClose(t); CloseStatus(err) != StatusGoingAway {
+		t.Fatalf("HandleClose error = %v, want the client's 1001", err)
 	}
 }
