@@ -132,44 +132,73 @@ func NewPoller(opts *PollerOptions) (*Poller, error) {
 
 // Add serves c: from now on the Poller reads c and hands its messages to
 // h. Call it once, before any read of c, right after Accept, AcceptConn or
-// Dial. It returns an error if the Poller is closed.
+// Dial. It returns an error, and leaves c to the caller, if the Poller is
+// closed or c is closed or served by a Poller already. The Poller sets c's
+// read deadline as it reads (see PollerOptions.MessageTimeout).
 func (p *Poller) Add(c *Conn, h Handler) error {
 	pc := &pollConn{p: p, c: c, h: h, fd: -1, state: pollBusy}
 	fd, ok := -1, false
 	if p.ep != nil {
 		fd, ok = fdOf(c.nc)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return fmt.Errorf("%w: poller closed", ErrClosed)
-	}
 	if !ok || fd > 1<<30 {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.closed {
+			return errPollerClosed
+		}
 		p.others[pc] = struct{}{}
 		p.wg.Add(1)
 		go p.serveBlocking(pc)
 		return nil
 	}
-	for fd >= len(p.slots) {
-		p.slots = append(p.slots, nil)
-	}
-	p.seq++
-	pc.fd, pc.seq = int32(fd), p.seq
 	// Frames that came behind the handshake are buffered already, and the
 	// socket may never report them: a worker must look at once.
 	c.readMu.Lock()
 	pending := c.br != nil && c.br.Buffered() > 0
 	c.readMu.Unlock()
+	// From here on the Conn tells pc when it closes, under closed.mu (a
+	// keep-alive goroutine may be closing it now).
+	c.closed.mu.Lock()
+	if c.poll != nil || c.closed.done.Load() {
+		c.closed.mu.Unlock()
+		return fmt.Errorf("websocket: poller: %w, or served by a Poller already", ErrClosed)
+	}
+	c.poll = pc
+	c.closed.mu.Unlock()
+
+	pc.mu.Lock()
+	if pc.state == pollClosed {
+		// Closed since: nothing to register, but HandleClose is owed.
+		pc.mu.Unlock()
+		p.end(pc)
+		return nil
+	}
+	p.mu.Lock()
+	err := errPollerClosed
+	if !p.closed {
+		for fd >= len(p.slots) {
+			p.slots = append(p.slots, nil)
+		}
+		p.seq++
+		pc.fd, pc.seq = int32(fd), p.seq
+		p.slots[fd] = pc
+		if err = p.ep.add(fd, pc.seq); err != nil {
+			p.slots[fd] = nil
+			err = fmt.Errorf("websocket: poller: %w", err)
+		}
+	}
+	p.mu.Unlock()
+	if err != nil {
+		// The caller keeps the Conn; pc stays inert.
+		pc.state, pc.ended = pollClosed, true
+		pc.mu.Unlock()
+		return err
+	}
 	if !pending {
 		pc.state = pollIdle
 	}
-	c.poll = pc
-	p.slots[fd] = pc
-	if err := p.ep.add(fd, pc.seq); err != nil {
-		p.slots[fd] = nil
-		c.poll = nil
-		return fmt.Errorf("websocket: poller: %w", err)
-	}
+	pc.mu.Unlock()
 	if pending {
 		p.wg.Add(1)
 		go func() {
@@ -180,15 +209,18 @@ func (p *Poller) Add(c *Conn, h Handler) error {
 	return nil
 }
 
+var errPollerClosed = fmt.Errorf("%w: poller closed", ErrClosed)
+
 // Close stops the Poller: it closes every connection it serves (with no
 // closing handshake), waits for their handlers to return and for
 // HandleClose to be called for each, and releases the epoll instance.
-// Close a connection with Conn.Close first for a closing handshake.
+// Close a connection with Conn.Close first for a closing handshake. Close
+// must not be called from a Handler of p, since it waits for them.
 func (p *Poller) Close() error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return fmt.Errorf("%w: poller closed", ErrClosed)
+		return errPollerClosed
 	}
 	p.closed = true
 	p.mu.Unlock()
