@@ -502,3 +502,100 @@ func TestPollerTLSFallsBackToAGoroutine(t *testing.T) {
 		t.Fatalf("HandleClose error = %v, want the client's 1001", err)
 	}
 }
+
+// The hostile peers of hostile_test.go, against connections a Poller
+// serves: the same bounds hold when a worker does the reading.
+
+func TestPollerHostileLengthClaimCommitsNoMemory(t *testing.T) {
+	const (
+		conns   = 20
+		claim   = 16 << 20
+		perConn = 64 << 10
+	)
+	p := newTestPoller(t, &PollerOptions{Workers: conns + 4})
+	rec := newRecorder(nil)
+	before := liveHeap()
+	for range conns {
+		peer, c := newRawPeer(t, tcpConns, true, connConfig{readLimit: 64 << 20, closeTimeout: 100 * time.Millisecond})
+		if err := p.Add(c, rec); err != nil {
+			t.Fatal(err)
+		}
+		peer.write(frameBytes(Header{Fin: true, Opcode: OpBinary, Length: claim, Masked: true}, make([]byte, 16)))
+	}
+	time.Sleep(200 * time.Millisecond) // the workers take the bytes in
+	grown := int64(liveHeap()) - int64(before)
+	t.Logf("%d served Conns with a %d-byte claim: live heap grew %d bytes, %d per Conn", conns, claim, grown, grown/conns)
+	if grown > conns*perConn {
+		t.Errorf("live heap grew %d bytes for %d Conns (%d each), want at most %d each", grown, conns, grown/conns, perConn)
+	}
+}
+
+func TestPollerHostileBombAndGrowthStopAtReadLimit(t *testing.T) {
+	const limit = 1<<20 + 1000
+	big := bytes.Repeat([]byte("x"), 2*limit)
+	var fragmented [][]byte
+	for i := 0; i+64<<10 <= len(big); i += 64 << 10 {
+		fragmented = append(fragmented, clientFrame(Header{Opcode: OpContinuation}, big[i:i+64<<10]))
+	}
+	fragmented[0][0] = byte(OpBinary)
+	p := newTestPoller(t, nil)
+	for _, tc := range []struct {
+		name    string
+		deflate bool
+		frames  [][]byte
+	}{
+		{"fragmented", false, fragmented},
+		{"compressed", true, [][]byte{clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpBinary}, compressed(t, big))}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := connConfig{readLimit: limit, closeTimeout: 100 * time.Millisecond}
+			if tc.deflate {
+				cfg.deflate = &deflateParams{writeWindowBits: maxWindowBits, level: DefaultCompressionLevel}
+			}
+			peer, c := newRawPeer(t, tcpConns, true, cfg)
+			rec := newRecorder(nil)
+			if err := p.Add(c, rec); err != nil {
+				t.Fatal(err)
+			}
+			peer.sendAsync(tc.frames...)
+			if reason := peer.expectClose(StatusMessageTooBig); !strings.Contains(reason, fmt.Sprint(limit)) {
+				t.Errorf("close reason %q does not name the limit %d", reason, limit)
+			}
+			if err := rec.waitClose(t); !errors.Is(err, ErrMessageTooBig) {
+				t.Fatalf("HandleClose error = %v, want ErrMessageTooBig", err)
+			}
+		})
+	}
+}
+
+func TestPollerHostilePingFloodWithoutReadingIsDropped(t *testing.T) {
+	const closeTimeout = 300 * time.Millisecond
+	p := newTestPoller(t, nil)
+	a, c := stuckPeer(t, closeTimeout)
+	rec := newRecorder(nil)
+	if err := p.Add(c, rec); err != nil {
+		t.Fatal(err)
+	}
+	ping := fromClient(true, OpPing, strings.Repeat("p", MaxControlPayload))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		burst := bytes.Repeat(ping, 512)
+		for sent := 0; sent < 64<<20; sent += len(burst) {
+			if _, err := a.Write(burst); err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-rec.closed:
+		if !errors.Is(err, ErrClosed) && CloseStatus(err) == 0 {
+			t.Errorf("HandleClose error = %v, want one wrapping ErrClosed or a *CloseError", err)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("the worker is still held by a peer that pings and does not read")
+	}
+	a.Close()
+	<-done
+}
