@@ -27,8 +27,8 @@ type Handler interface {
 // zero PollerOptions, whose every field has a default.
 type PollerOptions struct {
 	// Workers bounds the goroutines that read messages and run the
-	// handlers; they are started as needed. Zero means 16 per CPU
-	// (runtime.GOMAXPROCS), and at least 64.
+	// handlers; they are started as needed and kept until Close. Zero
+	// means 16 per CPU (runtime.GOMAXPROCS), and at least 64.
 	Workers int
 
 	// MessageTimeout bounds how long a worker waits for the rest of a
