@@ -276,9 +276,12 @@ func TestPollerPoolExhaustionWaits(t *testing.T) {
 // Thousands of idle connections cost no goroutine each, and none is left
 // once the Poller is closed; HandleClose is called for every one.
 func TestPollerIdleConnsHoldNoGoroutine(t *testing.T) {
-	const n = 2000
 	if runtime.GOOS != "linux" {
 		t.Skip("the Poller falls back to a goroutine per connection")
+	}
+	n := connsWithinFDLimit(2000)
+	if n < 200 {
+		t.Skipf("a descriptor limit too low for %d connections", 200)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -398,9 +401,12 @@ func TestPollerFramesBehindHandshake(t *testing.T) {
 // Blocking readers waiting for their next message over TCP hold no read
 // buffer: the heap grows by far less than DefaultBufferSize per connection.
 func TestConnIdleReadersHoldNoBuffer(t *testing.T) {
-	const n = 500
 	if runtime.GOOS != "linux" {
 		t.Skip("readiness is waited for on Linux only")
+	}
+	n := connsWithinFDLimit(500)
+	if n < 100 {
+		t.Skipf("a descriptor limit too low for %d connections", 100)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -459,7 +465,7 @@ func TestConnIdleReadersHoldNoBuffer(t *testing.T) {
 			t.Fatal("a message was not read")
 		}
 	}
-	per := (float64(heap()) - float64(before)) / n
+	per := (float64(heap()) - float64(before)) / float64(n)
 	t.Logf("%.0f heap bytes per idle connection (both ends)", per)
 	if per > DefaultBufferSize {
 		t.Fatalf("%.0f heap bytes per idle connection: the read buffer (%d bytes) is held", per, DefaultBufferSize)
