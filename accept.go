@@ -171,13 +171,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		nc.Close()
 		return nil, err
 	}
-	// The client may have sent frames right behind its request; the
-	// hijacked reader holds them.
-	var br *bufio.Reader
-	if brw.Reader.Buffered() > 0 {
-		br = brw.Reader
-	}
-	return newConn(nc, br, true, cfg), nil
+	return newConn(nc, releaseHijacked(nc, brw), true, cfg), nil
 }
 
 // AcceptConn completes the server side of the opening handshake on a
@@ -418,4 +412,24 @@ func writeRefusal(nc net.Conn, r *refusal) {
 	b = appendHeader(b, r.header, false)
 	b = append(b, "\r\n"+body...)
 	nc.Write(b) // best effort: the handshake has failed either way
+}
+
+// releaseHijacked returns the hijacked reader if it holds frames the
+// client sent right behind its request, for the Conn to read first, or nil.
+// net/http's connection keeps both hijacked buffers, 4 KiB each, for as
+// long as the handler runs, but uses neither after the hijack; so the
+// buffers it does not hand over are swapped for tiny ones, and the Conn
+// takes its read buffer from its pool only while reading (readbuf.go).
+// Not inlined: the swap's temporaries would otherwise enlarge Accept's
+// frame, which is on the stack when the response is written, and the
+// handler's stack (at its deepest then) could double for good.
+//
+//go:noinline
+func releaseHijacked(nc net.Conn, brw *bufio.ReadWriter) *bufio.Reader {
+	*brw.Writer = *bufio.NewWriterSize(nc, 1)
+	if brw.Reader.Buffered() > 0 {
+		return brw.Reader
+	}
+	*brw.Reader = *bufio.NewReaderSize(nc, 16)
+	return nil
 }

@@ -248,6 +248,7 @@ func (c *Conn) peerClosed(ce *CloseError) error {
 		if !sentFirst {
 			c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
 		}
+		c.attachReader()
 		c.br.Discard(c.br.Buffered())
 		io.Copy(io.Discard, c.nc)
 	}
@@ -314,6 +315,7 @@ func (c *Conn) linger() {
 	// The reader holds readMu and rerr is set, so nothing else reads the
 	// connection.
 	c.nc.SetReadDeadline(time.Now().Add(min(lingerTimeout, c.closeTimeout)))
+	c.attachReader()
 	budget := int64(lingerBytes)
 	if c.server {
 		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
@@ -396,6 +398,9 @@ func (c *Conn) closeTCP() {
 	s.done.Store(true)
 	if s.ch != nil {
 		close(s.ch)
+	}
+	if c.poll != nil {
+		c.poll.closing() // before the descriptor is closed and reused
 	}
 	c.nc.Close()
 }

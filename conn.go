@@ -90,6 +90,7 @@ type Conn struct {
 
 	comp   *compression // permessage-deflate state; nil when not negotiated
 	closed closeState   // whether the TCP connection is closed (close.go)
+	poll   *pollConn    // the Poller serving the Conn, if any (poller.go)
 }
 
 func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg connConfig) *Conn {
@@ -98,11 +99,15 @@ func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg connConfig) *Conn {
 		size = DefaultBufferSize
 	}
 	// Keep the handshake's reader when it holds bytes already read past the
-	// handshake (frames the peer sent at once); otherwise size our own.
-	if br == nil || br.Buffered() == 0 && br.Size() != size {
-		if br != nil {
-			br.Reset(nc)
-		}
+	// handshake (frames the peer sent at once). Otherwise a read buffer of
+	// the default size is taken from readerPool when input arrives
+	// (readbuf.go), and the handshake's goes there; another size is the
+	// Conn's own for good.
+	if br != nil && br.Buffered() == 0 && (size == DefaultBufferSize || br.Size() != size) {
+		putReader(br)
+		br = nil
+	}
+	if br == nil && size != DefaultBufferSize {
 		br = bufio.NewReaderSize(nc, size)
 	}
 	c := &Conn{
@@ -292,6 +297,9 @@ func (c *Conn) nextMessage() (Opcode, error) {
 		if _, err := c.readData(c.scratch); err != nil && err != io.EOF {
 			return 0, err
 		}
+	}
+	if err := c.readyReader(); err != nil {
+		return 0, err
 	}
 	if err := c.nextDataFrame(); err != nil {
 		return 0, err

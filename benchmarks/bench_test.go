@@ -230,3 +230,22 @@ func benchWrite(b *testing.B, k Kind) {
 		}
 	}
 }
+
+// TestScaleServersEcho checks the servers that only the scale workload runs
+// (lib_scale.go): each echoes over loopback. The workload is smoke-run by
+// .ci/run runs the workload itself, small).
+func TestScaleServersEcho(t *testing.T) {
+	for _, name := range []string{"fullduplex-poller", "fullduplex-http", "nbio"} {
+		l := LibByName(name)
+		s, err := StartEcho(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, size := range []int{16, 1 << 10, 64 << 10} {
+			if r, err := RunEcho(s.Addr, 4, size, 50*time.Millisecond); err != nil || r.Msgs == 0 {
+				t.Errorf("%s echo %d B: %d round trips, %v", name, size, r.Msgs, err)
+			}
+		}
+		s.Close()
+	}
+}

@@ -136,12 +136,13 @@ func Ratio(v, best float64, lower bool) float64 {
 	return v / best
 }
 
-// bestPeer is the best median among libs other than self.
+// bestPeer is the best median among libs other than self and its
+// variants (fullduplex-poller, fullduplex-http: all "fullduplex…").
 func (r *row) bestPeer(libs []string, self string) (float64, bool) {
 	var best float64
 	found := false
 	for _, l := range libs {
-		if l == self || len(r.samples[l]) == 0 {
+		if l == self || strings.HasPrefix(l, "fullduplex") || len(r.samples[l]) == 0 {
 			continue
 		}
 		v := median(r.samples[l])

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,6 +63,8 @@ func main() {
 		serve     = flag.String("serve", "", "internal: run LIB's echo server for the idle workload")
 		idleConns = flag.Int("idle", 0, "idle clients (overrides the mode)")
 		kinds     = flag.String("kinds", "binary,text,mixed", "comma-separated message kinds of the read and write workloads")
+		scaleN    = flag.String("scale", "10000,19000", "scale workload: comma-separated connection counts; echo and churn run at the first")
+		scaleTime = flag.Duration("scale-time", 3*time.Second, "scale workload: duration of its echo and of its churn")
 	)
 	flag.Parse()
 	if *serve != "" {
@@ -85,6 +88,15 @@ func main() {
 	cfg := modes[mode]
 	if *idleConns > 0 {
 		cfg.idleConns = *idleConns
+	}
+	self := "fullduplex"
+	if *workloads == "scale" {
+		// The scale workload has its own columns: the event-driven mode
+		// and nbio besides the others (lib_scale.go).
+		self = "fullduplex-poller"
+		if !flagSet("libs") {
+			*libList = strings.Join(bench.ScaleOrder, ",")
+		}
 	}
 	var libs []*bench.Lib
 	var names []string
@@ -133,6 +145,8 @@ func main() {
 			err = r.idle()
 		case "broadcast":
 			err = r.broadcast()
+		case "scale":
+			err = r.scale(*scaleN, *scaleTime)
 		default:
 			err = fmt.Errorf("unknown workload %q", w)
 		}
@@ -147,11 +161,11 @@ func main() {
 		mode, *workloads, cpuModel(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.Version(),
 		limit, time.Since(start).Round(time.Second))
 	fmt.Fprintf(&b, "Medians of interleaved rounds. **Ratio** = how many times better than the best peer (fullduplex not counted), whatever the metric's direction: above 1.00 is ahead of every peer, the best peer is 1.00; in brackets the lowest and highest ratio of a single round. Read and write workloads: binary messages, \"text\" ASCII text, \"mixed\" text in several scripts (44 %% of its bytes not ASCII); ✓ marks the libraries that check text they read is UTF-8.\n\n")
-	b.WriteString(r.tab.Summary(names, "fullduplex"))
+	b.WriteString(r.tab.Summary(names, self))
 	b.WriteString("\nAll metrics (medians):\n\n")
 	b.WriteString(r.tab.Raw(names))
-	if behind := r.tab.Behind(names, "fullduplex"); len(behind) > 0 {
-		fmt.Fprintf(&b, "\nfullduplex behind the best peer on: %s\n", strings.Join(behind, "; "))
+	if behind := r.tab.Behind(names, self); len(behind) > 0 {
+		fmt.Fprintf(&b, "\n%s behind the best peer on: %s\n", self, strings.Join(behind, "; "))
 	}
 	fmt.Print(b.String())
 	if *out != "" {
@@ -345,4 +359,52 @@ func logf(format string, args ...any) {
 func fatalf(format string, args ...any) {
 	logf(format, args...)
 	os.Exit(1)
+}
+
+// flagSet reports whether the named flag was given on the command line.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// scale runs the scale workload (benchmarks/scale.go) for each library, a
+// server child each time, at each connection count in list.
+func (r *runner) scale(list string, d time.Duration) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	for i, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return err
+		}
+		echo := time.Duration(0)
+		if i == 0 {
+			echo = d
+		}
+		for _, l := range r.order(i) {
+			m, err := bench.MeasureScale(exe, []string{"-serve", l.Name}, n, echo, echo)
+			if err != nil {
+				return fmt.Errorf("%s ×%d: %w", l.Name, n, err)
+			}
+			w := fmt.Sprintf("idle ×%d", n)
+			r.tab.Add(bench.Metric{Workload: w, Name: "RSS/conn", Lower: true, Summary: true, Format: bench.FmtBytes}, l.Name, m.Idle.RSSPerConn)
+			r.tab.Add(bench.Metric{Workload: w, Name: "heap/conn", Lower: true, Format: bench.FmtBytes}, l.Name, m.Idle.HeapPerConn)
+			r.tab.Add(bench.Metric{Workload: w, Name: "stack/conn", Lower: true, Format: bench.FmtBytes}, l.Name, m.Idle.StackPerConn)
+			r.tab.Add(bench.Metric{Workload: w, Name: "goroutines/conn", Lower: true, Format: bench.FmtCount}, l.Name, float64(m.Idle.GoroutinesAdded)/float64(n))
+			r.tab.Add(bench.Metric{Workload: w, Name: "kernel slab/socket", Lower: true, Format: bench.FmtBytes}, l.Name, m.SlabPerSocket)
+			if echo > 0 {
+				w := fmt.Sprintf("echo 1 KiB, 1%% of ×%d active", n)
+				r.tab.Add(bench.Metric{Workload: w, Name: "msgs/s", Summary: true, Format: bench.FmtRate}, l.Name, m.EchoMsgsPerS)
+				r.tab.Add(bench.Metric{Workload: w, Name: "p50", Lower: true, Format: bench.FmtNs}, l.Name, float64(m.EchoP50))
+				r.tab.Add(bench.Metric{Workload: w, Name: "p99", Lower: true, Summary: true, Format: bench.FmtNs}, l.Name, float64(m.EchoP99))
+				r.tab.Add(bench.Metric{Workload: w, Name: "RSS/conn after", Lower: true, Summary: true, Format: bench.FmtBytes}, l.Name, m.RSSAfterEcho)
+				r.tab.Add(bench.Metric{Workload: "churn (connect, echo, close; 32 at a time)", Name: "conns/s", Summary: true, Format: bench.FmtRate}, l.Name, m.ChurnConnsPer)
+			}
+			logf("scale ×%d %s: %.0f B/conn RSS", n, l.Name, m.Idle.RSSPerConn)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,64 @@
+package websocket_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/fullduplex/websocket"
+)
+
+// upper is a Handler: it answers each message with the message in
+// capitals, and says goodbye when the connection ends.
+type upper struct{ closed chan error }
+
+func (upper) HandleMessage(c *websocket.Conn, op websocket.Opcode, p []byte) {
+	c.WriteMessage(op, []byte(strings.ToUpper(string(p))))
+}
+
+func (u upper) HandleClose(c *websocket.Conn, err error) { u.closed <- err }
+
+// A server whose connections a Poller serves: the HTTP handler returns once
+// the connection is handed over, and the connection holds no goroutine
+// while no message is arriving.
+func ExamplePoller() {
+	p, err := websocket.NewPoller(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Close()
+	h := upper{closed: make(chan error, 1)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		if err := p.Add(c, h); err != nil {
+			c.CloseNow()
+		}
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.WriteMessage(websocket.OpText, []byte("hello"))
+	_, msg, err := c.ReadMessage()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(msg))
+	c.Close(websocket.StatusNormalClosure, "")
+	fmt.Println(websocket.CloseStatus(<-h.closed))
+	// Output:
+	// HELLO
+	// 1000 (normal closure)
+}

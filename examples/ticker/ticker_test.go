@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+const testTimeout = 10 * time.Second
+
+// dialRaw connects to addr and completes the opening handshake by hand, so
+// that a client costs the test process a socket and nothing else.
+func dialRaw(t testing.TB, addr string, oneByte bool) net.Conn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, testTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.SetDeadline(time.Now().Add(testTimeout))
+	req := "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := nc.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	// Read the response only, byte by byte if a tick may follow it at
+	// once.
+	var resp []byte
+	b := make([]byte, 256)
+	if oneByte {
+		b = b[:1]
+	}
+	for !strings.HasSuffix(string(resp), "\r\n\r\n") {
+		n, err := nc.Read(b)
+		if err != nil {
+			t.Fatalf("handshake: %v", err)
+		}
+		resp = append(resp, b[:n]...)
+	}
+	if !strings.HasPrefix(string(resp), "HTTP/1.1 101 ") {
+		t.Fatalf("handshake: %q", resp)
+	}
+	nc.SetDeadline(time.Time{})
+	return nc
+}
+
+// readText reads one unfragmented text frame from the server.
+func readText(t testing.TB, br *bufio.Reader) string {
+	t.Helper()
+	var h [2]byte
+	if _, err := br.Read(h[:1]); err != nil {
+		t.Fatal(err)
+	}
+	b1, err := br.ReadByte()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h[1] = b1
+	if h[0] != 0x81 || h[1] > 125 {
+		t.Fatalf("frame header % x, want a short text frame", h)
+	}
+	p := make([]byte, h[1])
+	for i := range p {
+		if p[i], err = br.ReadByte(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return string(p)
+}
+
+// sendText sends a masked text frame.
+func sendText(t testing.TB, nc net.Conn, s string) {
+	t.Helper()
+	key := [4]byte{1, 2, 3, 4}
+	f := append([]byte{0x81, 0x80 | byte(len(s))}, key[:]...)
+	for i := range len(s) {
+		f = append(f, s[i]^key[i%4])
+	}
+	if _, err := nc.Write(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func startServer(t testing.TB, every time.Duration) (*server, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newServer(every)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() { ln.Close(); s.Close() })
+	return s, ln.Addr().String()
+}
+
+func (s *server) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients)
+}
+
+func TestTickerTicksAndPauses(t *testing.T) {
+	_, addr := startServer(t, 20*time.Millisecond)
+	nc := dialRaw(t, addr, true)
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(testTimeout))
+	br := bufio.NewReader(nc)
+	for range 3 {
+		if _, err := time.Parse(time.RFC3339Nano, readText(t, br)); err != nil {
+			t.Fatalf("tick is not a time: %v", err)
+		}
+	}
+	sendText(t, nc, "pause")
+	// Ticks already on their way may come; then none for a while.
+	nc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	for {
+		if _, err := br.ReadByte(); err != nil {
+			break
+		}
+	}
+	nc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if b, err := br.ReadByte(); err == nil {
+		t.Fatalf("got %#x after pause", b)
+	}
+}
+
+// Thousands of idle clients cost the server no goroutine each and about a
+// kilobyte of memory: here both ends live in the test process, and the
+// growth of the heap and stacks is divided by the clients.
+func TestTickerIdleClientsAreCheap(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the Poller holds no goroutine per connection on Linux only")
+	}
+	n := 3000
+	if testing.Short() {
+		n = 300
+	}
+	n = connsWithinFDLimit(n)
+	if n < 200 {
+		t.Skip("a descriptor limit too low for 200 clients")
+	}
+	mem := func() (uint64, int) {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc + ms.StackInuse, runtime.NumGoroutine()
+	}
+	s, addr := startServer(t, time.Hour) // no tick during the count
+	before, g0 := mem()
+	clients := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	for range n {
+		clients = append(clients, dialRaw(t, addr, false))
+	}
+	deadline := time.Now().Add(testTimeout)
+	for s.count() < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := s.count(); got != n {
+		t.Fatalf("%d clients registered, want %d", got, n)
+	}
+	time.Sleep(50 * time.Millisecond) // the handshake goroutines end
+	after, g1 := mem()
+	per := (float64(after) - float64(before)) / float64(n)
+	t.Logf("%d idle clients: %.0f bytes of heap and stack each (both ends), %d goroutines more", n, per, g1-g0)
+	// A goroutine per connection alone would be 2 KiB or more of stack
+	// (4 KiB once it has read a message), and a read buffer 4 KiB.
+	if per > 3072 {
+		t.Errorf("%.0f bytes per idle client (both ends), want at most 3072", per)
+	}
+	if g1-g0 > 100 {
+		t.Errorf("%d goroutines more for %d idle clients", g1-g0, n)
+	}
+	// And they are live: one closing is seen by the server.
+	clients[0].Close()
+	for s.count() == n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s.count() != n-1 {
+		t.Fatalf("%d clients after one left, want %d", s.count(), n-1)
+	}
+}

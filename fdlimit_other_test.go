@@ -1,0 +1,5 @@
+//go:build !linux
+
+package websocket
+
+func connsWithinFDLimit(n int) int { return n }

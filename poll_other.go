@@ -1,0 +1,32 @@
+//go:build !linux
+
+package websocket
+
+import (
+	"errors"
+	"net"
+	"syscall"
+)
+
+// Elsewhere than on Linux there is no readiness from the kernel: a blocking
+// reader holds its read buffer while it waits, and the Poller serves each
+// connection with a goroutine of its own (poller.go).
+
+func rawConnOf(net.Conn) syscall.RawConn { return nil }
+
+func probeReadable(uintptr) bool { return true }
+
+func fdOf(net.Conn) (int, bool) { return 0, false }
+
+type epoll struct{}
+
+type epollEvent struct{}
+
+func newEpoll() (*epoll, error) { return nil, errors.ErrUnsupported }
+
+func (e *epoll) add(fd int, seq uint32) error                  { return errors.ErrUnsupported }
+func (e *epoll) rearm(fd int, seq uint32) error                { return errors.ErrUnsupported }
+func (e *epoll) del(fd int)                                    {}
+func (e *epoll) wait(_ []epollEvent, _ func(int, uint32)) bool { return false }
+func (e *epoll) wake()                                         {}
+func (e *epoll) close()                                        {}

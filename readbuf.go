@@ -1,0 +1,74 @@
+package websocket
+
+import (
+	"bufio"
+	"sync"
+)
+
+// Read buffers. A Conn whose read buffer has the default size holds it only
+// while input is arriving: between messages, with nothing buffered, it goes
+// back to readerPool, and a reader waits for input holding none (where the
+// connection can report readiness: see waitReadable), so an idle connection
+// costs no read buffer (the idle workload of benchmarks/). The blocking API
+// and the Poller share this: in both, the frame state machine of conn.go
+// reads from c.br once readyReader or attachReader has given it one.
+
+// readerPool holds *bufio.Reader of DefaultBufferSize, reading from nil.
+var readerPool sync.Pool
+
+// putReader gives br to readerPool if it has the default size. Its
+// buffered bytes, if any, are lost. net/http's hijacked reader goes there
+// too: the server does not touch it after the hijack.
+func putReader(br *bufio.Reader) {
+	if br.Size() == DefaultBufferSize {
+		br.Reset(nil)
+		readerPool.Put(br)
+	}
+}
+
+// attachReader gives c a read buffer if it has none. The caller holds
+// readMu, or is the only goroutine that reads c.
+func (c *Conn) attachReader() {
+	if c.br != nil {
+		return
+	}
+	if br, ok := readerPool.Get().(*bufio.Reader); ok {
+		br.Reset(c.nc)
+		c.br = br
+		return
+	}
+	c.br = bufio.NewReaderSize(c.nc, DefaultBufferSize)
+}
+
+// releaseReader gives c's read buffer back to readerPool if it is of the
+// default size and holds nothing. The caller holds readMu.
+func (c *Conn) releaseReader() {
+	if c.br == nil || c.br.Buffered() > 0 || c.br.Size() != DefaultBufferSize {
+		return
+	}
+	putReader(c.br)
+	c.br = nil
+}
+
+// readyReader is called between messages, before the next frame header is
+// read: with nothing buffered, it waits for input without holding a read
+// buffer, if the connection can say when input is ready, and then attaches
+// one. The caller holds readMu.
+func (c *Conn) readyReader() error {
+	if c.br != nil && (c.br.Buffered() > 0 || c.br.Size() != DefaultBufferSize) {
+		return nil
+	}
+	rc := rawConnOf(c.nc)
+	if rc == nil {
+		c.attachReader()
+		return nil
+	}
+	c.releaseReader()
+	// The wait honours the read deadline and ends when the connection is
+	// closed, as a read would; the read that follows reports EOF and errors.
+	if err := rc.Read(probeReadable); err != nil {
+		return c.readFailed(err)
+	}
+	c.attachReader()
+	return nil
+}
