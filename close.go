@@ -360,9 +360,10 @@ func (c *Conn) linger() {
 // channel is made on the first wait, so that an idle connection nobody waits
 // on holds none (the idle workload of benchmarks/).
 type closeState struct {
-	mu   sync.Mutex // held while closing, so a second closer waits for the first
-	done atomic.Bool
-	ch   chan struct{}
+	mu      sync.Mutex // held while closing, so a second closer waits for the first
+	done    atomic.Bool
+	grouped atomic.Bool // the Conn may be in a Group, to be left on closing (group.go)
+	ch      chan struct{}
 }
 
 // closedChan is the channel wait returns once the connection is closed, so
@@ -403,6 +404,9 @@ func (c *Conn) closeTCP() {
 		c.poll.closing() // before the descriptor is closed and reused
 	}
 	c.nc.Close()
+	if s.grouped.Load() {
+		c.leaveGroups()
+	}
 }
 
 func (c *Conn) isClosed() bool { return c.closed.done.Load() }

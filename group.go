@@ -1,0 +1,418 @@
+package websocket
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Group is a set of server connections that messages are broadcast to and
+// that are closed together when the server shuts down: the registry a chat
+// room or a live dashboard keeps. net/http's Server.Shutdown and Close do not
+// touch hijacked connections, so a server registers Shutdown with
+// RegisterOnShutdown:
+//
+//	var g websocket.Group
+//	srv.RegisterOnShutdown(func() { g.Shutdown(context.Background()) })
+//
+// Each member has a queue of messages waiting to be written, drained by a
+// writer goroutine that runs only while the queue is not empty (an idle
+// member holds no goroutine) and that writes everything queued at once, in
+// one writev where it can. A member that cannot keep up is dropped instead of
+// slowing the others: Broadcast and Send never wait for a member's writes.
+// Messages reach each member in the order they were queued for it, and
+// every member sees broadcasts in the same order.
+//
+// A Conn leaves the group when it is closed (by Close, CloseNow, the peer or
+// a failure), when Remove is called, or when it is dropped. The Group never
+// reads: the handler that added a Conn goes on reading it, which is what
+// answers pings and the peer's Close frame.
+//
+// The zero value is an empty group with the default limits. A Group is safe
+// for concurrent use and must not be copied after first use.
+type Group struct {
+	// QueueSize is the most messages that may wait to be written to one
+	// member. A member whose queue is full when Broadcast or Send queues
+	// another message is dropped: removed, and closed with
+	// StatusPolicyViolation (1008). Zero means 256.
+	QueueSize int
+
+	// WriteTimeout bounds each write to a member. A member whose write
+	// takes longer, a client that has stopped reading, is dropped as for a
+	// full queue. Zero means 10 seconds. The Group does not use the Conn's
+	// write deadline, which stays the application's.
+	WriteTimeout time.Duration
+
+	mu       sync.Mutex
+	members  map[*Conn]*member
+	list     []*member            // the members, for broadcasting in one pass
+	pending  int                  // members, plus closes under way
+	closing  map[*member]struct{} // closes under way
+	shutdown bool
+	done     chan struct{} // closed when pending reaches 0 after Shutdown began
+}
+
+const (
+	defaultGroupQueue   = 256
+	defaultWriteTimeout = 10 * time.Second
+)
+
+// member is one Conn of a Group: its queue and the state of its writer.
+type member struct {
+	c     *Conn
+	g     *Group
+	index int // in g.list; g.mu
+
+	mu      sync.Mutex
+	queue   []*PreparedMessage
+	writing bool // a writer goroutine is running, or the member is gone
+	gone    bool // removed or dropped: queue no more
+}
+
+// Add makes c a member. It returns false, and adds nothing, if c is closed
+// or the group is shutting down; in the second case Add closes c with
+// StatusGoingAway first, as Shutdown does the members. Adding a member
+// again does nothing and returns true.
+func (g *Group) Add(c *Conn) bool {
+	g.mu.Lock()
+	if g.shutdown {
+		g.mu.Unlock()
+		c.Close(StatusGoingAway, shutdownReason)
+		return false
+	}
+	if _, ok := g.members[c]; ok {
+		g.mu.Unlock()
+		return true
+	}
+	if g.members == nil {
+		g.members = make(map[*Conn]*member)
+	}
+	m := &member{c: c, g: g, index: len(g.list)}
+	g.members[c] = m
+	g.list = append(g.list, m)
+	g.pending++
+	g.mu.Unlock()
+
+	// Registered first and then checked, so that either closeTCP sees the
+	// flag and removes c, or Add sees c closed (or both).
+	c.joinGroup(g)
+	if c.isClosed() {
+		g.Remove(c)
+		return false
+	}
+	return true
+}
+
+// Remove takes c out of the group without closing it. Messages queued for c
+// and not yet written are discarded; a write under way finishes. Removing a
+// Conn that is not a member does nothing.
+func (g *Group) Remove(c *Conn) {
+	g.mu.Lock()
+	m := g.removeLocked(c)
+	g.mu.Unlock()
+	if m != nil {
+		c.leaveGroup(g)
+	}
+}
+
+// Len returns the number of members.
+func (g *Group) Len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.list)
+}
+
+// Broadcast queues pm for every member and returns without waiting for any
+// write. A member whose queue is full is dropped. Broadcasts made one after
+// another reach every member in that order; concurrent ones are ordered the
+// same way for all members. pm must not be modified afterwards; it may be
+// broadcast again.
+func (g *Group) Broadcast(pm *PreparedMessage) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var full []*member
+	for _, m := range g.list {
+		if !m.enqueue(pm) {
+			full = append(full, m)
+		}
+	}
+	for _, m := range full {
+		g.dropLocked(m, StatusPolicyViolation, "send queue full: client too slow")
+	}
+}
+
+// Send queues pm for the member c alone, in order with the messages
+// broadcast to it, and returns without waiting for the write. It returns
+// false if c is not a member, or if its queue was full, in which case c is
+// dropped.
+func (g *Group) Send(c *Conn, pm *PreparedMessage) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m := g.members[c]
+	if m == nil {
+		return false
+	}
+	if !m.enqueue(pm) {
+		g.dropLocked(m, StatusPolicyViolation, "send queue full: client too slow")
+		return false
+	}
+	return true
+}
+
+const shutdownReason = "server shutting down"
+
+// Shutdown closes every member with StatusGoingAway (1001), makes Add refuse
+// new members, and waits until every member has left and every close
+// started by the group has ended, or until ctx is done. Each Close is
+// bounded by the Conn's close timeout (AcceptOptions.CloseTimeout). If ctx
+// ends first, Shutdown ends the remaining connections at once (CloseNow),
+// waits for its closes to return and returns ctx.Err(). Shutdown may be
+// called more than once and from several goroutines; each call waits as the
+// first does. Its signature is that of http.Server.Shutdown, with which it
+// is meant to run (see Group).
+func (g *Group) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	if !g.shutdown {
+		g.shutdown = true
+		g.done = make(chan struct{})
+		for _, m := range g.list {
+			g.closeLocked(m, StatusGoingAway, shutdownReason)
+		}
+		g.checkDoneLocked()
+	}
+	done := g.done
+	g.mu.Unlock()
+
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	// Closes still under way hold their Conns in members or pending: end
+	// them now, so that every goroutine the group started returns.
+	g.mu.Lock()
+	var left []*Conn
+	for _, m := range g.list {
+		left = append(left, m.c)
+	}
+	for m := range g.closing {
+		left = append(left, m.c)
+	}
+	g.mu.Unlock()
+	for _, c := range left {
+		c.CloseNow()
+	}
+	<-done
+	return ctx.Err()
+}
+
+// enqueue queues pm for m, starting its writer if none runs. It reports
+// false if the queue is full. The caller holds g.mu.
+func (m *member) enqueue(pm *PreparedMessage) bool {
+	limit := m.g.QueueSize
+	if limit <= 0 {
+		limit = defaultGroupQueue
+	}
+	m.mu.Lock()
+	if len(m.queue) >= limit {
+		m.mu.Unlock()
+		return false
+	}
+	m.queue = append(m.queue, pm)
+	start := !m.writing
+	m.writing = true
+	m.mu.Unlock()
+	if start {
+		go m.write()
+	}
+	return true
+}
+
+// write writes m's queue until it is empty, then ends: a member with
+// nothing to send holds no goroutine. Everything queued while a write is
+// under way goes out in the next one.
+func (m *member) write() {
+	timeout := m.g.WriteTimeout
+	if timeout <= 0 {
+		timeout = defaultWriteTimeout
+	}
+	var (
+		spare []*PreparedMessage
+		bufs  *batchBufs
+		timer *time.Timer
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+		if bufs != nil {
+			batchPool.Put(bufs)
+		}
+	}()
+	for {
+		m.mu.Lock()
+		batch := m.queue
+		if len(batch) == 0 || m.gone {
+			m.queue = nil
+			if !m.gone {
+				m.writing = false
+			}
+			m.mu.Unlock()
+			return
+		}
+		m.queue = spare
+		m.mu.Unlock()
+
+		if bufs == nil {
+			bufs = batchPool.Get().(*batchBufs)
+		}
+		// The watchdog drops a member whose write stalls; Close then cuts
+		// the write short with the close timeout as its deadline.
+		if timer == nil {
+			timer = time.AfterFunc(timeout, m.stalled)
+		} else {
+			timer.Reset(timeout)
+		}
+		err := m.c.writePreparedBatch(batch, bufs)
+		timer.Stop()
+		clear(batch) // keep no message alive
+		spare = batch[:0]
+		if err != nil {
+			if errors.Is(err, ErrClosed) {
+				m.g.Remove(m.c) // closed by someone else, who will tell
+			} else {
+				m.g.drop(m, StatusPolicyViolation, "write failed")
+			}
+			return
+		}
+	}
+}
+
+// stalled drops m, whose write has taken longer than the write timeout.
+func (m *member) stalled() {
+	m.g.drop(m, StatusPolicyViolation, "write timed out: client too slow")
+}
+
+// drop removes m, if it is still a member, and closes its Conn with code.
+func (g *Group) drop(m *member, code StatusCode, reason string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.members[m.c] == m {
+		g.dropLocked(m, code, reason)
+	}
+}
+
+// dropLocked removes the member m and closes its Conn with code in the
+// background. The caller holds g.mu.
+func (g *Group) dropLocked(m *member, code StatusCode, reason string) {
+	g.removeLocked(m.c)
+	m.c.leaveGroup(g) // connGroups is taken after g.mu, never before
+	g.closeLocked(m, code, reason)
+}
+
+// closeLocked closes m's Conn with code in a goroutine that pending
+// counts, since the closing handshake waits for the peer. The caller holds
+// g.mu.
+func (g *Group) closeLocked(m *member, code StatusCode, reason string) {
+	if g.closing == nil {
+		g.closing = make(map[*member]struct{})
+	}
+	if _, ok := g.closing[m]; ok {
+		return
+	}
+	g.closing[m] = struct{}{}
+	g.pending++
+	go func() {
+		m.c.Close(code, reason)
+		g.mu.Lock()
+		delete(g.closing, m)
+		g.pending--
+		g.checkDoneLocked()
+		g.mu.Unlock()
+	}()
+}
+
+// removeLocked takes c out of the group and returns its member, or nil if
+// c was not one. The caller holds g.mu.
+func (g *Group) removeLocked(c *Conn) *member {
+	m := g.members[c]
+	if m == nil {
+		return nil
+	}
+	delete(g.members, c)
+	last := g.list[len(g.list)-1]
+	last.index = m.index
+	g.list[m.index] = last
+	g.list[len(g.list)-1] = nil
+	g.list = g.list[:len(g.list)-1]
+	m.mu.Lock()
+	m.gone, m.writing = true, true // no writer starts again
+	clear(m.queue)
+	m.queue = nil
+	m.mu.Unlock()
+	g.pending--
+	g.checkDoneLocked()
+	return m
+}
+
+// checkDoneLocked ends Shutdown's wait once nothing is pending. The caller
+// holds g.mu.
+func (g *Group) checkDoneLocked() {
+	if g.shutdown && g.pending == 0 && g.done != nil {
+		select {
+		case <-g.done:
+		default:
+			close(g.done)
+		}
+	}
+}
+
+// connGroups records the groups each grouped Conn is in, so that closing
+// the Conn takes it out of them. It is kept here rather than in the Conn so
+// that a Conn in no group pays nothing for it (the idle workload of
+// benchmarks/).
+var connGroups struct {
+	sync.Mutex
+	m map[*Conn][]*Group
+}
+
+func (c *Conn) joinGroup(g *Group) {
+	connGroups.Lock()
+	if connGroups.m == nil {
+		connGroups.m = make(map[*Conn][]*Group)
+	}
+	connGroups.m[c] = append(connGroups.m[c], g)
+	connGroups.Unlock()
+	c.closed.grouped.Store(true)
+}
+
+func (c *Conn) leaveGroup(g *Group) {
+	connGroups.Lock()
+	defer connGroups.Unlock()
+	gs := connGroups.m[c]
+	for i, x := range gs {
+		if x == g {
+			gs = append(gs[:i], gs[i+1:]...)
+			break
+		}
+	}
+	if len(gs) == 0 {
+		delete(connGroups.m, c)
+	} else {
+		connGroups.m[c] = gs
+	}
+}
+
+// leaveGroups takes c, which is closed, out of every group it is in.
+func (c *Conn) leaveGroups() {
+	connGroups.Lock()
+	gs := connGroups.m[c]
+	delete(connGroups.m, c)
+	connGroups.Unlock()
+	for _, g := range gs {
+		g.mu.Lock()
+		g.removeLocked(c)
+		g.mu.Unlock()
+	}
+}
