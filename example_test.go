@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fullduplex/websocket"
@@ -324,4 +326,225 @@ func ExampleParseHeader() {
 	// Output:
 	// true
 	// text true true 6 Hello
+}
+
+// A server's connections in a Group: one broadcast reaches every member,
+// and Shutdown, registered with the http.Server, closes them all with 1001
+// (Shutdown and Close of net/http do not touch hijacked connections).
+func ExampleGroup() {
+	var room websocket.Group
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		if !room.Add(c) {
+			c.Close(websocket.StatusGoingAway, "shutting down")
+			return
+		}
+		defer room.Remove(c)
+		for { // read until the connection ends; this answers pings and Close
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}))
+	srv.Config.RegisterOnShutdown(func() { room.Shutdown(context.Background()) })
+	srv.Start()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var clients []*websocket.Conn
+	for range 3 {
+		c, err := websocket.Dial(ctx, wsURL(srv), nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer c.CloseNow()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		clients = append(clients, c)
+	}
+	for room.Len() < len(clients) && ctx.Err() == nil {
+		time.Sleep(time.Millisecond) // until every handler has added its Conn
+	}
+
+	pm, err := websocket.NewPreparedMessage(websocket.OpText, []byte("price: 42"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	room.Broadcast(pm) // queued for each member; never waits for one
+	for i, c := range clients {
+		_, msg, err := c.ReadMessage()
+		fmt.Println(i, string(msg), err)
+	}
+
+	// The clients read on, as pages do, so they answer the Close frames.
+	codes := make([]websocket.StatusCode, len(clients))
+	var reading sync.WaitGroup
+	for i, c := range clients {
+		reading.Go(func() {
+			_, _, err := c.ReadMessage()
+			codes[i] = websocket.CloseStatus(err)
+		})
+	}
+	srv.Config.Shutdown(ctx)                    // runs room.Shutdown, which closes with 1001
+	fmt.Println(room.Shutdown(ctx), room.Len()) // waits until they are closed
+	reading.Wait()
+	for i, code := range codes {
+		fmt.Println(i, code)
+	}
+	srv.Close()
+	// Output:
+	// 0 price: 42 <nil>
+	// 1 price: 42 <nil>
+	// 2 price: 42 <nil>
+	// <nil> 0
+	// 0 1001 (going away)
+	// 1 1001 (going away)
+	// 2 1001 (going away)
+}
+
+// Ping measures the round trip to the peer; some goroutine must be reading
+// for the pong to be seen.
+func ExampleConn_Ping() {
+	srv := httptest.NewServer(http.HandlerFunc(echoHandler))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := websocket.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	go func() { // the reader, which sees the pong
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+
+	rtt, err := c.Ping(ctx)
+	fmt.Println(err, rtt > 0 && rtt < 5*time.Second)
+	// Output:
+	// <nil> true
+}
+
+// PingInterval keeps a connection alive through idle periods and drops a
+// peer that stopped answering. Here the client does not read, so it never
+// answers the server's pings: the server gives up on it.
+func ExampleAcceptOptions_pingInterval() {
+	ended := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+			PingInterval: 50 * time.Millisecond,
+			CloseTimeout: 100 * time.Millisecond,
+		})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _, err = c.ReadMessage() // the reader sees the pongs, or their absence
+		ended <- err
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := websocket.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	// No goroutine reads c, so its pongs are never sent.
+	err = <-ended
+	fmt.Println(err != nil)
+	// Output:
+	// true
+}
+
+// AppendMessage reads into the caller's buffer: reusing it, a loop of reads
+// allocates nothing once the buffer has grown to the largest message.
+func ExampleConn_AppendMessage() {
+	srv := httptest.NewServer(http.HandlerFunc(echoHandler))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := websocket.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+
+	buf := make([]byte, 0, 64)
+	for _, s := range []string{"one", "two", "three"} {
+		if err := c.WriteMessage(websocket.OpText, []byte(s)); err != nil {
+			log.Fatal(err)
+		}
+		var op websocket.Opcode
+		op, buf, err = c.AppendMessage(buf[:0])
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(op, string(buf), cap(buf))
+	}
+	// Output:
+	// text one 64
+	// text two 64
+	// text three 64
+}
+
+// AcceptConn upgrades a plain net.Conn, without net/http: for servers that
+// accept connections themselves and count the bytes each one costs.
+func ExampleAcceptConn() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return // the listener is closed
+			}
+			go func() {
+				c, err := websocket.AcceptConn(nc, nil, nil)
+				if err != nil {
+					nc.Close() // AcceptConn has answered, but leaves nc open
+					return
+				}
+				defer c.CloseNow()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				op, msg, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				c.WriteMessage(op, append([]byte("got: "), msg...))
+				c.Close(websocket.StatusNormalClosure, "")
+			}()
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := websocket.Dial(ctx, "ws://"+ln.Addr().String()+"/", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.WriteMessage(websocket.OpText, []byte("hi"))
+	_, msg, err := c.ReadMessage()
+	fmt.Println(string(msg), err)
+	_, _, err = c.ReadMessage()
+	fmt.Println(websocket.CloseStatus(err))
+	// Output:
+	// got: hi <nil>
+	// 1000 (normal closure)
 }

@@ -71,14 +71,13 @@ type member struct {
 }
 
 // Add makes c a member. It returns false, and adds nothing, if c is closed
-// or the group is shutting down; in the second case Add closes c with
-// StatusGoingAway first, as Shutdown does the members. Adding a member
-// again does nothing and returns true.
+// or the group is shutting down; the caller then closes c, with
+// StatusGoingAway in the second case, as Shutdown does the members. Adding
+// a member again does nothing and returns true.
 func (g *Group) Add(c *Conn) bool {
 	g.mu.Lock()
 	if g.shutdown {
 		g.mu.Unlock()
-		c.Close(StatusGoingAway, shutdownReason)
 		return false
 	}
 	if _, ok := g.members[c]; ok {

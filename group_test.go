@@ -54,6 +54,7 @@ func startGroupServer(t *testing.T, g *Group, sndbuf int, opts *AcceptOptions) *
 				}
 				defer c.CloseNow()
 				if !g.Add(c) {
+					c.Close(StatusGoingAway, "shutting down")
 					return
 				}
 				s.added <- c
@@ -496,6 +497,7 @@ func TestGroupRegisterOnShutdown(t *testing.T) {
 			}
 			defer c.CloseNow()
 			if !g.Add(c) {
+				c.Close(StatusGoingAway, "shutting down")
 				return
 			}
 			for {

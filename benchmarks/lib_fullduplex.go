@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"context"
 	"net"
 
 	websocket "github.com/fullduplex/websocket"
@@ -74,6 +75,8 @@ func init() {
 		},
 		NewHub: func(ln net.Listener) Hub {
 			h := &fdHub{}
+			// The burst of a round (100 messages) must fit a member's
+			// queue: the default, 256, does.
 			go func() {
 				for {
 					nc, err := ln.Accept()
@@ -86,7 +89,9 @@ func init() {
 							nc.Close()
 							return
 						}
-						h.add(c)
+						if !h.g.Add(c) {
+							return
+						}
 						var buf []byte
 						for {
 							if _, buf, err = c.AppendMessage(buf[:0]); err != nil {
@@ -102,10 +107,14 @@ func init() {
 	})
 }
 
-type fdHub struct{ connSet[*websocket.Conn] }
+type fdHub struct{ g websocket.Group }
 
+func (h *fdHub) Len() int { return h.g.Len() }
+
+// Close ends every connection at once: Shutdown with a context already
+// done closes with 1001 and then cuts the connections without waiting.
 func (h *fdHub) Close() {
-	for _, c := range h.snapshot() {
-		c.CloseNow()
-	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	h.g.Shutdown(ctx)
 }

@@ -4,6 +4,9 @@
 //	go run ./examples/chat            # then open http://localhost:8080
 //	go run ./examples/chat -addr :9000
 //
+// By default it listens on localhost only; in a container or a VM, listen on
+// every interface with -addr :PORT (e.g. -addr :8080) and publish that port.
+//
 // Each user picks a name; everyone sees who joins and leaves, and a newcomer
 // first gets the last messages of the room. A client that cannot keep up with
 // the room is dropped (close 1008) instead of slowing the others down.
@@ -14,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -22,7 +26,7 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "localhost:8080", "address to listen on")
+	addr := flag.String("addr", "localhost:8080", "address to listen on (use :PORT in a container or VM)")
 	backlog := flag.Int("backlog", 50, "number of recent messages shown to a newcomer")
 	queue := flag.Int("queue", 64, "messages that may wait for a slow client before it is dropped")
 	flag.Parse()
@@ -32,10 +36,15 @@ func main() {
 	opts.QueueSize = *queue
 	s := newServer(opts)
 
-	hs := &http.Server{Addr: *addr, Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	// Shutdown does not touch hijacked connections: the room says goodbye to
-	// each WebSocket itself (close 1001, which the pages show and then
-	// reconnect after).
+	// Bind first, so that a busy port fails here, before "serving on".
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatalf("chat: %v (is another server on that port? choose one with -addr)", err)
+	}
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	// Shutdown does not touch hijacked connections: the room (a
+	// websocket.Group) says goodbye to each WebSocket itself (close 1001,
+	// which the pages show and then reconnect after).
 	hs.RegisterOnShutdown(s.Shutdown)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -47,8 +56,8 @@ func main() {
 		hs.Shutdown(sctx)
 	}()
 
-	log.Printf("chat: serving on http://%s", *addr)
-	if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	log.Printf("chat: serving on http://%s", ln.Addr())
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
 	s.Wait()

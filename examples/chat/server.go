@@ -1,9 +1,9 @@
 package main
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
-	"errors"
 	"io/fs"
 	"log"
 	"net/http"
@@ -75,31 +75,25 @@ type server struct {
 	mux   *http.ServeMux
 	conns sync.WaitGroup // running WebSocket handlers
 
+	// room holds the connections: it queues each message for every client,
+	// drops a client that cannot keep up (1008) and closes them all on
+	// Shutdown (1001).
+	room websocket.Group
+
 	mu      sync.Mutex // guards what follows, and orders every broadcast
-	clients map[*client]struct{}
+	names   map[*websocket.Conn]string
 	history []event // at most opts.Backlog messages, oldest first
 	closing bool
-}
-
-// client is one connected page. Only its writer goroutine writes to conn, in
-// the order messages were queued on send.
-type client struct {
-	conn *websocket.Conn
-	name string
-	send chan []byte
-
-	stopOnce  sync.Once
-	done      chan struct{} // closed when the client is dropped or leaves
-	leaveOnce sync.Once
 }
 
 func newServer(opts options) *server {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	// join queues the hello without waiting, which needs room for one.
-	opts.QueueSize = max(opts.QueueSize, 1)
-	s := &server{opts: opts, mux: http.NewServeMux(), clients: make(map[*client]struct{})}
+	s := &server{opts: opts, mux: http.NewServeMux(), names: make(map[*websocket.Conn]string)}
+	// join queues the hello, which needs room for one.
+	s.room.QueueSize = max(opts.QueueSize, 1)
+	s.room.WriteTimeout = opts.WriteTimeout
 	sub, err := fs.Sub(static, "static")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
@@ -135,47 +129,39 @@ func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.conns.Add(1)
 	defer s.conns.Done()
+	defer conn.CloseNow()
 
 	name, ok := s.cleanName(r.URL.Query().Get("name"))
 	if !ok {
 		conn.Close(StatusInvalidName, "a name is 1 to 24 printable characters")
 		return
 	}
-	c := &client{
-		conn: conn,
-		name: name,
-		send: make(chan []byte, s.opts.QueueSize),
-		done: make(chan struct{}),
-	}
-	if !s.join(c) {
+	if !s.join(conn, name) {
 		conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.writeLoop(c)
-	}()
-	s.readLoop(c)
-	s.leave(c)
-	<-writerDone
-	conn.CloseNow()
+	s.readLoop(conn, name)
+	s.leave(conn, name)
 }
 
-// readLoop reads the client's messages until the connection ends.
-func (s *server) readLoop(c *client) {
+// readLoop reads the client's messages until the connection ends: the
+// client leaves, or the room drops it or shuts down.
+func (s *server) readLoop(conn *websocket.Conn, name string) {
 	for {
-		op, p, err := c.conn.ReadMessage()
+		op, p, err := conn.ReadMessage()
 		if err != nil {
+			if code := websocket.CloseStatus(err); code == websocket.StatusPolicyViolation {
+				s.opts.Logf("chat: dropped %q (%s): too slow", name, conn.RemoteAddr())
+			}
 			return
 		}
 		if op != websocket.OpText {
-			s.reply(c, "messages are JSON text")
+			s.reply(conn, "messages are JSON text")
 			continue
 		}
 		var m clientMessage
 		if err := json.Unmarshal(p, &m); err != nil || m.Type != "message" {
-			s.reply(c, `expected {"type":"message","text":"..."}`)
+			s.reply(conn, `expected {"type":"message","text":"..."}`)
 			continue
 		}
 		text := strings.TrimSpace(m.Text)
@@ -183,67 +169,39 @@ func (s *server) readLoop(c *client) {
 		case n == 0:
 			continue
 		case n > s.opts.MaxTextRunes:
-			s.reply(c, "message too long")
+			s.reply(conn, "message too long")
 			continue
 		}
-		s.broadcast(event{Type: "message", Name: c.name, Text: text, Time: time.Now().UnixMilli()})
+		s.broadcast(event{Type: "message", Name: name, Text: text, Time: time.Now().UnixMilli()})
 	}
 }
 
-// writeLoop sends what is queued for c until c is dropped or leaves. A write
-// that takes longer than WriteTimeout means the client has stopped reading.
-func (s *server) writeLoop(c *client) {
-	for {
-		select {
-		case <-c.done:
-			return
-		case msg := <-c.send:
-			c.conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
-			if err := c.conn.WriteMessage(websocket.OpText, msg); err != nil {
-				if !errors.Is(err, websocket.ErrClosed) {
-					// Most likely the deadline: the client stopped reading.
-					s.drop(c, websocket.StatusPolicyViolation, "write failed: client too slow")
-				}
-				return // closed: the read loop sees it and announces the leave
-			}
-		}
-	}
-}
-
-// join adds c to the room: it gets the room's recent history, and everyone
-// (c included) hears that c joined. It reports false once the server is
-// shutting down.
-func (s *server) join(c *client) bool {
+// join adds conn to the room: it gets the room's recent history, and
+// everyone (conn included) hears that name joined. It reports false once the
+// server is shutting down.
+func (s *server) join(conn *websocket.Conn, name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
+	if s.closing || !s.room.Add(conn) {
 		return false
 	}
-	s.clients[c] = struct{}{}
-	hello := event{Type: "hello", Name: c.name, Users: s.usersLocked(), History: slices.Clone(s.history)}
-	// The queue is empty, so the hello always fits.
-	c.send <- prepare(hello)
-	s.broadcastLocked(event{Type: "join", Name: c.name, Time: time.Now().UnixMilli(), Users: hello.Users})
+	s.names[conn] = name
+	users := s.usersLocked()
+	// Queued under s.mu, so the hello comes before any later broadcast.
+	s.room.Send(conn, prepare(event{Type: "hello", Name: name, Users: users, History: slices.Clone(s.history)}))
+	s.broadcastLocked(event{Type: "join", Name: name, Time: time.Now().UnixMilli(), Users: users})
 	return true
 }
 
-// leave removes c, if it is still in the room, and tells the others.
-func (s *server) leave(c *client) {
-	c.stop()
+// leave removes conn, whether it left or was dropped, and tells the others.
+func (s *server) leave(conn *websocket.Conn, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.clients, c)
-	s.announceLeaveLocked(c)
-}
-
-// announceLeaveLocked tells the room that c left, once per client, whether c
-// left on its own or was dropped.
-func (s *server) announceLeaveLocked(c *client) {
-	c.leaveOnce.Do(func() {
-		if !s.closing {
-			s.broadcastLocked(event{Type: "leave", Name: c.name, Time: time.Now().UnixMilli(), Users: s.usersLocked()})
-		}
-	})
+	s.room.Remove(conn)
+	delete(s.names, conn)
+	if !s.closing {
+		s.broadcastLocked(event{Type: "leave", Name: name, Time: time.Now().UnixMilli(), Users: s.usersLocked()})
+	}
 }
 
 // broadcast sends ev to every client; messages are kept for newcomers.
@@ -253,10 +211,11 @@ func (s *server) broadcast(ev event) {
 	s.broadcastLocked(ev)
 }
 
-// broadcastLocked queues ev for every client without ever waiting for one:
-// a client whose queue is full is dropped, so one slow or dead reader cannot
-// hold up the room. The JSON is encoded once for all clients. Because
-// queueing happens under s.mu, every client sees events in the same order.
+// broadcastLocked queues ev for every client without ever waiting for one
+// (see websocket.Group: a client whose queue is full is dropped, so one
+// slow or dead reader cannot hold up the room). The JSON is encoded and
+// framed once for all clients. Because queueing happens under s.mu, every
+// client sees events in the same order.
 func (s *server) broadcastLocked(ev event) {
 	if ev.Type == "message" && s.opts.Backlog > 0 {
 		if len(s.history) == s.opts.Backlog {
@@ -264,81 +223,22 @@ func (s *server) broadcastLocked(ev event) {
 		}
 		s.history = append(s.history, ev)
 	}
-	msg := prepare(ev)
-	var dropped []*client
-	for c := range s.clients {
-		select {
-		case c.send <- msg:
-		default:
-			delete(s.clients, c)
-			s.dropLocked(c, websocket.StatusPolicyViolation, "send queue full: client too slow")
-			dropped = append(dropped, c)
-		}
-	}
-	// The room hears at once, not when the dropped connection has closed.
-	// Each announcement may drop others in turn; every drop removes a
-	// client, so this ends.
-	for _, c := range dropped {
-		s.announceLeaveLocked(c)
-	}
+	s.room.Broadcast(prepare(ev))
 }
 
-// reply sends an error to c alone.
-func (s *server) reply(c *client, text string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	select {
-	case c.send <- prepare(event{Type: "error", Text: text}):
-	default:
-		delete(s.clients, c)
-		s.dropLocked(c, websocket.StatusPolicyViolation, "send queue full: client too slow")
-		s.announceLeaveLocked(c)
-	}
-}
-
-// drop removes c from the room and closes its connection with code.
-func (s *server) drop(c *client, code websocket.StatusCode, reason string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.clients, c)
-	s.dropLocked(c, code, reason)
-	s.announceLeaveLocked(c)
-}
-
-// dropLocked closes c in the background: the closing handshake waits for
-// the peer, and the caller holds the room's lock. Its read loop then ends and
-// the others hear that c left.
-func (s *server) dropLocked(c *client, code websocket.StatusCode, reason string) {
-	c.stopOnce.Do(func() {
-		close(c.done)
-		s.opts.Logf("chat: dropping %q (%s): %s", c.name, c.conn.RemoteAddr(), reason)
-		go func() {
-			// Close is bounded by CloseTimeout, but a writer stuck on a
-			// dead peer holds the connection for up to WriteTimeout first;
-			// CloseNow is the backstop for both.
-			t := time.AfterFunc(s.opts.WriteTimeout+s.opts.CloseTimeout, func() { c.conn.CloseNow() })
-			defer t.Stop()
-			c.conn.Close(code, reason)
-		}()
-	})
-}
-
-// stop ends c's writer; used when c leaves on its own.
-func (c *client) stop() {
-	c.stopOnce.Do(func() { close(c.done) })
+// reply sends an error to conn alone, in order with the broadcasts.
+func (s *server) reply(conn *websocket.Conn, text string) {
+	s.room.Send(conn, prepare(event{Type: "error", Text: text}))
 }
 
 // Shutdown closes every connection with 1001 (going away) and turns new ones
-// away. The pages show the closure and reconnect, with backoff, to the next
-// server.
+// away; it returns once they are closed, each within CloseTimeout. The pages
+// show the closure and reconnect, with backoff, to the next server.
 func (s *server) Shutdown() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.closing = true
-	for c := range s.clients {
-		delete(s.clients, c)
-		s.dropLocked(c, websocket.StatusGoingAway, "server shutting down")
-	}
+	s.mu.Unlock()
+	s.room.Shutdown(context.Background())
 }
 
 // Wait waits for every WebSocket handler to return.
@@ -346,9 +246,9 @@ func (s *server) Wait() { s.conns.Wait() }
 
 // usersLocked returns the names in the room, sorted.
 func (s *server) usersLocked() []string {
-	users := make([]string, 0, len(s.clients))
-	for c := range s.clients {
-		users = append(users, c.name)
+	users := make([]string, 0, len(s.names))
+	for _, name := range s.names {
+		users = append(users, name)
 	}
 	slices.Sort(users)
 	return users
@@ -370,12 +270,16 @@ func (s *server) cleanName(name string) (string, bool) {
 	return name, true
 }
 
-// prepare encodes ev once; the same bytes go to every client, which only
-// read them.
-func prepare(ev event) []byte {
+// prepare encodes ev once, as JSON in a text frame; the same frame bytes go
+// to every client.
+func prepare(ev event) *websocket.PreparedMessage {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		panic(err) // event has only strings, numbers and slices of them
 	}
-	return b
+	pm, err := websocket.NewPreparedMessage(websocket.OpText, b)
+	if err != nil {
+		panic(err) // OpText is a message type
+	}
+	return pm
 }

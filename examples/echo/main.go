@@ -5,6 +5,9 @@
 //	go run ./examples/echo            # then open http://localhost:8082
 //	go run ./examples/echo -addr :9000
 //
+// By default it listens on localhost only; in a container or a VM, listen on
+// every interface with -addr :PORT (e.g. -addr :8082) and publish that port.
+//
 // The WebSocket endpoint is /ws; any WebSocket client can use it too.
 //
 // With -tls it serves HTTPS, HTTP/2 and HTTP/1.1, with a self-signed
@@ -45,7 +48,7 @@ import (
 var page []byte
 
 func main() {
-	addr := flag.String("addr", "localhost:8082", "address to listen on")
+	addr := flag.String("addr", "localhost:8082", "address to listen on (use :PORT in a container or VM)")
 	useTLS := flag.Bool("tls", false, "serve HTTPS (HTTP/2 and HTTP/1.1) with a self-signed certificate made at start")
 	h2c := flag.Bool("h2c", false, "also serve cleartext HTTP/2 to clients with prior knowledge")
 	flag.Parse()
@@ -53,9 +56,10 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// Bind first, so that a busy port fails here, before "serving on".
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		log.Fatal(err)
+		log.Fatalf("echo: %v (is another server on that port? choose one with -addr)", err)
 	}
 	scheme := "http"
 	if *useTLS {

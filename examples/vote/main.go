@@ -5,7 +5,9 @@
 //	go run ./examples/vote -addr :9000 -title "Best editor?" -candidates "Vim,Emacs,VS Code"
 //
 // It listens on port 8081 by default so it can run beside the chat example
-// (8080). Counts live in memory: a restart starts the board from zero.
+// (8080), on localhost only; in a container or a VM, listen on every
+// interface with -addr :PORT (e.g. -addr :8081) and publish that port.
+// Counts live in memory: a restart starts the board from zero.
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -22,7 +25,7 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "localhost:8081", "address to listen on")
+	addr := flag.String("addr", "localhost:8081", "address to listen on (use :PORT in a container or VM)")
 	title := flag.String("title", "What's for lunch?", "question shown above the board")
 	list := flag.String("candidates", "Pizza,Sushi,Tacos,Ramen", "comma-separated candidates")
 	flag.Parse()
@@ -35,9 +38,15 @@ func main() {
 		log.Fatal(err)
 	}
 
-	hs := &http.Server{Addr: *addr, Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	// Shutdown does not touch hijacked connections: the board closes each
-	// WebSocket with 1001 itself, and the pages reconnect to the next server.
+	// Bind first, so that a busy port fails here, before "serving on".
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatalf("vote: %v (is another server on that port? choose one with -addr)", err)
+	}
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	// Shutdown does not touch hijacked connections: the board (a
+	// websocket.Group) closes each WebSocket with 1001 itself, and the
+	// pages reconnect to the next server.
 	hs.RegisterOnShutdown(s.Shutdown)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -49,8 +58,8 @@ func main() {
 		hs.Shutdown(sctx)
 	}()
 
-	log.Printf("vote: serving on http://%s", *addr)
-	if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	log.Printf("vote: serving on http://%s", ln.Addr())
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
 	s.Wait()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -23,7 +24,7 @@ var static embed.FS
 type options struct {
 	Title           string
 	Candidates      []string
-	ReplyQueue      int           // error replies that may wait for one client; more drops it
+	QueueSize       int           // boards and replies that may wait for one client; more drops it
 	WriteTimeout    time.Duration // bound on one write; a client that stalls longer is dropped
 	CloseTimeout    time.Duration // bound on the closing handshake
 	PingInterval    time.Duration // keep-alive pings, which also find dead peers
@@ -35,7 +36,7 @@ func defaultOptions() options {
 	return options{
 		Title:           "What's for lunch?",
 		Candidates:      []string{"Pizza", "Sushi", "Tacos", "Ramen"},
-		ReplyQueue:      8,
+		QueueSize:       256,
 		WriteTimeout:    10 * time.Second,
 		CloseTimeout:    5 * time.Second,
 		PingInterval:    30 * time.Second,
@@ -78,34 +79,26 @@ type server struct {
 	opts  options
 	index map[string]int // candidate name to its place on the board
 	mux   *http.ServeMux
-	conns sync.WaitGroup
+	conns sync.WaitGroup // running WebSocket handlers
+
+	// pages holds the open pages: it queues each board for every page,
+	// drops a page that cannot keep up (1008) and closes them all on
+	// Shutdown (1001).
+	pages websocket.Group
 
 	mu      sync.Mutex // guards what follows; every change and its broadcast happen under it
 	votes   []int64
 	seq     int64
-	clients map[*client]struct{}
 	closing bool
-}
-
-// client is one open page. Counts are a full state, so a client never needs
-// a queue of them: latest holds the newest not yet sent, and a client that
-// reads slowly simply skips intermediate boards. Only error replies queue.
-type client struct {
-	conn    *websocket.Conn
-	wake    chan struct{} // capacity 1: "latest has changed"
-	replies chan []byte
-	done    chan struct{}
-	once    sync.Once
-
-	mu     sync.Mutex
-	latest []byte
 }
 
 func newServer(opts options) (*server, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	s := &server{opts: opts, index: make(map[string]int), mux: http.NewServeMux(), clients: make(map[*client]struct{})}
+	s := &server{opts: opts, index: make(map[string]int), mux: http.NewServeMux()}
+	s.pages.QueueSize = opts.QueueSize
+	s.pages.WriteTimeout = opts.WriteTimeout
 	for _, name := range opts.Candidates {
 		name = strings.TrimSpace(name)
 		if name == "" {
@@ -160,38 +153,27 @@ func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.conns.Add(1)
 	defer s.conns.Done()
+	defer conn.CloseNow()
 
-	c := &client{
-		conn:    conn,
-		wake:    make(chan struct{}, 1),
-		replies: make(chan []byte, max(s.opts.ReplyQueue, 1)),
-		done:    make(chan struct{}),
-	}
-	if !s.join(c) {
+	if !s.join(conn) {
 		conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.writeLoop(c)
-	}()
-	s.readLoop(c)
-	s.leave(c)
-	<-writerDone
-	conn.CloseNow()
-}
-
-func (s *server) readLoop(c *client) {
 	for {
-		op, p, err := c.conn.ReadMessage()
+		op, p, err := conn.ReadMessage()
 		if err != nil {
-			return
+			if websocket.CloseStatus(err) == websocket.StatusPolicyViolation {
+				s.opts.Logf("vote: dropped %s: too slow", conn.RemoteAddr())
+			}
+			break
 		}
 		if err := s.handle(op, p); err != nil {
-			s.reply(c, err.Error())
+			// To the sender alone, in order with the boards.
+			b, _ := json.Marshal(errorReply{Type: "error", Error: err.Error()})
+			s.pages.Send(conn, prepare(b))
 		}
 	}
+	s.leave(conn)
 }
 
 // handle applies one message from a page. A bad message changes nothing and
@@ -220,13 +202,13 @@ func (s *server) handle(op websocket.Opcode, p []byte) error {
 	return nil
 }
 
-// publishLocked hands the current board to every client. It runs under s.mu
-// together with the change it reports, so boards reach each client in Seq
+// publishLocked broadcasts the current board to every page. It runs under
+// s.mu together with the change it reports, so boards reach each page in Seq
 // order and every board is a state that existed: no vote is counted twice
 // or lost between two boards.
 func (s *server) publishLocked() {
 	s.seq++
-	b := counts{Type: "counts", Seq: s.seq, Title: s.opts.Title, Online: len(s.clients)}
+	b := counts{Type: "counts", Seq: s.seq, Title: s.opts.Title, Online: s.pages.Len()}
 	for i, name := range s.opts.Candidates {
 		b.Candidates = append(b.Candidates, candidate{Name: name, Votes: s.votes[i]})
 		b.Total += s.votes[i]
@@ -235,115 +217,51 @@ func (s *server) publishLocked() {
 	if err != nil {
 		panic(err) // counts holds only strings and numbers
 	}
-	// Encoded once, sent to all; writers only read it.
-	for c := range s.clients {
-		c.mu.Lock()
-		c.latest = p
-		c.mu.Unlock()
-		select {
-		case c.wake <- struct{}{}:
-		default: // already woken; it will pick up the newest
-		}
-	}
+	// Encoded and framed once, sent to all.
+	s.pages.Broadcast(prepare(p))
 }
 
-// writeLoop sends c its error replies and the newest board, until c leaves or
-// is dropped.
-func (s *server) writeLoop(c *client) {
-	for {
-		var board []byte
-		var reply []byte
-		select {
-		case <-c.done:
-			return
-		case reply = <-c.replies:
-		case <-c.wake:
-			c.mu.Lock()
-			board, c.latest = c.latest, nil
-			c.mu.Unlock()
-		}
-		c.conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
-		var err error
-		switch {
-		case reply != nil:
-			err = c.conn.WriteMessage(websocket.OpText, reply)
-		case board != nil:
-			err = c.conn.WriteMessage(websocket.OpText, board)
-		}
-		if err != nil {
-			if !errors.Is(err, websocket.ErrClosed) {
-				// Most likely the deadline: the client stopped reading.
-				s.drop(c, websocket.StatusPolicyViolation, "write failed: client too slow")
-			}
-			return // closed: the read loop sees it and the client leaves
-		}
+// prepare frames p, JSON, as one text message for any number of pages.
+func prepare(p []byte) *websocket.PreparedMessage {
+	pm, err := websocket.NewPreparedMessage(websocket.OpText, p)
+	if err != nil {
+		panic(err) // OpText is a message type
 	}
+	return pm
 }
 
-// reply queues an error for c alone; a client that lets replies pile up is
-// dropped rather than waited for.
-func (s *server) reply(c *client, msg string) {
-	p, _ := json.Marshal(errorReply{Type: "error", Error: msg})
-	select {
-	case c.replies <- p:
-	default:
-		s.drop(c, websocket.StatusPolicyViolation, "reply queue full: client too slow")
-	}
-}
-
-// join adds c to the board; c and everyone else get a board with the new
-// number of pages online. It reports false once the server is shutting down.
-func (s *server) join(c *client) bool {
+// join adds conn to the board; it and everyone else get a board with the
+// new number of pages online. It reports false once the server is shutting
+// down.
+func (s *server) join(conn *websocket.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
+	if s.closing || !s.pages.Add(conn) {
 		return false
 	}
-	s.clients[c] = struct{}{}
 	s.publishLocked()
 	return true
 }
 
-func (s *server) leave(c *client) {
-	c.stop()
+// leave removes conn, whether it left or was dropped, and the others see
+// one page fewer online.
+func (s *server) leave(conn *websocket.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.clients[c]; ok {
-		delete(s.clients, c)
-		if !s.closing {
-			s.publishLocked()
-		}
+	s.pages.Remove(conn)
+	if !s.closing {
+		s.publishLocked()
 	}
 }
 
-// drop removes c and closes it with code in the background.
-func (s *server) drop(c *client, code websocket.StatusCode, reason string) {
-	s.leave(c)
-	s.opts.Logf("vote: dropping %s: %s", c.conn.RemoteAddr(), reason)
-	go func() {
-		// Close is bounded by CloseTimeout; CloseNow is the backstop
-		// should a write stuck on a dead peer hold it up.
-		t := time.AfterFunc(s.opts.WriteTimeout+s.opts.CloseTimeout, func() { c.conn.CloseNow() })
-		defer t.Stop()
-		c.conn.Close(code, reason)
-	}()
-}
-
-func (c *client) stop() { c.once.Do(func() { close(c.done) }) }
-
 // Shutdown closes every connection with 1001 (going away) and turns new ones
-// away; the pages show it and reconnect with backoff.
+// away; it returns once they are closed, each within CloseTimeout. The pages
+// show it and reconnect with backoff.
 func (s *server) Shutdown() {
 	s.mu.Lock()
 	s.closing = true
-	clients := make([]*client, 0, len(s.clients))
-	for c := range s.clients {
-		clients = append(clients, c)
-	}
 	s.mu.Unlock()
-	for _, c := range clients {
-		s.drop(c, websocket.StatusGoingAway, "server shutting down")
-	}
+	s.pages.Shutdown(context.Background())
 }
 
 // Wait waits for every WebSocket handler to return.
