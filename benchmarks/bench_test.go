@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -10,7 +11,23 @@ import (
 // childEnv makes the test binary a ServeChild process for MeasureIdle.
 const childEnv = "FULLDUPLEX_BENCH_CHILD"
 
+// bcastChildEnv makes the test binary a BroadcastClients process for
+// RemoteBroadcastRig; its value is N,M,SIZE and the address is the last
+// argument.
+const bcastChildEnv = "FULLDUPLEX_BENCH_BCAST_CHILD"
+
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(bcastChildEnv); spec != "" {
+		var n, msgs, size int
+		if _, err := fmt.Sscanf(spec, "%d,%d,%d", &n, &msgs, &size); err != nil {
+			os.Exit(2)
+		}
+		if err := BroadcastClients(os.Args[len(os.Args)-1], n, msgs, size, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if name := os.Getenv(childEnv); name != "" {
 		l := LibByName(name)
 		if l == nil {
@@ -144,6 +161,31 @@ func TestBroadcastDeliversEveryMessageInOrder(t *testing.T) {
 			if d, err := r.Round(10 * time.Second); err != nil || d <= 0 {
 				t.Errorf("%s round %d: %v, %v", l.Name, round, d, err)
 			}
+		}
+		r.Close()
+	}
+}
+
+// TestRemoteBroadcastDeliversEveryMessageInOrder runs the clients of each
+// hub in a child process, as wsbench does past 2,000 clients.
+func TestRemoteBroadcastDeliversEveryMessageInOrder(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(bcastChildEnv, "20,7,1024")
+	for _, l := range append(Libs(), LibByName("fullduplex-sync")) {
+		r, err := NewRemoteBroadcastRig(l, exe, []string{"-test.run=^$"}, 20, 7, 1<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for round := range 2 {
+			if d, err := r.Round(10 * time.Second); err != nil || d <= 0 {
+				t.Errorf("%s round %d: %v, %v", l.Name, round, d, err)
+			}
+		}
+		if _, heap, _ := r.Memory(); heap <= 0 {
+			t.Errorf("%s: heap per client %v, want > 0", l.Name, heap)
 		}
 		r.Close()
 	}

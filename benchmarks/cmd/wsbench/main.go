@@ -65,8 +65,23 @@ func main() {
 		kinds     = flag.String("kinds", "binary,text,mixed", "comma-separated message kinds of the read and write workloads")
 		scaleN    = flag.String("scale", "10000,19000", "scale workload: comma-separated connection counts; echo and churn run at the first")
 		scaleTime = flag.Duration("scale-time", 3*time.Second, "scale workload: duration of its echo and of its churn")
+		bcast     = flag.Int("bcast", 0, "broadcast clients (overrides the mode); past 2,000 they run in a child process")
+		bcastMsgs = flag.Int("bcast-msgs", 0, "messages per broadcast round (overrides the mode)")
+		bcastRnds = flag.Int("bcast-rounds", 0, "broadcast rounds (overrides the mode)")
+		bcastKid  = flag.String("bcast-child", "", "internal: N,M,SIZE: run N broadcast clients against the address given as argument")
 	)
 	flag.Parse()
+	if *bcastKid != "" {
+		var n, m, size int
+		if _, err := fmt.Sscanf(*bcastKid, "%d,%d,%d", &n, &m, &size); err != nil || flag.NArg() != 1 {
+			fatalf("-bcast-child N,M,SIZE ADDR")
+		}
+		bench.RaiseFileLimit()
+		if err := bench.BroadcastClients(flag.Arg(0), n, m, size, os.Stdin, os.Stdout); err != nil {
+			fatalf("%v", err)
+		}
+		return
+	}
 	if *serve != "" {
 		l := bench.LibByName(*serve)
 		if l == nil {
@@ -88,6 +103,15 @@ func main() {
 	cfg := modes[mode]
 	if *idleConns > 0 {
 		cfg.idleConns = *idleConns
+	}
+	if *bcast > 0 {
+		cfg.bcastConns = *bcast
+	}
+	if *bcastMsgs > 0 {
+		cfg.bcastMsgs = *bcastMsgs
+	}
+	if *bcastRnds > 0 {
+		cfg.bcastRounds = *bcastRnds
 	}
 	self := "fullduplex"
 	if *workloads == "scale" {
@@ -306,7 +330,53 @@ func (r *runner) idleOne(exe, lib, w, ext string) error {
 	return nil
 }
 
+// remoteBroadcast is the broadcast workload with the clients in a child
+// process, for more clients than one process may hold with their server
+// connections. One library's hub runs at a time, made afresh for each
+// round (one warm-up round, then the timed one); the rounds still rotate
+// the libraries. It also reports the server process's memory per client
+// after a round.
+func (r *runner) remoteBroadcast() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	const size = 1 << 10
+	w := fmt.Sprintf("broadcast 1 KiB ×%d msgs → %d", r.cfg.bcastMsgs, r.cfg.bcastConns)
+	args := []string{"-bcast-child", fmt.Sprintf("%d,%d,%d", r.cfg.bcastConns, r.cfg.bcastMsgs, size)}
+	for round := range r.cfg.bcastRounds {
+		for _, l := range r.order(round) {
+			g, err := bench.NewRemoteBroadcastRig(l, exe, args, r.cfg.bcastConns, r.cfg.bcastMsgs, size)
+			if err != nil {
+				return err
+			}
+			_, err = g.Round(time.Minute) // warm-up
+			var d time.Duration
+			if err == nil {
+				d, err = g.Round(time.Minute)
+			}
+			rss, heap, gor := g.Memory()
+			g.Close()
+			if err != nil {
+				return err
+			}
+			deliveries := float64(r.cfg.bcastMsgs * r.cfg.bcastConns)
+			r.tab.Add(bench.Metric{Workload: w, Name: "time", Lower: true, Summary: true, Format: bench.FmtNs}, l.Name, float64(d))
+			r.tab.Add(bench.Metric{Workload: w, Name: "deliveries/s", Format: bench.FmtRate}, l.Name, deliveries/d.Seconds())
+			r.tab.Add(bench.Metric{Workload: w, Name: "server RSS/client", Lower: true, Format: bench.FmtBytes}, l.Name, rss)
+			r.tab.Add(bench.Metric{Workload: w, Name: "server heap/client", Lower: true, Format: bench.FmtBytes}, l.Name, heap)
+			r.tab.Add(bench.Metric{Workload: w, Name: "goroutines/client", Lower: true, Format: bench.FmtCount}, l.Name, gor)
+			logf("broadcast %s round %d: %v, %.0f deliveries/s, heap %.0f B/client, RSS %.0f B/client, %.2f goroutines/client", l.Name, round+1, d, deliveries/d.Seconds(), heap, rss, gor)
+		}
+		logf("broadcast round %d/%d", round+1, r.cfg.bcastRounds)
+	}
+	return nil
+}
+
 func (r *runner) broadcast() error {
+	if r.cfg.bcastConns > 2000 {
+		return r.remoteBroadcast()
+	}
 	rigs := map[string]*bench.BroadcastRig{}
 	defer func() {
 		for _, g := range rigs {
@@ -333,6 +403,7 @@ func (r *runner) broadcast() error {
 			deliveries := float64(r.cfg.bcastMsgs * r.cfg.bcastConns)
 			r.tab.Add(bench.Metric{Workload: w, Name: "time", Lower: true, Summary: true, Format: bench.FmtNs}, l.Name, float64(d))
 			r.tab.Add(bench.Metric{Workload: w, Name: "deliveries/s", Format: bench.FmtRate}, l.Name, deliveries/d.Seconds())
+			logf("broadcast %s round %d: %v, %.0f deliveries/s", l.Name, round+1, d, deliveries/d.Seconds())
 		}
 		logf("broadcast round %d/%d", round+1, r.cfg.bcastRounds)
 	}
