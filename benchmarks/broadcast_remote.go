@@ -193,4 +193,3 @@ func BroadcastClients(addr string, n, m, size int, in io.Reader, out io.Writer) 
 		fmt.Fprintln(out, "DONE")
 	}
 }
-
