@@ -60,6 +60,11 @@
 // it as fragments. NetConn turns a Conn into a byte stream, and
 // NewPreparedMessage encodes a message once for many connections.
 //
+// A Group holds a server's connections: Broadcast queues a PreparedMessage
+// for every member without waiting for any (a member that cannot keep up is
+// dropped with StatusPolicyViolation), and Shutdown, registered with
+// http.Server.RegisterOnShutdown, closes them all with StatusGoingAway.
+//
 // # Concurrency
 //
 // One goroutine at a time may read. Any number may write: messages go out
