@@ -122,17 +122,19 @@ func (g *Group) Len() int {
 	return len(g.list)
 }
 
-// Broadcast queues pm for every member and returns without waiting for any
-// write. A member whose queue is full is dropped. Broadcasts made one after
-// another reach every member in that order; concurrent ones are ordered the
-// same way for all members. pm must not be modified afterwards; it may be
-// broadcast again.
-func (g *Group) Broadcast(pm *PreparedMessage) {
+// Broadcast queues the messages pms, in order, for every member and returns
+// without waiting for any write. A member whose queue cannot take them all
+// is dropped. Broadcasts made one after another reach every member in that
+// order; concurrent ones are ordered the same way for all members. Messages
+// queued together go out together: broadcasting a burst in one call lets
+// each member's writer send it in one writev. The messages must not be
+// modified afterwards; they may be broadcast again.
+func (g *Group) Broadcast(pms ...*PreparedMessage) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var full []*member
 	for _, m := range g.list {
-		if !m.enqueue(pm) {
+		if !m.enqueue(pms) {
 			full = append(full, m)
 		}
 	}
@@ -141,18 +143,18 @@ func (g *Group) Broadcast(pm *PreparedMessage) {
 	}
 }
 
-// Send queues pm for the member c alone, in order with the messages
+// Send queues pms for the member c alone, in order with the messages
 // broadcast to it, and returns without waiting for the write. It returns
-// false if c is not a member, or if its queue was full, in which case c is
-// dropped.
-func (g *Group) Send(c *Conn, pm *PreparedMessage) bool {
+// false if c is not a member, or if its queue could not take them all, in
+// which case c is dropped.
+func (g *Group) Send(c *Conn, pms ...*PreparedMessage) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	m := g.members[c]
 	if m == nil {
 		return false
 	}
-	if !m.enqueue(pm) {
+	if !m.enqueue(pms) {
 		g.dropLocked(m, StatusPolicyViolation, "send queue full: client too slow")
 		return false
 	}
@@ -206,19 +208,22 @@ func (g *Group) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// enqueue queues pm for m, starting its writer if none runs. It reports
-// false if the queue is full. The caller holds g.mu.
-func (m *member) enqueue(pm *PreparedMessage) bool {
+// enqueue queues pms for m, starting its writer if none runs. It reports
+// false if they do not fit the queue. The caller holds g.mu.
+func (m *member) enqueue(pms []*PreparedMessage) bool {
+	if len(pms) == 0 {
+		return true
+	}
 	limit := m.g.QueueSize
 	if limit <= 0 {
 		limit = defaultGroupQueue
 	}
 	m.mu.Lock()
-	if len(m.queue) >= limit {
+	if len(m.queue)+len(pms) > limit {
 		m.mu.Unlock()
 		return false
 	}
-	m.queue = append(m.queue, pm)
+	m.queue = append(m.queue, pms...)
 	start := !m.writing
 	m.writing = true
 	m.mu.Unlock()

@@ -174,7 +174,7 @@ func TestRemoteBroadcastDeliversEveryMessageInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv(bcastChildEnv, "20,7,1024")
-	for _, l := range append(Libs(), LibByName("fullduplex-sync")) {
+	for _, l := range append(Libs(), LibByName("fullduplex-sync"), LibByName("fullduplex-each")) {
 		r, err := NewRemoteBroadcastRig(l, exe, []string{"-test.run=^$"}, 20, 7, 1<<10)
 		if err != nil {
 			t.Fatal(err)

@@ -75,36 +75,40 @@ func init() {
 		},
 		NewHub: func(ln net.Listener) Hub {
 			h := &fdHub{}
-			// The burst of a round (100 messages) must fit a member's
-			// queue: the default, 256, does.
-			go func() {
-				for {
-					nc, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go func() {
-						c, err := fdAccept(nc)
-						if err != nil {
-							nc.Close()
-							return
-						}
-						if !h.g.Add(c) {
-							return
-						}
-						var buf []byte
-						for {
-							if _, buf, err = c.AppendMessage(buf[:0]); err != nil {
-								c.CloseNow()
-								return
-							}
-						}
-					}()
-				}
-			}()
+			go fdServeHub(ln, &h.g)
 			return h
 		},
 	})
+}
+
+// fdServeHub accepts WebSocket clients on ln into g, each read by its own
+// goroutine until it fails. A round's burst (100 messages) fits a member's
+// queue: the default, 256, takes it.
+func fdServeHub(ln net.Listener, g *websocket.Group) {
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			c, err := fdAccept(nc)
+			if err != nil {
+				nc.Close()
+				return
+			}
+			if !g.Add(c) {
+				c.CloseNow()
+				return
+			}
+			var buf []byte
+			for {
+				if _, buf, err = c.AppendMessage(buf[:0]); err != nil {
+					c.CloseNow()
+					return
+				}
+			}
+		}()
+	}
 }
 
 type fdHub struct{ g websocket.Group }
