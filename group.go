@@ -19,7 +19,7 @@ import (
 // Each member has a queue of messages waiting to be written, drained by a
 // writer goroutine that runs only while the queue is not empty (an idle
 // member holds no goroutine) and that writes everything queued at once, in
-// one writev where it can. A member that cannot keep up is dropped instead of
+// one write of up to 64 KiB. A member that cannot keep up is dropped instead of
 // slowing the others: Broadcast and Send never wait for a member's writes.
 // Messages reach each member in the order they were queued for it, and
 // every member sees broadcasts in the same order.
@@ -243,15 +243,11 @@ func (m *member) write() {
 	}
 	var (
 		spare []*PreparedMessage
-		bufs  *batchBufs
 		timer *time.Timer
 	)
 	defer func() {
 		if timer != nil {
 			timer.Stop()
-		}
-		if bufs != nil {
-			batchPool.Put(bufs)
 		}
 	}()
 	for {
@@ -268,9 +264,6 @@ func (m *member) write() {
 		m.queue = spare
 		m.mu.Unlock()
 
-		if bufs == nil {
-			bufs = batchPool.Get().(*batchBufs)
-		}
 		// The watchdog drops a member whose write stalls; Close then cuts
 		// the write short with the close timeout as its deadline.
 		if timer == nil {
@@ -278,7 +271,7 @@ func (m *member) write() {
 		} else {
 			timer.Reset(timeout)
 		}
-		err := m.c.writePreparedBatch(batch, bufs)
+		err := m.c.writePreparedBatch(batch)
 		timer.Stop()
 		clear(batch) // keep no message alive
 		spare = batch[:0]

@@ -1,36 +1,25 @@
 package websocket
 
-import (
-	"net"
-	"sync"
-)
-
-// Writing several prepared messages at once, for Group: one writev of the
-// shared frames instead of one write(2) per message.
-
-// batchBufs holds the frames of one batch for net.Buffers.WriteTo, which
-// consumes the slice it is given: frames keeps the start.
-type batchBufs struct {
-	frames net.Buffers
-	nb     net.Buffers
-}
-
-var batchPool = sync.Pool{New: func() any { return new(batchBufs) }}
-
-// maxBatchFrames bounds the frames of one writev. The kernel takes at most
-// 1024 (IOV_MAX), and the poller keeps the iovec array of the largest
-// writev a connection made for the connection's life: 64 frames cost it
-// 1 KiB.
-const maxBatchFrames = 64
+// Writing several prepared messages at once, for Group: their frames are
+// copied into one buffer and written together, one write(2) instead of one
+// per message.
+//
+// A copy rather than a writev of the shared frames: the poller keeps, for
+// the life of each connection, the iovec array of the largest writev it made
+// (16 bytes a frame, so up to 1 KiB a member after a burst of 64), and on
+// loopback a writev of pieces that do not continue each other in memory
+// loses to one contiguous write past a TCP segment (conn_fast.go). Copying
+// 64 KiB costs a few microseconds; the buffer comes from contigPool and goes
+// back after the write.
 
 // writePreparedBatch writes pms in order, as many calls of
-// WritePreparedMessage would, with nothing interleaved between them. A
-// server Conn sends the frames (compressed ones where permessage-deflate
-// without context takeover applies) in one writev of at most
-// maxBatchFrames frames at a time, without copying them; a client, which
-// masks every frame, and a Conn that compresses with context takeover
-// write one message at a time.
-func (c *Conn) writePreparedBatch(pms []*PreparedMessage, bufs *batchBufs) error {
+// WritePreparedMessage would, with nothing but control frames between
+// them. A server Conn sends the frames (compressed ones where
+// permessage-deflate without context takeover applies) in as few writes as
+// the 64 KiB buffer allows; a frame larger than the buffer goes out on its
+// own. A client, which masks every frame, and a Conn that compresses with
+// context takeover write one message at a time.
+func (c *Conn) writePreparedBatch(pms []*PreparedMessage) error {
 	if !c.server || c.comp != nil && c.comp.w.takeover {
 		for _, pm := range pms {
 			if err := c.WritePreparedMessage(pm); err != nil {
@@ -41,45 +30,41 @@ func (c *Conn) writePreparedBatch(pms []*PreparedMessage, bufs *batchBufs) error
 	}
 	c.msgMu.Lock()
 	defer c.msgMu.Unlock()
-	for len(pms) > 0 {
-		n := min(len(pms), maxBatchFrames)
-		frames := bufs.frames[:0]
-		for _, pm := range pms[:n] {
-			frame := pm.frame
-			if c.comp.compressWhole(len(pm.payload)) {
-				var err error
-				if frame, err = pm.deflatedFrame(c.comp.w.level); err != nil {
-					return err
-				}
+	bp := contigPool.Get().(*[]byte)
+	defer contigPool.Put(bp)
+	buf := (*bp)[:0]
+	defer func() { *bp = buf[:0] }()
+	for _, pm := range pms {
+		frame := pm.frame
+		if c.comp.compressWhole(len(pm.payload)) {
+			var err error
+			if frame, err = pm.deflatedFrame(c.comp.w.level); err != nil {
+				return err
 			}
-			frames = append(frames, frame)
 		}
-		bufs.frames = frames
-		err := c.writeFrames(bufs)
-		clear(frames) // keep no reference to the messages
-		if err != nil {
-			return err
+		if len(buf)+len(frame) > cap(buf) && len(buf) > 0 {
+			if err := c.writeWhole(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
 		}
-		pms = pms[n:]
+		if len(frame) > cap(buf) {
+			if err := c.writeWhole(frame); err != nil {
+				return err
+			}
+			continue
+		}
+		buf = append(buf, frame...)
+	}
+	if len(buf) > 0 {
+		return c.writeWhole(buf)
 	}
 	return nil
 }
 
-// writeFrames writes bufs.frames, whole frames, in one writev. The caller
-// holds msgMu.
-func (c *Conn) writeFrames(bufs *batchBufs) error {
+// writeWhole writes b, whole frames, in one write. The caller holds msgMu.
+func (c *Conn) writeWhole(b []byte) error {
 	c.frameMu.Lock()
 	defer c.frameMu.Unlock()
-	if err := c.writable(); err != nil {
-		return err
-	}
-	var err error
-	if len(bufs.frames) == 1 {
-		_, err = c.nc.Write(bufs.frames[0])
-	} else {
-		bufs.nb = bufs.frames
-		_, err = bufs.nb.WriteTo(c.nc)
-		bufs.nb = nil
-	}
-	return c.wrote(err)
+	return c.writeLocked(b)
 }
