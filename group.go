@@ -3,6 +3,7 @@ package websocket
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -250,6 +251,9 @@ func (m *member) write() {
 			timer.Stop()
 		}
 	}()
+	// Let the broadcaster go on first: messages broadcast one call after
+	// another then reach this writer together (benchmarks/README.md).
+	runtime.Gosched()
 	for {
 		m.mu.Lock()
 		batch := m.queue
