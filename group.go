@@ -20,8 +20,10 @@ import (
 // Each member has a queue of messages waiting to be written, drained by a
 // writer goroutine that runs only while the queue is not empty (an idle
 // member holds no goroutine) and that writes everything queued at once, in
-// one write of up to 64 KiB. A member that cannot keep up is dropped instead of
-// slowing the others: Broadcast and Send never wait for a member's writes.
+// one write of up to 64 KiB: the frames of a PreparedMessage, made once,
+// copied behind one another. A member that cannot keep up is dropped
+// instead of slowing the others: Broadcast and Send never wait for a
+// member's writes.
 // Messages reach each member in the order they were queued for it, and
 // every member sees broadcasts in the same order.
 //
@@ -41,8 +43,9 @@ type Group struct {
 
 	// WriteTimeout bounds each write to a member. A member whose write
 	// takes longer, a client that has stopped reading, is dropped as for a
-	// full queue. Zero means 10 seconds. The Group does not use the Conn's
-	// write deadline, which stays the application's.
+	// full queue; the close then cuts the write short within the Conn's
+	// close timeout. Zero means 10 seconds. The Group does not use the
+	// Conn's write deadline, which stays the application's.
 	WriteTimeout time.Duration
 
 	mu       sync.Mutex
@@ -128,7 +131,7 @@ func (g *Group) Len() int {
 // is dropped. Broadcasts made one after another reach every member in that
 // order; concurrent ones are ordered the same way for all members. Messages
 // queued together go out together: broadcasting a burst in one call lets
-// each member's writer send it in one writev. The messages must not be
+// each member's writer send it in one write. The messages must not be
 // modified afterwards; they may be broadcast again.
 func (g *Group) Broadcast(pms ...*PreparedMessage) {
 	g.mu.Lock()
