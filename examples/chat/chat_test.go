@@ -21,7 +21,10 @@ import (
 // testOptions are small and quick, so drops and closes happen fast.
 func testOptions(t *testing.T) options {
 	o := defaultOptions()
-	o.WriteTimeout = 500 * time.Millisecond
+	// Long enough that a reader on a loaded machine, descheduled for a
+	// while, is not taken for a stalled one; the slow client is dropped by
+	// its full queue first.
+	o.WriteTimeout = 2 * time.Second
 	o.CloseTimeout = 500 * time.Millisecond
 	o.Logf = t.Logf
 	return o

@@ -25,6 +25,7 @@ type options struct {
 	Title           string
 	Candidates      []string
 	QueueSize       int           // boards and replies that may wait for one client; more drops it
+	PublishInterval time.Duration // the newest board goes out at most this often
 	WriteTimeout    time.Duration // bound on one write; a client that stalls longer is dropped
 	CloseTimeout    time.Duration // bound on the closing handshake
 	PingInterval    time.Duration // keep-alive pings, which also find dead peers
@@ -37,6 +38,7 @@ func defaultOptions() options {
 		Title:           "What's for lunch?",
 		Candidates:      []string{"Pizza", "Sushi", "Tacos", "Ramen"},
 		QueueSize:       256,
+		PublishInterval: 50 * time.Millisecond,
 		WriteTimeout:    10 * time.Second,
 		CloseTimeout:    5 * time.Second,
 		PingInterval:    30 * time.Second,
@@ -45,8 +47,9 @@ func defaultOptions() options {
 	}
 }
 
-// counts is the board as every page sees it. Seq grows by one with every
-// vote, so a page (or a test) can tell newer counts from older ones.
+// counts is the board as every page sees it. Seq grows with every change
+// (a vote, a page opened or closed), so a page (or a test) can tell newer
+// counts from older ones; boards published together skip numbers.
 type counts struct {
 	Type       string      `json:"type"` // "counts"
 	Seq        int64       `json:"seq"`
@@ -86,17 +89,23 @@ type server struct {
 	// Shutdown (1001).
 	pages websocket.Group
 
-	mu      sync.Mutex // guards what follows; every change and its broadcast happen under it
+	mu      sync.Mutex // guards what follows, and orders every change
 	votes   []int64
 	seq     int64
 	closing bool
+
+	changed   chan struct{} // capacity 1: the board changed since the last broadcast
+	stop      chan struct{} // closed by Shutdown: the publisher ends
+	stopOnce  sync.Once
+	published chan struct{} // closed when the publisher has ended
 }
 
 func newServer(opts options) (*server, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	s := &server{opts: opts, index: make(map[string]int), mux: http.NewServeMux()}
+	s := &server{opts: opts, index: make(map[string]int), mux: http.NewServeMux(),
+		changed: make(chan struct{}, 1), stop: make(chan struct{}), published: make(chan struct{})}
 	s.pages.QueueSize = opts.QueueSize
 	s.pages.WriteTimeout = opts.WriteTimeout
 	for _, name := range opts.Candidates {
@@ -134,6 +143,7 @@ func newServer(opts options) (*server, error) {
 		h.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:")
 		files.ServeHTTP(w, r)
 	}))
+	go s.publish()
 	return s, nil
 }
 
@@ -202,23 +212,54 @@ func (s *server) handle(op websocket.Opcode, p []byte) error {
 	return nil
 }
 
-// publishLocked broadcasts the current board to every page. It runs under
-// s.mu together with the change it reports, so boards reach each page in Seq
-// order and every board is a state that existed: no vote is counted twice
-// or lost between two boards.
+// publishLocked records a change of the board, which the publisher sends.
+// It runs under s.mu together with the change, so Seq orders the changes.
 func (s *server) publishLocked() {
 	s.seq++
-	b := counts{Type: "counts", Seq: s.seq, Title: s.opts.Title, Online: s.pages.Len()}
-	for i, name := range s.opts.Candidates {
-		b.Candidates = append(b.Candidates, candidate{Name: name, Votes: s.votes[i]})
-		b.Total += s.votes[i]
+	select {
+	case s.changed <- struct{}{}:
+	default: // already pending; the publisher sends the newest board
 	}
-	p, err := json.Marshal(b)
-	if err != nil {
-		panic(err) // counts holds only strings and numbers
+}
+
+// publish broadcasts the newest board after each change, at most once every
+// PublishInterval, until Shutdown. A board is a full state, so the changes
+// of an interval go out as one board: a burst of votes costs each page one
+// message, not one per vote, and a page's queue fills only if it stops
+// reading. Boards reach each page in Seq order, and every board is a state
+// that existed: it is made under s.mu.
+func (s *server) publish() {
+	defer close(s.published)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.changed:
+		}
+		s.mu.Lock()
+		b := counts{Type: "counts", Seq: s.seq, Title: s.opts.Title, Online: s.pages.Len()}
+		for i, name := range s.opts.Candidates {
+			b.Candidates = append(b.Candidates, candidate{Name: name, Votes: s.votes[i]})
+			b.Total += s.votes[i]
+		}
+		p, err := json.Marshal(b)
+		if err != nil {
+			panic(err) // counts holds only strings and numbers
+		}
+		// Encoded and framed once, queued for all; under s.mu so that a
+		// page that joins now gets this board or a later one.
+		s.pages.Broadcast(prepare(p))
+		s.mu.Unlock()
+		if s.opts.PublishInterval > 0 {
+			t := time.NewTimer(s.opts.PublishInterval)
+			select {
+			case <-s.stop:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
 	}
-	// Encoded and framed once, sent to all.
-	s.pages.Broadcast(prepare(p))
 }
 
 // prepare frames p, JSON, as one text message for any number of pages.
@@ -261,6 +302,8 @@ func (s *server) Shutdown() {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
+	s.stopOnce.Do(func() { close(s.stop) })
+	<-s.published
 	s.pages.Shutdown(context.Background())
 }
 
