@@ -55,7 +55,7 @@ const DefaultCompressionThreshold = 512
 
 const (
 	extensionName = "permessage-deflate"
-	maxWindowBits = 15 // compress/flate always uses a 32 KiB window
+	maxWindowBits = 15
 	minWindowBits = 8
 	maxWindow     = 1 << maxWindowBits
 )
@@ -66,7 +66,8 @@ const (
 type deflateParams struct {
 	writeTakeover   bool // keep the compressor's window across messages
 	readTakeover    bool // the peer may refer to earlier messages
-	writeWindowBits int  // the largest window this endpoint may compress with
+	writeWindowBits int  // the largest window this endpoint may compress with (0: 15)
+	readWindowBits  int  // the largest window the peer may compress with (0: 15)
 	level           int
 	threshold       int
 }
@@ -93,7 +94,7 @@ func (o *CompressionOptions) threshold() int {
 type compression struct {
 	params  deflateParams
 	noWrite atomic.Bool    // set by SetWriteCompression(false)
-	w       deflater       // guarded by the Conn's msgMu
+	w       encoder        // guarded by the Conn's msgMu
 	cw      compressWriter // what NextWriter returns; msgMu
 	r       inflater       // used only by the reading goroutine (readMu)
 	src     payloadReader  // the inflater's source; readMu
@@ -102,175 +103,82 @@ type compression struct {
 
 func newCompression(p *deflateParams) *compression {
 	c := &compression{params: *p}
-	c.w.level, c.w.takeover = p.level, p.writeTakeover
-	c.w.limit = math.MaxInt
-	if p.writeWindowBits < maxWindowBits {
-		// The client limited our window with server_max_window_bits (a
-		// client offers no client_max_window_bits, see deflateOffer).
-		// compress/flate always uses a 32 KiB window and cannot be told
-		// otherwise, so we honour the limit by what we compress: only whole
-		// messages no longer than the window, each from a fresh state,
-		// which therefore hold no farther back-reference (RFC 7692 §7.1.2);
-		// longer and streamed messages go uncompressed, which RSV1 per
-		// message allows (§6.1).
-		c.w.limit, c.w.takeover = 1<<p.writeWindowBits, false
-	}
+	// The encoder keeps its back-references within the window agreed
+	// (RFC 7692 §7.1.2), whatever its size, so every message may be
+	// compressed, with or without context takeover.
+	c.w = newEncoder(windowBits(p.writeWindowBits), p.level, p.writeTakeover)
 	c.r.takeover = p.readTakeover
+	// zlib compresses with a 512-byte window when 8 bits are agreed
+	// (§7.1.2.1), so the history kept for a peer is never shorter.
+	c.r.hist.window = max(1<<windowBits(p.readWindowBits), 512)
 	return c
+}
+
+// windowBits is the window size of a negotiated max_window_bits, 0 meaning
+// none was negotiated and the window is the largest.
+func windowBits(b int) int {
+	if b < minWindowBits || b > maxWindowBits {
+		return maxWindowBits
+	}
+	return b
 }
 
 // compressWhole reports whether a whole message of n bytes is to be sent compressed.
 func (c *compression) compressWhole(n int) bool {
-	return c != nil && !c.noWrite.Load() && n >= c.params.threshold && n <= c.w.limit
+	return c != nil && !c.noWrite.Load() && n >= c.params.threshold
 }
 
 // compressStream reports whether a message written with NextWriter, whose
 // length is unknown, is to be sent compressed.
 func (c *compression) compressStream() bool {
-	return c != nil && !c.noWrite.Load() && c.w.limit == math.MaxInt
-}
-
-var flateWriterPools [flate.BestCompression - flate.HuffmanOnly + 1]sync.Pool
-
-// deflater compresses messages. Without context takeover its flate.Writer
-// comes from a pool for each message; with it, the writer lives as long as
-// the connection.
-type deflater struct {
-	level    int
-	takeover bool
-	limit    int // longest message that may be compressed
-	fw       *flate.Writer
-	strip    tailStripper
-	out      sliceWriter
-}
-
-// deflateTail ends every flushed DEFLATE stream: RFC 7692 §7.2.1 has the
-// sender remove it and §7.2.2 the receiver append it again.
-var deflateTail = [4]byte{0x00, 0x00, 0xff, 0xff}
-
-var errDeflateTail = errors.New("websocket: compressed message does not end with a sync flush")
-
-func (d *deflater) begin(w io.Writer) *flate.Writer {
-	d.strip.w, d.strip.n = w, 0
-	if d.fw != nil {
-		return d.fw
-	}
-	pool := &flateWriterPools[d.level-flate.HuffmanOnly]
-	fw, _ := pool.Get().(*flate.Writer)
-	if fw == nil {
-		fw, _ = flate.NewWriter(&d.strip, d.level) // level was checked by CompressionOptions.level
-	} else {
-		fw.Reset(&d.strip)
-	}
-	if d.takeover {
-		d.fw = fw
-	}
-	return fw
-}
-
-// end flushes the message, checks and drops the 4-byte tail and, without
-// context takeover, gives the writer back.
-func (d *deflater) end(fw *flate.Writer) error {
-	err := fw.Flush()
-	if err == nil && (d.strip.n != 4 || d.strip.tail != deflateTail) {
-		err = errDeflateTail
-	}
-	d.strip.w, d.strip.n = nil, 0
-	if d.fw == nil {
-		flateWriterPools[d.level-flate.HuffmanOnly].Put(fw)
-	}
-	return err
-}
-
-// appendCompressed appends the compressed payload of the message p to dst.
-func (d *deflater) appendCompressed(dst, p []byte) ([]byte, error) {
-	d.out.b = dst
-	fw := d.begin(&d.out)
-	_, err := fw.Write(p)
-	if err == nil {
-		err = d.end(fw)
-	} else {
-		d.end(fw)
-	}
-	dst, d.out.b = d.out.b, nil
-	return dst, err
+	return c != nil && !c.noWrite.Load()
 }
 
 // compressWriter is the io.WriteCloser NextWriter returns for a compressed
 // message: it compresses into the frame writer w and, on Close, flushes and
 // closes w, which sends the final frame.
 type compressWriter struct {
-	d  *deflater
-	fw *flate.Writer
-	w  io.WriteCloser
+	e *encoder
+	w io.WriteCloser
 }
 
-func (d *deflater) writer(cw *compressWriter, w io.WriteCloser) io.WriteCloser {
-	*cw = compressWriter{d: d, fw: d.begin(w), w: w}
+func (e *encoder) writer(cw *compressWriter, w io.WriteCloser) io.WriteCloser {
+	e.begin(w, nil)
+	*cw = compressWriter{e: e, w: w}
 	return cw
 }
 
 func (cw *compressWriter) Write(p []byte) (int, error) {
-	if cw.fw == nil {
+	if cw.e == nil {
 		return 0, errors.New("websocket: write to a closed message writer")
 	}
-	return cw.fw.Write(p)
+	if cw.e.err != nil {
+		return 0, cw.e.err
+	}
+	cw.e.write(p)
+	if cw.e.err != nil {
+		return 0, cw.e.err
+	}
+	return len(p), nil
 }
 
 // Close flushes the compressor and closes the frame writer, which sends the
 // final frame and lets other writers go on, even when the flush failed.
 func (cw *compressWriter) Close() error {
-	if cw.fw == nil {
+	if cw.e == nil {
 		return errors.New("websocket: message writer already closed")
 	}
-	err := cw.d.end(cw.fw)
-	cw.fw = nil
+	_, err := cw.e.end()
+	cw.e = nil
 	if cerr := cw.w.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
 
-// tailStripper passes on all but the last 4 bytes written to it.
-type tailStripper struct {
-	w    io.Writer
-	tail [4]byte
-	n    int
-}
-
-func (t *tailStripper) Write(p []byte) (int, error) {
-	if t.n+len(p) <= len(t.tail) {
-		t.n += copy(t.tail[t.n:], p)
-		return len(p), nil
-	}
-	if len(p) >= len(t.tail) {
-		if t.n > 0 {
-			if _, err := t.w.Write(t.tail[:t.n]); err != nil {
-				return 0, err
-			}
-		}
-		k := len(p) - len(t.tail)
-		if _, err := t.w.Write(p[:k]); err != nil {
-			return 0, err
-		}
-		t.n = copy(t.tail[:], p[k:])
-		return len(p), nil
-	}
-	k := t.n + len(p) - len(t.tail) // held bytes that must leave now
-	if _, err := t.w.Write(t.tail[:k]); err != nil {
-		return 0, err
-	}
-	t.n = copy(t.tail[:], t.tail[k:t.n])
-	t.n += copy(t.tail[t.n:], p)
-	return len(p), nil
-}
-
-type sliceWriter struct{ b []byte }
-
-func (s *sliceWriter) Write(p []byte) (int, error) {
-	s.b = append(s.b, p...)
-	return len(p), nil
-}
+// deflateTail ends every flushed DEFLATE stream: RFC 7692 §7.2.1 has the
+// sender remove it and §7.2.2 the receiver append it again.
+var deflateTail = [4]byte{0x00, 0x00, 0xff, 0xff}
 
 // errInvalidDeflate is wrapped by the read error for a compressed message that
 // is not valid DEFLATE data (RFC 1951); the Conn closes with
@@ -443,25 +351,37 @@ func (s *inflateSource) Read(p []byte) (int, error) {
 	return 0, io.EOF
 }
 
-// history keeps at least the last 32 KiB written to it. It is a flat buffer
-// with half a window of slack, so that keeping it costs one copy per byte and
-// the dictionary for the next message is a plain slice of it.
-type history struct{ b []byte }
+// history keeps at least the last window bytes written to it (32 KiB if
+// window is 0). It is a flat buffer with a little slack, so that keeping it
+// costs one copy per byte and a slide now and then, and the dictionary for
+// the next message is a plain slice of it.
+type history struct {
+	window int
+	b      []byte
+}
+
+func (h *history) size() int {
+	if h.window == 0 {
+		return maxWindow
+	}
+	return h.window
+}
 
 func (h *history) write(p []byte) {
+	w := h.size()
 	if h.b == nil {
-		h.b = make([]byte, 0, maxWindow+maxWindow/2)
+		h.b = make([]byte, 0, w+histSlack(w))
 	}
-	if len(p) >= maxWindow {
-		h.b = append(h.b[:0], p[len(p)-maxWindow:]...)
+	if len(p) >= w {
+		h.b = append(h.b[:0], p[len(p)-w:]...)
 		return
 	}
 	if len(h.b)+len(p) > cap(h.b) {
-		keep := maxWindow - len(p) // old bytes still within the window
+		keep := w - len(p) // old bytes still within the window
 		h.b = h.b[:copy(h.b, h.b[len(h.b)-keep:])]
 	}
 	h.b = append(h.b, p...)
 }
 
-// dict returns the last 32 KiB written, or all of it if less.
-func (h *history) dict() []byte { return h.b[max(0, len(h.b)-maxWindow):] }
+// dict returns the last window bytes written, or all of them if fewer.
+func (h *history) dict() []byte { return h.b[max(0, len(h.b)-h.size()):] }

@@ -96,11 +96,9 @@ func (c *Conn) abandonInflate() {
 func (c *Conn) writeCompressed(op Opcode, p []byte) error {
 	c.payloadBuf()
 	c.mw.op, c.mw.n, c.mw.done, c.mw.rsv1 = op, 0, false, true
-	fw := c.comp.w.begin(&c.mw)
-	_, err := fw.Write(p)
-	if ferr := c.comp.w.end(fw); err == nil {
-		err = ferr
-	}
+	c.comp.w.begin(&c.mw, nil)
+	c.comp.w.write(p)
+	_, err := c.comp.w.end()
 	if err == nil {
 		err = c.mw.flush(true)
 	}

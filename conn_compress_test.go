@@ -21,6 +21,9 @@ type wireTap struct {
 	mu      sync.Mutex
 	buf     []byte
 	headers []Header
+	keep    bool     // keep the payloads of unmasked messages too
+	msgs    [][]byte // payloads of whole messages, frames joined
+	cur     []byte
 }
 
 func (w *wireTap) Write(p []byte) (int, error) {
@@ -32,10 +35,23 @@ func (w *wireTap) Write(p []byte) (int, error) {
 			break
 		}
 		w.headers = append(w.headers, h)
+		if w.keep && !h.Opcode.IsControl() {
+			w.cur = append(w.cur, w.buf[n:n+int(h.Length)]...)
+			if h.Fin {
+				w.msgs, w.cur = append(w.msgs, w.cur), nil
+			}
+		}
 		w.buf = w.buf[n+int(h.Length):]
 	}
 	w.mu.Unlock()
 	return w.Conn.Write(p)
+}
+
+// messages returns the payloads of the messages written, if keep was set.
+func (w *wireTap) messages() [][]byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.msgs
 }
 
 func (w *wireTap) frames() []Header {
@@ -196,11 +212,12 @@ func TestCompressedFramesOnTheWire(t *testing.T) {
 	}
 }
 
-// A server limited by the client to a window smaller than compress/flate's
-// 32 KiB (server_max_window_bits=12) compresses only whole messages that fit
-// that window, and streamed ones not at all; the client reads them all.
+// A server limited by the client to a window smaller than 32 KiB
+// (server_max_window_bits=12) compresses every message, whole or streamed,
+// longer than the window or not, and refers no further back than the window
+// (RFC 7692 §7.1.2.1), with context takeover too.
 func TestCompressedServerWindowLimit(t *testing.T) {
-	opts := CompressionOptions{Threshold: -1}
+	opts := CompressionOptions{Threshold: -1, ContextTakeover: true}
 	resp, sp := negotiateDeflate([]string{"permessage-deflate; server_max_window_bits=12"}, &opts)
 	if sp == nil {
 		t.Fatal("offer declined")
@@ -210,13 +227,18 @@ func TestCompressedServerWindowLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, c, tap := deflatePair(t, sp, cp)
-	msgs := [][]byte{jsonish(4096, 1), jsonish(4097, 2), jsonish(3000, 3)}
+	tap.keep = true
+	msgs := [][]byte{jsonish(4096, 1), jsonish(4097, 2), jsonish(30000, 3), jsonish(3000, 3)}
 	go func() {
-		s.WriteMessage(OpText, msgs[0])
-		s.WriteMessage(OpText, msgs[1])
-		w, _ := s.NextWriter(OpText)
-		w.Write(msgs[2])
-		w.Close()
+		for i, m := range msgs {
+			if i%2 == 0 {
+				s.WriteMessage(OpText, m)
+				continue
+			}
+			w, _ := s.NextWriter(OpText)
+			w.Write(m)
+			w.Close()
+		}
 	}()
 	for i, m := range msgs {
 		if _, got, err := c.ReadMessage(); err != nil || !bytes.Equal(got, m) {
@@ -229,8 +251,13 @@ func TestCompressedServerWindowLimit(t *testing.T) {
 			rsv1 = append(rsv1, h.Rsv1)
 		}
 	}
-	if fmt.Sprint(rsv1) != "[true false false]" {
-		t.Fatalf("RSV1 of the messages %v, want [true false false]", rsv1)
+	if fmt.Sprint(rsv1) != "[true true true true]" {
+		t.Fatalf("RSV1 of the messages %v, want all set", rsv1)
+	}
+	payloads := tap.messages()
+	checkWindow(t, payloads, true, 12)
+	if n := len(payloads[2]); n > len(msgs[2])/2 {
+		t.Errorf("30000 bytes of text compress to %d within a 4 KiB window", n)
 	}
 }
 
@@ -242,7 +269,7 @@ func TestCompressionHeldOnlyInFlight(t *testing.T) {
 	exchangeMessages(t, s, c, [][]byte{jsonish(2000, 1), jsonish(9000, 2)})
 	exchangeMessages(t, c, s, [][]byte{jsonish(2000, 1), jsonish(9000, 2)})
 	for _, conn := range []*Conn{s, c} {
-		if conn.comp.w.fw != nil || conn.comp.r.active() || conn.comp.r.hist.b != nil || conn.wbuf != nil {
+		if conn.comp.w.table != nil || conn.comp.w.hist != nil || conn.comp.r.active() || conn.comp.r.hist.b != nil || conn.wbuf != nil {
 			t.Errorf("server=%v holds compression state while idle", conn.server)
 		}
 	}

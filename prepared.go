@@ -1,7 +1,6 @@
 package websocket
 
 import (
-	"math"
 	"sync"
 	"sync/atomic"
 )
@@ -16,18 +15,19 @@ type PreparedMessage struct {
 	frame   []byte // the server's frame: header and payload, unmasked
 
 	// deflated holds the server's compressed frames, at most one per
-	// compression level, made on first use. Senders read it without a lock;
+	// compression level and window size, made on first use. Senders read it without a lock;
 	// mu serializes the making of a frame, which replaces the slice.
 	mu       sync.Mutex
 	deflated atomic.Pointer[[]deflatedFrame]
 }
 
-// deflatedFrame is a PreparedMessage compressed at one level, which any
-// server Conn that compresses without context takeover can send.
+// deflatedFrame is a PreparedMessage compressed at one level within one
+// window, which any server Conn that compresses so without context takeover
+// can send.
 type deflatedFrame struct {
-	level int
-	frame []byte
-	err   error
+	level, bits int
+	frame       []byte
+	err         error
 }
 
 // NewPreparedMessage returns a message of type op (OpText or OpBinary) with
@@ -50,19 +50,19 @@ func NewPreparedMessage(op Opcode, p []byte) (*PreparedMessage, error) {
 //
 // With permessage-deflate negotiated, a server Conn that compresses without
 // context takeover sends a compressed frame that is made once per
-// compression level and then shared; one that keeps its context compresses
+// compression level and window size and then shared; one that keeps its context compresses
 // pm with its own compressor, since the peer's window must see every message
 // that the compressor's does (RFC 7692 §7.2.1).
 func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
 	frame := pm.frame
 	if c.comp.compressWhole(len(pm.payload)) {
-		// w.takeover and w.level are set when the Conn is made and never
-		// change, so they may be read without msgMu.
+		// w.takeover, w.level and w.window are set when the Conn is made
+		// and never change, so they may be read without msgMu.
 		if !c.server || c.comp.w.takeover {
 			return c.WriteMessage(pm.op, pm.payload)
 		}
 		var err error
-		if frame, err = pm.deflatedFrame(c.comp.w.level); err != nil {
+		if frame, err = pm.deflatedFrame(c.comp.w.level, windowBits(c.comp.params.writeWindowBits)); err != nil {
 			return err
 		}
 	} else if !c.server {
@@ -77,20 +77,20 @@ func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
 	return c.writeLocked(frame)
 }
 
-// deflatedFrame returns pm's server frame compressed at level, making it on
-// first use.
-func (pm *PreparedMessage) deflatedFrame(level int) ([]byte, error) {
-	if f, ok := findDeflated(pm.deflated.Load(), level); ok {
+// deflatedFrame returns pm's server frame compressed at level within a
+// window of 2^bits bytes, making it on first use.
+func (pm *PreparedMessage) deflatedFrame(level, bits int) ([]byte, error) {
+	if f, ok := findDeflated(pm.deflated.Load(), level, bits); ok {
 		return f.frame, f.err
 	}
 	pm.mu.Lock()
 	defer pm.mu.Unlock()
 	old := pm.deflated.Load()
-	if f, ok := findDeflated(old, level); ok {
+	if f, ok := findDeflated(old, level, bits); ok {
 		return f.frame, f.err // made while we waited for mu
 	}
-	f := deflatedFrame{level: level}
-	f.frame, f.err = deflateFrame(pm.op, pm.payload, level)
+	f := deflatedFrame{level: level, bits: bits}
+	f.frame, f.err = deflateFrame(pm.op, pm.payload, level, bits)
 	var list []deflatedFrame
 	if old != nil {
 		list = append(list, *old...)
@@ -100,10 +100,10 @@ func (pm *PreparedMessage) deflatedFrame(level int) ([]byte, error) {
 	return f.frame, f.err
 }
 
-func findDeflated(list *[]deflatedFrame, level int) (deflatedFrame, bool) {
+func findDeflated(list *[]deflatedFrame, level, bits int) (deflatedFrame, bool) {
 	if list != nil {
 		for _, f := range *list {
-			if f.level == level {
+			if f.level == level && f.bits == bits {
 				return f, true
 			}
 		}
@@ -114,10 +114,10 @@ func findDeflated(list *[]deflatedFrame, level int) (deflatedFrame, bool) {
 // deflateFrame compresses p alone, as a message without context takeover
 // is (RFC 7692 §7.2.1: DEFLATE blocks ended by a sync flush whose empty
 // stored block, 0x00 0x00 0xff 0xff, is removed), and frames it whole with
-// RSV1 set (§6.1). It uses the Conn's compressor, from its pool.
-func deflateFrame(op Opcode, p []byte, level int) ([]byte, error) {
-	d := deflater{level: level, limit: math.MaxInt}
-	body, err := d.appendCompressed(nil, p)
+// RSV1 set (§6.1), its back-references within 2^bits bytes.
+func deflateFrame(op Opcode, p []byte, level, bits int) ([]byte, error) {
+	e := newEncoder(bits, level, false)
+	body, err := e.appendCompressed(nil, p)
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ func (c *Conn) writePreparedBatch(pms []*PreparedMessage) error {
 		frame := pm.frame
 		if c.comp.compressWhole(len(pm.payload)) {
 			var err error
-			if frame, err = pm.deflatedFrame(c.comp.w.level); err != nil {
+			if frame, err = pm.deflatedFrame(c.comp.w.level, windowBits(c.comp.params.writeWindowBits)); err != nil {
 				return err
 			}
 		}

@@ -253,8 +253,8 @@ func TestPreparedMessageCompressionChoices(t *testing.T) {
 		{"no context takeover shares", *prepNoTakeover, false, big, true, 1},
 		{"context takeover compresses its own", *prepTakeover, false, big, true, 0},
 		{"limited window, message fits", deflateParams{writeWindowBits: 11, level: 1}, false, big, true, 1},
-		{"limited window, message fits, takeover asked", deflateParams{writeTakeover: true, writeWindowBits: 11, level: 1}, false, big, true, 1},
-		{"limited window, message too long", deflateParams{writeWindowBits: 9, level: 1}, false, big, false, 0},
+		{"limited window, context takeover compresses its own", deflateParams{writeTakeover: true, writeWindowBits: 11, level: 1}, false, big, true, 0},
+		{"limited window, message longer than it, shared", deflateParams{writeWindowBits: 9, level: 1}, false, big, true, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			peer, srv := newRawPeer(t, tcpConns, true, connConfig{deflate: &tc.params})
