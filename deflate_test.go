@@ -230,38 +230,38 @@ func FuzzEncoder(f *testing.F) {
 }
 
 func fuzzEncoderBody(t *testing.T, data []byte, bits uint8, takeover bool, cut uint16) {
-		b := minWindowBits + int(bits%8)
-		level := []int{flate.BestSpeed, flate.HuffmanOnly}[bits/8%2]
-		e := newEncoder(b, level, takeover)
-		// Three messages: data cut in two, then data again, which with
-		// takeover may refer to the first two.
-		k := int(cut) % (len(data) + 1)
-		msgs := [][]byte{data[:k], data[k:], data}
-		var payloads [][]byte
-		for i, m := range msgs {
-			if i == 1 {
-				var out sliceWriter
-				e.begin(&out, nil)
-				for rest := m; len(rest) > 0; rest = rest[min(len(rest), 1+int(cut)%7):] {
-					e.write(rest[:min(len(rest), 1+int(cut)%7)])
-				}
-				e.end()
-				payloads = append(payloads, out.b)
-				continue
+	b := minWindowBits + int(bits%8)
+	level := []int{flate.BestSpeed, flate.HuffmanOnly}[bits/8%2]
+	e := newEncoder(b, level, takeover)
+	// Three messages: data cut in two, then data again, which with
+	// takeover may refer to the first two.
+	k := int(cut) % (len(data) + 1)
+	msgs := [][]byte{data[:k], data[k:], data}
+	var payloads [][]byte
+	for i, m := range msgs {
+		if i == 1 {
+			var out sliceWriter
+			e.begin(&out, nil)
+			for rest := m; len(rest) > 0; rest = rest[min(len(rest), 1+int(cut)%7):] {
+				e.write(rest[:min(len(rest), 1+int(cut)%7)])
 			}
-			p, err := e.appendCompressed(nil, m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			payloads = append(payloads, p)
+			e.end()
+			payloads = append(payloads, out.b)
+			continue
 		}
-		got := decodeStream(t, payloads, takeover)
-		for i := range msgs {
-			if !bytes.Equal(got[i], msgs[i]) {
-				t.Fatalf("message %d: decoded %d bytes, want %d", i, len(got[i]), len(msgs[i]))
-			}
+		p, err := e.appendCompressed(nil, m)
+		if err != nil {
+			t.Fatal(err)
 		}
-		checkWindow(t, payloads, takeover, b)
+		payloads = append(payloads, p)
+	}
+	got := decodeStream(t, payloads, takeover)
+	for i := range msgs {
+		if !bytes.Equal(got[i], msgs[i]) {
+			t.Fatalf("message %d: decoded %d bytes, want %d", i, len(got[i]), len(msgs[i]))
+		}
+	}
+	checkWindow(t, payloads, takeover, b)
 }
 
 type sliceWriter struct{ b []byte }
