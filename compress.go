@@ -31,6 +31,15 @@ type CompressionOptions struct {
 	// DefaultCompressionLevel; an invalid level also falls back to it.
 	Level int
 
+	// WindowBits limits the LZ77 window of both directions to 2^WindowBits
+	// bytes, from 8 to 15 (RFC 7692 §7.1.2): this endpoint compresses within
+	// it and asks the peer to, when the peer lets itself be asked. With
+	// context takeover, a Conn keeps that much history each way between
+	// messages (plus a 16 KiB table and a little slack), so 32 KiB windows
+	// cost about 90 KiB per connection and 9-bit ones about 20 KiB; smaller
+	// windows compress less. 0, or a value out of range, means 15.
+	WindowBits int
+
 	// Threshold is the payload size below which WriteMessage sends a message
 	// uncompressed; 0 means DefaultCompressionThreshold and a negative value
 	// compresses every message. Messages written with NextWriter are
@@ -78,6 +87,8 @@ func (o *CompressionOptions) level() int {
 	}
 	return o.Level
 }
+
+func (o *CompressionOptions) windowBits() int { return windowBits(o.WindowBits) }
 
 func (o *CompressionOptions) threshold() int {
 	switch {

@@ -69,17 +69,18 @@ func TestParseExtensionsMalformed(t *testing.T) {
 
 // negotiated is the part of deflateParams a negotiation decides.
 type negotiated struct {
-	writeTakeover, readTakeover bool
-	writeWindowBits             int
+	writeTakeover, readTakeover     bool
+	writeWindowBits, readWindowBits int
 }
 
 func paramsOf(p *deflateParams) negotiated {
-	return negotiated{p.writeTakeover, p.readTakeover, p.writeWindowBits}
+	return negotiated{p.writeTakeover, p.readTakeover, p.writeWindowBits, p.readWindowBits}
 }
 
 func TestServerNegotiation(t *testing.T) {
 	noCtx := CompressionOptions{}
 	ctx := CompressionOptions{ContextTakeover: true}
+	small := CompressionOptions{ContextTakeover: true, WindowBits: 10}
 	tests := []struct {
 		name   string
 		opts   CompressionOptions
@@ -88,29 +89,37 @@ func TestServerNegotiation(t *testing.T) {
 		params negotiated
 	}{
 		{"BrowserOfferNoTakeoverDefault", noCtx, "permessage-deflate; client_max_window_bits",
-			"permessage-deflate; server_no_context_takeover; client_no_context_takeover", negotiated{false, false, 15}},
+			"permessage-deflate; server_no_context_takeover; client_no_context_takeover", negotiated{false, false, 15, 15}},
 		{"BrowserOfferWithTakeover", ctx, "permessage-deflate; client_max_window_bits",
-			"permessage-deflate", negotiated{true, true, 15}},
+			"permessage-deflate", negotiated{true, true, 15, 15}},
 		{"ServerNoContextTakeoverMustBeEchoed", ctx, "permessage-deflate; server_no_context_takeover",
-			"permessage-deflate; server_no_context_takeover", negotiated{false, true, 15}},
+			"permessage-deflate; server_no_context_takeover", negotiated{false, true, 15, 15}},
 		{"ClientNoContextTakeoverHintAccepted", ctx, "permessage-deflate; client_no_context_takeover",
-			"permessage-deflate; client_no_context_takeover", negotiated{true, false, 15}},
+			"permessage-deflate; client_no_context_takeover", negotiated{true, false, 15, 15}},
 		{"ServerMaxWindowBitsEchoed", ctx, "permessage-deflate; server_max_window_bits=10",
-			"permessage-deflate; server_max_window_bits=10", negotiated{true, true, 10}},
+			"permessage-deflate; server_max_window_bits=10", negotiated{true, true, 10, 15}},
 		{"ServerMaxWindowBits15", noCtx, "permessage-deflate; server_max_window_bits=15",
-			"permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15", negotiated{false, false, 15}},
+			"permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15", negotiated{false, false, 15, 15}},
 		{"ServerMaxWindowBitsQuoted", ctx, `permessage-deflate; server_max_window_bits="8"`,
-			"permessage-deflate; server_max_window_bits=8", negotiated{true, true, 8}},
+			"permessage-deflate; server_max_window_bits=8", negotiated{true, true, 8, 15}},
 		{"ClientMaxWindowBitsValueNeedsNoAnswer", ctx, "permessage-deflate; client_max_window_bits=9",
-			"permessage-deflate", negotiated{true, true, 15}},
+			"permessage-deflate", negotiated{true, true, 15, 15}},
 		{"ParamNamesCaseInsensitive", ctx, "Permessage-Deflate; Server_No_Context_Takeover",
-			"permessage-deflate; server_no_context_takeover", negotiated{false, true, 15}},
+			"permessage-deflate; server_no_context_takeover", negotiated{false, true, 15, 15}},
 		{"AllParameters", ctx, "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12; client_max_window_bits=11",
-			"permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12", negotiated{false, false, 12}},
+			"permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12", negotiated{false, false, 12, 15}},
+		{"SmallWindowTellsTheClientUnasked", small, "permessage-deflate",
+			"permessage-deflate; server_max_window_bits=10", negotiated{true, true, 10, 15}},
+		{"SmallWindowLimitsTheClientWhenOffered", small, "permessage-deflate; client_max_window_bits",
+			"permessage-deflate; server_max_window_bits=10; client_max_window_bits=10", negotiated{true, true, 10, 10}},
+		{"SmallWindowKeepsTheClientsSmallerHint", small, "permessage-deflate; client_max_window_bits=9; server_max_window_bits=12",
+			"permessage-deflate; server_max_window_bits=10; client_max_window_bits=9", negotiated{true, true, 10, 9}},
+		{"SmallWindowUnderTheClientsLimit", small, "permessage-deflate; server_max_window_bits=8",
+			"permessage-deflate; server_max_window_bits=8", negotiated{true, true, 8, 15}},
 		{"FirstAcceptableOfferWins", ctx, "permessage-deflate; server_max_window_bits=7, permessage-deflate; client_no_context_takeover, permessage-deflate",
-			"permessage-deflate; client_no_context_takeover", negotiated{true, false, 15}},
+			"permessage-deflate; client_no_context_takeover", negotiated{true, false, 15, 15}},
 		{"OtherExtensionsSkipped", ctx, "x-webkit-deflate-frame, permessage-deflate",
-			"permessage-deflate", negotiated{true, true, 15}},
+			"permessage-deflate", negotiated{true, true, 15, 15}},
 
 		{"DeclineUnknownParameter", ctx, "permessage-deflate; foo", "", negotiated{}},
 		{"DeclineRepeatedParameter", ctx, "permessage-deflate; client_no_context_takeover; client_no_context_takeover", "", negotiated{}},
@@ -144,6 +153,7 @@ func TestServerNegotiation(t *testing.T) {
 func TestClientNegotiation(t *testing.T) {
 	noCtx := CompressionOptions{}
 	ctx := CompressionOptions{ContextTakeover: true}
+	small := CompressionOptions{ContextTakeover: true, WindowBits: 10}
 	tests := []struct {
 		name    string
 		opts    CompressionOptions
@@ -153,16 +163,20 @@ func TestClientNegotiation(t *testing.T) {
 	}{
 		{"Declined", noCtx, "", nil, false},
 		{"NoTakeoverAccepted", noCtx, "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
-			&negotiated{false, false, 15}, false},
+			&negotiated{false, false, 15, 15}, false},
 		{"NoTakeoverClientHintIgnoredByServer", noCtx, "permessage-deflate; server_no_context_takeover",
-			&negotiated{false, false, 15}, false},
-		{"TakeoverPlain", ctx, "permessage-deflate", &negotiated{true, true, 15}, false},
-		{"ServerMayForbidOurTakeover", ctx, "permessage-deflate; client_no_context_takeover", &negotiated{false, true, 15}, false},
-		{"ServerMayRefuseItsTakeover", ctx, "permessage-deflate; server_no_context_takeover", &negotiated{true, false, 15}, false},
-		{"ServerLimitsItsWindow", ctx, "permessage-deflate; server_max_window_bits=8", &negotiated{true, true, 15}, false},
-		{"QuotedWindowBits", ctx, `permessage-deflate; server_max_window_bits="12"`, &negotiated{true, true, 15}, false},
-		// RFC 7692 §7.1.2.2: not offered (see deflateOffer), so a failure.
-		{"FailClientMaxWindowBitsNotOffered", ctx, "permessage-deflate; client_max_window_bits=9", nil, true},
+			&negotiated{false, false, 15, 15}, false},
+		{"TakeoverPlain", ctx, "permessage-deflate", &negotiated{true, true, 15, 15}, false},
+		{"ServerMayForbidOurTakeover", ctx, "permessage-deflate; client_no_context_takeover", &negotiated{false, true, 15, 15}, false},
+		{"ServerMayRefuseItsTakeover", ctx, "permessage-deflate; server_no_context_takeover", &negotiated{true, false, 15, 15}, false},
+		{"ServerLimitsItsWindow", ctx, "permessage-deflate; server_max_window_bits=8", &negotiated{true, true, 15, 8}, false},
+		{"QuotedWindowBits", ctx, `permessage-deflate; server_max_window_bits="12"`, &negotiated{true, true, 15, 12}, false},
+		{"ServerLimitsOurWindowRFC7692Sec7_1_2_2", ctx, "permessage-deflate; client_max_window_bits=9", &negotiated{true, true, 9, 15}, false},
+		{"ServerLimitsOurWindowTo8", noCtx, "permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=8", &negotiated{false, false, 8, 15}, false},
+		{"SmallWindowServerAnswersSmaller", small, "permessage-deflate; server_max_window_bits=9; client_max_window_bits=12", &negotiated{true, true, 10, 9}, false},
+		{"FailClientMaxWindowBitsWithoutValue", ctx, "permessage-deflate; client_max_window_bits", nil, true},
+		{"FailSmallWindowServerLarger", small, "permessage-deflate; server_max_window_bits=11", nil, true},
+		{"FailSmallWindowNotAnswered", small, "permessage-deflate", nil, true},
 
 		{"FailWhenServerKeepsContextWeAskedItToDrop", noCtx, "permessage-deflate", nil, true},
 		{"FailExtensionNotOffered", CompressionOptions{Disabled: true}, "permessage-deflate", nil, true},
@@ -214,6 +228,25 @@ func TestOfferAcceptedByOurServer(t *testing.T) {
 			}
 			if want := cliCtx && srvCtx; sp.writeTakeover != want || cp.writeTakeover != want {
 				t.Errorf("%q: takeover client %v server %v, want %v", resp, cp.writeTakeover, sp.writeTakeover, want)
+			}
+		}
+	}
+	// Every pair of windows: each side compresses within what the other
+	// decompresses, and the smaller window asked for is the one used.
+	for _, cliBits := range []int{0, 8, 9, 12, 15} {
+		for _, srvBits := range []int{0, 8, 11, 15} {
+			for _, takeover := range []bool{false, true} {
+				cli := CompressionOptions{ContextTakeover: takeover, WindowBits: cliBits}
+				srv := CompressionOptions{ContextTakeover: takeover, WindowBits: srvBits}
+				resp, sp := negotiateDeflate([]string{deflateOffer(&cli)}, &srv)
+				cp, err := clientDeflateResponse([]string{resp}, &cli)
+				if sp == nil || err != nil || cp == nil {
+					t.Fatalf("windows %d/%d: offer %q, response %q: %v", cliBits, srvBits, deflateOffer(&cli), resp, err)
+				}
+				want := min(windowBits(cliBits), windowBits(srvBits))
+				if cp.writeWindowBits != want || sp.writeWindowBits != want || cp.writeWindowBits > sp.readWindowBits || sp.writeWindowBits > cp.readWindowBits {
+					t.Errorf("windows %d/%d, %q -> %q: client %+v, server %+v; want both writing %d bits", cliBits, srvBits, deflateOffer(&cli), resp, paramsOf(cp), paramsOf(sp), want)
+				}
 			}
 		}
 	}

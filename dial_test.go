@@ -161,10 +161,9 @@ func TestDialVerifiesResponse(t *testing.T) {
 			respond: respondExt("permessage-deflate; " + noTakeover + "; server_no_context_takeover")},
 		{name: "DeflateNoContextTakeoverWithValue", wantStatus: 101,
 			respond: respondExt("permessage-deflate; server_no_context_takeover=1; client_no_context_takeover")},
-		// §7.1.2.2: client_max_window_bits only if offered, and the client
-		// offers none (see deflateOffer).
-		{name: "DeflateClientWindowBitsUnoffered", wantStatus: 101,
-			respond: respondExt("permessage-deflate; " + noTakeover + "; client_max_window_bits=10")},
+		// §7.1.2.2: client_max_window_bits, offered, needs a value in a response.
+		{name: "DeflateClientWindowBitsWithoutValue", wantStatus: 101,
+			respond: respondExt("permessage-deflate; " + noTakeover + "; client_max_window_bits")},
 		{name: "DeflateWindowBitsWithoutValue", wantStatus: 101,
 			respond: respondExt("permessage-deflate; " + noTakeover + "; server_max_window_bits")},
 		{name: "DeflateWindowBitsTooLarge", wantStatus: 101,

@@ -153,10 +153,11 @@ func acceptOffer(params []extensionParam, opts *CompressionOptions) (string, *de
 	var (
 		seen                     [4]bool
 		serverNoCtx, clientNoCtx bool
-		serverBits               int
+		serverBits, clientBits   int // offered; clientBits is -1 for a bare client_max_window_bits
 		noTakeover               = !opts.ContextTakeover
+		ours                     = opts.windowBits()
 		resp                     = extensionName
-		p                        = &deflateParams{writeWindowBits: maxWindowBits, level: opts.level(), threshold: opts.threshold()}
+		p                        = &deflateParams{writeWindowBits: ours, readWindowBits: maxWindowBits, level: opts.level(), threshold: opts.threshold()}
 	)
 	for _, q := range params {
 		i := paramIndex(q.name)
@@ -178,8 +179,13 @@ func acceptOffer(params []extensionParam, opts *CompressionOptions) (string, *de
 			}
 			serverBits = bits
 		case 3: // client_max_window_bits: the value is optional (§7.1.2.2)
-			if _, ok := parseWindowBits(q.value); q.hasValue && !ok {
+			bits, ok := parseWindowBits(q.value)
+			if q.hasValue && !ok {
 				return "", nil, false
+			}
+			clientBits = -1
+			if q.hasValue {
+				clientBits = bits
 			}
 		}
 	}
@@ -193,18 +199,26 @@ func acceptOffer(params []extensionParam, opts *CompressionOptions) (string, *de
 	if clientNoCtx || noTakeover {
 		resp += "; client_no_context_takeover"
 	}
-	// A client may limit our window (§7.1.2.1), and accepting means echoing a
-	// value no larger. compress/flate cannot shrink its 32 KiB window, but
-	// nothing obliges us to compress every message: RSV1 is per message. So we
-	// accept any limit and honour it by compressing, each from a fresh state,
-	// only messages no longer than the window (see deflater.limit); declining
-	// would lose compression in the direction we receive too.
+	// A client may limit our window (§7.1.2.1), and accepting means echoing
+	// a value no larger; our encoder keeps to any window. Unasked, we may
+	// still tell the client that ours is smaller than 32 KiB.
 	if serverBits != 0 {
-		resp += "; server_max_window_bits=" + strconv.Itoa(serverBits)
-		p.writeWindowBits = serverBits
+		p.writeWindowBits = min(serverBits, ours)
 	}
-	// client_max_window_bits needs no answer: compress/flate inflates any
-	// window up to 32 KiB, so leaving the client's window as offered is fine.
+	if p.writeWindowBits < maxWindowBits || serverBits != 0 {
+		resp += "; server_max_window_bits=" + strconv.Itoa(p.writeWindowBits)
+	}
+	// A client that offers client_max_window_bits lets us limit its window
+	// (§7.1.2.2), which we do when WindowBits is below 15, to keep less
+	// history for it. Otherwise its window stays up to 32 KiB, which
+	// compress/flate inflates.
+	if clientBits != 0 && ours < maxWindowBits {
+		if clientBits > 0 {
+			ours = min(ours, clientBits)
+		}
+		resp += "; client_max_window_bits=" + strconv.Itoa(ours)
+		p.readWindowBits = ours
+	}
 	p.writeTakeover = !serverNoCtx && !noTakeover
 	p.readTakeover = !clientNoCtx && !noTakeover
 	return resp, p, true
@@ -223,23 +237,22 @@ func paramIndex(name string) int {
 
 // deflateOffer returns the client's Sec-WebSocket-Extensions value, or "" when
 // compression is disabled. Without context takeover we ask the server not to
-// keep its own, so that neither side holds state between messages.
-//
-// We do not offer client_max_window_bits (§7.1.2.2), which would let the
-// server limit our window: compress/flate always uses 32 KiB, so under a
-// limit we could compress only messages that fit it (see newCompression).
-// Servers that would limit it when offered accept a client that does not
-// offer it with the full window; Python websockets, for one, answers the
-// offer with client_max_window_bits=12, under which a client compressing
-// with compress/flate would send every message over 4 KiB uncompressed.
+// keep its own, so that neither side holds state between messages. We offer
+// client_max_window_bits (§7.1.2.2), so the server may limit our window, and
+// keep to what it answers; with WindowBits below 15, we also ask the server
+// to compress within that window (server_max_window_bits, §7.1.2.1).
 func deflateOffer(opts *CompressionOptions) string {
-	switch {
-	case opts.Disabled:
+	if opts.Disabled {
 		return ""
-	case opts.ContextTakeover:
-		return extensionName
 	}
-	return extensionName + "; server_no_context_takeover; client_no_context_takeover"
+	offer := extensionName
+	if !opts.ContextTakeover {
+		offer += "; server_no_context_takeover; client_no_context_takeover"
+	}
+	if bits := opts.windowBits(); bits < maxWindowBits {
+		return offer + "; server_max_window_bits=" + strconv.Itoa(bits) + "; client_max_window_bits=" + strconv.Itoa(bits)
+	}
+	return offer + "; client_max_window_bits"
 }
 
 // clientDeflateResponse checks the server's Sec-WebSocket-Extensions values
@@ -260,8 +273,9 @@ func clientDeflateResponse(values []string, opts *CompressionOptions) (*deflateP
 		return nil, fmt.Errorf("server accepted extensions %q that were not offered", strings.Join(values, ", "))
 	}
 	var seen [4]bool
+	ours := opts.windowBits()
 	p := &deflateParams{
-		writeWindowBits: maxWindowBits, level: opts.level(), threshold: opts.threshold(),
+		writeWindowBits: ours, readWindowBits: maxWindowBits, level: opts.level(), threshold: opts.threshold(),
 		writeTakeover: opts.ContextTakeover, readTakeover: true,
 	}
 	for _, q := range exts[0].params {
@@ -280,19 +294,28 @@ func clientDeflateResponse(values []string, opts *CompressionOptions) (*deflateP
 			} else {
 				p.writeTakeover = false
 			}
-		case 2: // a response must give it a value (§7.1.2.1)
-			if _, ok := parseWindowBits(q.value); !q.hasValue || !ok {
+		case 2, 3: // a response must give them a value (§7.1.2)
+			bits, ok := parseWindowBits(q.value)
+			if !q.hasValue || !ok {
 				return nil, fmt.Errorf("invalid permessage-deflate parameter %s=%q", q.name, q.value)
 			}
-			// We offer no server_max_window_bits, so any server limit is
-			// within it, and our inflater takes any window.
-		case 3:
-			// Not offered (see deflateOffer), so not allowed (§7.1.2.2).
-			return nil, errors.New("server set client_max_window_bits, which was not offered")
+			if i == 2 {
+				if bits > ours {
+					return nil, fmt.Errorf("server_max_window_bits=%d is larger than the %d offered", bits, ours)
+				}
+				p.readWindowBits = bits
+			} else {
+				// We offered client_max_window_bits (see deflateOffer):
+				// the server limits our window, and we keep to it.
+				p.writeWindowBits = min(ours, bits)
+			}
 		}
 	}
 	if !opts.ContextTakeover && p.readTakeover {
 		return nil, errors.New("server did not accept server_no_context_takeover as offered")
+	}
+	if ours < maxWindowBits && !seen[2] {
+		return nil, errors.New("server did not accept server_max_window_bits as offered")
 	}
 	return p, nil
 }
