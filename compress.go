@@ -21,13 +21,17 @@ type CompressionOptions struct {
 
 	// ContextTakeover keeps the LZ77 window from one message to the next in
 	// both directions, which compresses runs of similar messages much better
-	// but holds a compressor (about 1 MiB with compress/flate) and a 32 KiB
-	// history per connection for its whole life. It is only a preference: a
-	// peer may still ask either side not to take over its context.
+	// (chat events to a third of what they compress to alone), but holds
+	// the window of history each way and an 8 KiB table for the connection's
+	// whole life: about 90 KiB with 32 KiB windows (see WindowBits). It is
+	// only a preference: a peer may still ask either side not to take over
+	// its context.
 	ContextTakeover bool
 
-	// Level is the compress/flate level used to compress, from flate.BestSpeed
-	// to flate.BestCompression, or flate.HuffmanOnly. 0 means
+	// Level is a compress/flate level, from flate.BestSpeed to
+	// flate.BestCompression, or flate.HuffmanOnly, which compresses with
+	// Huffman codes alone. Messages are compressed by this package's own
+	// encoder, which searches as hard at every other level. 0 means
 	// DefaultCompressionLevel; an invalid level also falls back to it.
 	Level int
 
@@ -41,25 +45,24 @@ type CompressionOptions struct {
 	WindowBits int
 
 	// Threshold is the payload size below which WriteMessage sends a message
-	// uncompressed; 0 means DefaultCompressionThreshold and a negative value
-	// compresses every message. Messages written with NextWriter are
+	// uncompressed; a negative value compresses every message, and 0 means
+	// DefaultCompressionThreshold without context takeover and every
+	// message with it. Messages written with NextWriter are
 	// compressed whatever their size, which is not known when they begin.
 	Threshold int
 }
 
 // DefaultCompressionLevel is the compression level unless CompressionOptions
-// says otherwise. On JSON-like text flate.BestSpeed compresses a 1 KiB message
-// to 32% in half the time of the default level (29%), and a 64 KiB one to 24%
-// five times faster (18%), see BenchmarkDeflateLevel: it resets a pooled
-// compressor without clearing 640 KiB of hash tables, which matters when
-// every message starts afresh (no context takeover).
+// says otherwise: LZ77 and Huffman codes, as every level but
+// flate.HuffmanOnly (see CompressionOptions.Level).
 const DefaultCompressionLevel = flate.BestSpeed
 
 // DefaultCompressionThreshold is the payload size below which messages are
-// sent uncompressed unless CompressionOptions says otherwise. compress/flate
-// spends some 15-20µs on any message, building its Huffman tables, which on
-// shorter messages buys a saving of a few hundred bytes at most
-// (BenchmarkDeflateLevel).
+// sent uncompressed without context takeover, unless CompressionOptions says
+// otherwise: compressed alone, a shorter message saves a few hundred bytes
+// at most, for the time of compressing and decompressing it
+// (BenchmarkDeflate). With context takeover, short messages refer to the
+// ones before and compress well, so by default all are compressed.
 const DefaultCompressionThreshold = 512
 
 const (
@@ -89,6 +92,14 @@ func (o *CompressionOptions) level() int {
 }
 
 func (o *CompressionOptions) windowBits() int { return windowBits(o.WindowBits) }
+
+// thresholdFor is the threshold of a negotiated direction.
+func (o *CompressionOptions) thresholdFor(takeover bool) int {
+	if o.Threshold == 0 && takeover {
+		return 0
+	}
+	return o.threshold()
+}
 
 func (o *CompressionOptions) threshold() int {
 	switch {

@@ -5,6 +5,8 @@ import (
 	"compress/flate"
 	"fmt"
 	"io"
+	"math/rand"
+	"strings"
 	"testing"
 )
 
@@ -13,21 +15,33 @@ var benchCompressSizes = []struct {
 	n    int
 }{{"1KiB", 1 << 10}, {"64KiB", 64 << 10}}
 
-// BenchmarkDeflateLevel compresses one JSON-like message from a fresh pooled
-// state, as every message is without context takeover, at several levels. It
-// is the evidence for DefaultCompressionLevel: the ratio is reported as
-// "ratio" (compressed/original).
-func BenchmarkDeflateLevel(b *testing.B) {
-	for _, size := range benchCompressSizes {
-		for _, level := range []int{flate.HuffmanOnly, flate.BestSpeed, 3, flate.DefaultCompression, flate.BestCompression} {
-			b.Run(fmt.Sprintf("%s/level=%d", size.name, level), func(b *testing.B) {
+// BenchmarkDeflate compresses one JSON-like message from a fresh state, as
+// every message is without context takeover, with this package's encoder
+// (32 KiB window, the default level and Huffman codes only) and with
+// compress/flate from a pooled writer at BestSpeed (what this package used)
+// and at its default level 6, zlib's. "ratio" is compressed/original.
+func BenchmarkDeflate(b *testing.B) {
+	for _, size := range []struct {
+		name string
+		n    int
+	}{{"128B", 128}, {"1KiB", 1 << 10}, {"16KiB", 16 << 10}, {"64KiB", 64 << 10}} {
+		for _, impl := range []struct {
+			name string
+			make func() streamCompressor
+		}{
+			{"ours", func() streamCompressor { return ourStream(15, DefaultCompressionLevel, false) }},
+			{"ours-huffman", func() streamCompressor { return ourStream(15, flate.HuffmanOnly, false) }},
+			{"flate1", func() streamCompressor { return flateStream(flate.BestSpeed, false) }},
+			{"flate6", func() streamCompressor { return flateStream(flate.DefaultCompression, false) }},
+		} {
+			b.Run(size.name+"/"+impl.name, func(b *testing.B) {
 				msg := jsonish(size.n, 1)
-				d := newCompression(&deflateParams{writeWindowBits: maxWindowBits, level: level}).w
-				out, _ := d.appendCompressed(nil, msg)
+				c := impl.make()
+				out := c(nil, msg)
 				b.SetBytes(int64(len(msg)))
 				b.ReportAllocs()
 				for b.Loop() {
-					out, _ = d.appendCompressed(out[:0], msg)
+					out = c(out[:0], msg)
 				}
 				b.ReportMetric(float64(len(out))/float64(len(msg)), "ratio")
 			})
@@ -41,8 +55,7 @@ func BenchmarkInflate(b *testing.B) {
 		for _, takeover := range []bool{false, true} {
 			b.Run(fmt.Sprintf("%s/takeover=%v", size.name, takeover), func(b *testing.B) {
 				msg := jsonish(size.n, 1)
-				d := newCompression(&deflateParams{writeWindowBits: maxWindowBits, level: flate.BestSpeed}).w
-				payload, _ := d.appendCompressed(nil, msg)
+				payload := compressed(b, msg)
 				z := inflater{takeover: takeover}
 				var src bytes.Reader
 				buf := make([]byte, size.n+1)
@@ -123,10 +136,20 @@ func BenchmarkCompressedRead(b *testing.B) {
 
 // BenchmarkIdleConnMemory reports the heap each idle Conn holds ("B/conn")
 // after it has written and read one 1 KiB message: without compression, with
-// permessage-deflate negotiated without context takeover, and with it. Run it
-// with -benchtime=1x.
+// permessage-deflate negotiated without context takeover, and with it, in
+// windows of 15, 12 and 9 bits. Run it with -benchtime=1x.
 func BenchmarkIdleConnMemory(b *testing.B) {
-	for _, mode := range benchModes {
+	modes := append(benchModes[:len(benchModes):len(benchModes)],
+		struct {
+			name string
+			p    *deflateParams
+		}{"deflate-takeover-bits=12", &deflateParams{writeWindowBits: 12, readWindowBits: 12, level: DefaultCompressionLevel, writeTakeover: true, readTakeover: true}},
+		struct {
+			name string
+			p    *deflateParams
+		}{"deflate-takeover-bits=9", &deflateParams{writeWindowBits: 9, readWindowBits: 9, level: DefaultCompressionLevel, writeTakeover: true, readTakeover: true}},
+	)
+	for _, mode := range modes {
 		b.Run(mode.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var perConn float64
@@ -136,4 +159,134 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 			b.ReportMetric(perConn, "B/conn")
 		})
 	}
+}
+
+// chatMessages returns n events shaped as the chat example's (a JSON object
+// with type, name, text and time), as a chat server sends them one by one.
+func chatMessages(n int, seed int64) [][]byte {
+	r := rand.New(rand.NewSource(seed))
+	words := strings.Fields("hello there anyone around today the build is green again I pushed a fix for the flaky test can you review my change please thanks lunch at noon sounds good see you in the meeting room coffee first deploy went fine what about the new release notes ok done")
+	names := []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"}
+	msgs := make([][]byte, n)
+	t := int64(1764590000000)
+	for i := range msgs {
+		var sb strings.Builder
+		for k := 2 + r.Intn(12); k > 0; k-- {
+			sb.WriteString(words[r.Intn(len(words))])
+			sb.WriteByte(' ')
+		}
+		t += int64(r.Intn(5000))
+		msgs[i] = fmt.Appendf(nil, `{"type":"message","name":%q,"text":%q,"time":%d}`, names[r.Intn(len(names))], strings.TrimSpace(sb.String()), t)
+	}
+	return msgs
+}
+
+// cuts returns n messages of size bytes cut in turn from data, as the
+// conformance suite's cases 12 and 13 make theirs.
+func cuts(data []byte, size, n int) [][]byte {
+	msgs := make([][]byte, n)
+	for i, p := 0, 0; i < n; i++ {
+		for len(msgs[i]) < size {
+			k := min(size-len(msgs[i]), len(data)-p)
+			msgs[i] = append(msgs[i], data[p:p+k]...)
+			p = (p + k) % len(data)
+		}
+	}
+	return msgs
+}
+
+// streamCompressor compresses a stream of messages, as one side of a
+// connection does.
+type streamCompressor func(dst, msg []byte) []byte
+
+// flateStream compresses with compress/flate at level, as this package did
+// before its own encoder: from a pooled writer reset for each message
+// without context takeover, one writer for the stream with it.
+func flateStream(level int, takeover bool) streamCompressor {
+	var out sliceWriter
+	fw, _ := flate.NewWriter(&out, level)
+	return func(dst, msg []byte) []byte {
+		out.b = dst
+		if !takeover {
+			fw.Reset(&out)
+		}
+		fw.Write(msg)
+		fw.Flush()
+		return bytes.TrimSuffix(out.b, deflateTail[:])
+	}
+}
+
+func ourStream(bits, level int, takeover bool) streamCompressor {
+	e := newEncoder(bits, level, takeover)
+	return func(dst, msg []byte) []byte {
+		out, _ := e.appendCompressed(dst, msg)
+		return out
+	}
+}
+
+// BenchmarkDeflateStream compresses streams of messages with this package's
+// encoder at windows of 9, 12 and 15 bits and with compress/flate (32 KiB
+// window) at BestSpeed, the level this package used, and at its default
+// level 6, zlib's: chat events of the chat example, and the conformance
+// suite's kinds of payload (JSON and text cut into 4 KiB messages). "ratio"
+// is compressed/original over the whole stream, made once, from a fresh
+// state; the time is per message.
+func BenchmarkDeflateStream(b *testing.B) {
+	workloads := []struct {
+		name string
+		msgs [][]byte
+	}{
+		{"chat", chatMessages(3000, 1)},
+		{"json4KiB", cuts(jsonish(400<<10, 2), 4096, 100)},
+		{"text4KiB", cuts(germanish(400<<10, 3), 4096, 100)},
+	}
+	impls := []struct {
+		name string
+		make func(takeover bool) streamCompressor
+	}{
+		{"flate1", func(t bool) streamCompressor { return flateStream(flate.BestSpeed, t) }},
+		{"flate6", func(t bool) streamCompressor { return flateStream(flate.DefaultCompression, t) }},
+		{"bits=9", func(t bool) streamCompressor { return ourStream(9, DefaultCompressionLevel, t) }},
+		{"bits=12", func(t bool) streamCompressor { return ourStream(12, DefaultCompressionLevel, t) }},
+		{"bits=15", func(t bool) streamCompressor { return ourStream(15, DefaultCompressionLevel, t) }},
+	}
+	for _, w := range workloads {
+		in := 0
+		for _, m := range w.msgs {
+			in += len(m)
+		}
+		for _, takeover := range []bool{false, true} {
+			for _, impl := range impls {
+				b.Run(fmt.Sprintf("%s/takeover=%v/%s", w.name, takeover, impl.name), func(b *testing.B) {
+					c := impl.make(takeover)
+					out, total := []byte(nil), 0
+					for _, m := range w.msgs {
+						out = c(out[:0], m)
+						total += len(out)
+					}
+					c = impl.make(takeover)
+					b.SetBytes(int64(in / len(w.msgs)))
+					b.ReportAllocs()
+					i := 0
+					for b.Loop() {
+						out = c(out[:0], w.msgs[i%len(w.msgs)])
+						i++
+					}
+					b.ReportMetric(float64(total)/float64(in), "ratio")
+				})
+			}
+		}
+	}
+}
+
+// germanish returns n bytes of German-like prose, as the suite's text file.
+func germanish(n int, seed int64) []byte {
+	r := rand.New(rand.NewSource(seed))
+	words := strings.Fields("Habe nun ach Philosophie Juristerei und Medizin und leider auch Theologie durchaus studiert mit heißem Bemühn Da steh ich nun ich armer Tor Und bin so klug als wie zuvor Heiße Magister heiße Doktor gar Und ziehe schon an die zehen Jahr Herauf herab und quer und krumm Meine Schüler an der Nase herum")
+	var b []byte
+	for len(b) < n {
+		b = append(b, words[r.Intn(len(words))]...)
+		b = append(b, " \n"[btoi(r.Intn(12) == 0)])
+	}
+	return b[:n]
 }

@@ -583,3 +583,37 @@ func FuzzInflate(f *testing.F) {
 		}
 	})
 }
+
+// TestThresholdDefaultWithTakeover checks the default threshold: messages
+// under DefaultCompressionThreshold go uncompressed without context
+// takeover, and all are compressed with it, where short messages gain most.
+func TestThresholdDefaultWithTakeover(t *testing.T) {
+	for _, tt := range []struct {
+		opts  CompressionOptions
+		offer string
+		want  int
+	}{
+		{CompressionOptions{}, "permessage-deflate", DefaultCompressionThreshold},
+		{CompressionOptions{ContextTakeover: true}, "permessage-deflate", 0},
+		{CompressionOptions{ContextTakeover: true}, "permessage-deflate; server_no_context_takeover", DefaultCompressionThreshold},
+		{CompressionOptions{ContextTakeover: true, Threshold: 100}, "permessage-deflate", 100},
+	} {
+		_, sp := negotiateDeflate([]string{tt.offer}, &tt.opts)
+		if sp == nil || sp.threshold != tt.want {
+			t.Errorf("%+v, offer %q: server threshold %+v, want %d", tt.opts, tt.offer, sp, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		opts CompressionOptions
+		resp string
+		want int
+	}{
+		{CompressionOptions{}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover", DefaultCompressionThreshold},
+		{CompressionOptions{ContextTakeover: true}, "permessage-deflate", 0},
+		{CompressionOptions{ContextTakeover: true}, "permessage-deflate; client_no_context_takeover", DefaultCompressionThreshold},
+	} {
+		if cp, err := clientDeflateResponse([]string{tt.resp}, &tt.opts); err != nil || cp.threshold != tt.want {
+			t.Errorf("%+v, response %q: client params %+v, %v; want threshold %d", tt.opts, tt.resp, cp, err, tt.want)
+		}
+	}
+}

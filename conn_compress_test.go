@@ -449,6 +449,24 @@ func TestIdleCompressedConnHoldsNoFlateState(t *testing.T) {
 	}
 }
 
+// TestTakeoverConnMemory checks what context takeover in both directions
+// costs an idle Conn: its window of history each way and the encoder's hash
+// table, at most 96 KiB in all with 32 KiB windows, and far less with small
+// ones.
+func TestTakeoverConnMemory(t *testing.T) {
+	for _, tt := range []struct {
+		bits  int
+		limit float64
+	}{{15, 96 << 10}, {9, 24 << 10}} {
+		p := &deflateParams{writeWindowBits: tt.bits, readWindowBits: tt.bits, level: DefaultCompressionLevel, writeTakeover: true, readTakeover: true}
+		got := idleConnMemory(t, 100, p)
+		t.Logf("idle heap per Conn with context takeover, %d-bit windows: %.0f B", tt.bits, got)
+		if got > tt.limit {
+			t.Errorf("%d-bit windows: an idle Conn with context takeover holds %.0f B, over %.0f", tt.bits, got, tt.limit)
+		}
+	}
+}
+
 // idleConnMemory returns the heap, in bytes per Conn, held by pairs of idle
 // Conns joined by net.Pipe, each of which has written and read one message
 // of 1 KiB, compressed when p is not nil. Pools are emptied first (two

@@ -29,8 +29,10 @@ import (
 // 512 bytes of history for a peer that uses zlib's.
 
 const (
-	encHashBits = 13 // 8192 entries of 2 bytes
-	encMinMatch = 4  // bytes hashed; DEFLATE allows 3, which seldom pays
+	encHashBits = 10 // buckets of encWays entries of 2 bytes: 8 KiB
+	encWays     = 4  // candidates kept per hash, the most recent first
+	encTable    = encWays << encHashBits
+	encMinMatch = 4 // bytes hashed; DEFLATE allows 3, which seldom pays
 	encMaxMatch = 258
 	encMaxToken = 1 << 14 // tokens per block
 	encBlockIn  = 1 << 16 // input bytes per block at most, past the window
@@ -47,7 +49,7 @@ const (
 // histSlack is how much a takeover history holds past its window, so that
 // short messages are compressed in place and the history slides once every
 // few of them instead of once each.
-func histSlack(window int) int { return min(window, 4096) }
+func histSlack(window int) int { return min(window, 8192) }
 
 // encoder compresses one direction of a permessage-deflate stream. Its
 // buffer holds the context (the last window bytes of earlier input, which
@@ -59,7 +61,7 @@ type encoder struct {
 
 	// Kept between messages with context takeover, nil without.
 	hist  []byte // the last window bytes of input, and room for short messages
-	table *[1 << encHashBits]uint16
+	table *[encTable]uint16
 	off   uint32 // stream position of buf[0]
 
 	// In flight, from begin to end.
@@ -76,7 +78,7 @@ type encoder struct {
 // encScratch is what an encoder uses only while a message is in flight.
 type encScratch struct {
 	buf      []byte // window + encBlockIn
-	table    [1 << encHashBits]uint16
+	table    [encTable]uint16
 	tokens   [encMaxToken]uint32
 	out      []byte
 	litFreq  [numLitLen]uint32
@@ -118,7 +120,7 @@ func (e *encoder) begin(w io.Writer, dst []byte) {
 	if e.takeover {
 		if e.hist == nil {
 			e.hist = make([]byte, 0, e.window+histSlack(e.window))
-			e.table = new([1 << encHashBits]uint16)
+			e.table = new([encTable]uint16)
 		}
 		if len(e.hist) > e.window && cap(e.hist)-len(e.hist) < histSlack(e.window)/2 {
 			d := len(e.hist) - e.window
@@ -229,29 +231,59 @@ func (e *encoder) compress(end int) {
 		e.literals(buf[i:end], i)
 		return
 	}
-	t, off, window := e.table, e.off, e.window
 	lit, miss := i, 0
 	for i+encMinMatch <= end {
-		x := load32(buf, i)
-		h := hash4(x)
-		pos := uint16(off + uint32(i))
-		dist := int(pos - t[h])
-		t[h] = pos
-		if dist == 0 || dist > window || dist > i || load32(buf, i-dist) != x {
+		n, dist := e.find(buf, i, end)
+		if n == 0 {
 			miss++
 			i += 1 + miss>>5 // skip faster through data that does not compress
 			continue
 		}
-		n := encMinMatch + matchLen(buf[i-dist+encMinMatch:], buf[i+encMinMatch:min(end, i+encMaxMatch)])
+		// Lazy matching, as zlib's levels 4 to 9: a longer match one
+		// byte on wins over this one.
+		if n < 32 && i+1+encMinMatch <= end {
+			if n2, dist2 := e.find(buf, i+1, end); n2 > n {
+				i, n, dist = i+1, n2, dist2
+			}
+		}
 		e.literals(buf[lit:i], lit)
 		e.match(n, dist, i)
 		for j := i + 1; j < i+n && j+encMinMatch <= end; j++ {
-			t[hash4(load32(buf, j))] = uint16(off + uint32(j))
+			e.insert(buf, j)
 		}
 		i += n
 		lit, miss = i, 0
 	}
 	e.literals(buf[lit:end], lit)
+}
+
+// find returns the longest match for buf[i:end] among the candidates of
+// its hash, or 0, and adds i to them.
+func (e *encoder) find(buf []byte, i, end int) (n, dist int) {
+	x := load32(buf, i)
+	b := e.table[hash4(x)*encWays:][:encWays]
+	pos := uint16(e.off + uint32(i))
+	limit := min(e.window, i)
+	stop := buf[i+encMinMatch : min(end, i+encMaxMatch)]
+	for _, c := range b {
+		d := int(pos - c)
+		if d == 0 || d > limit || load32(buf, i-d) != x {
+			continue
+		}
+		if k := encMinMatch + matchLen(buf[i-d+encMinMatch:], stop); k > n {
+			n, dist = k, d
+		}
+	}
+	copy(b[1:], b[:encWays-1])
+	b[0] = pos
+	return n, dist
+}
+
+// insert adds position i to the candidates of its hash.
+func (e *encoder) insert(buf []byte, i int) {
+	b := e.table[hash4(load32(buf, i))*encWays:][:encWays]
+	copy(b[1:], b[:encWays-1])
+	b[0] = uint16(e.off + uint32(i))
 }
 
 // matchLen returns how many leading bytes of b equal those of a, which is

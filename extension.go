@@ -221,6 +221,7 @@ func acceptOffer(params []extensionParam, opts *CompressionOptions) (string, *de
 	}
 	p.writeTakeover = !serverNoCtx && !noTakeover
 	p.readTakeover = !clientNoCtx && !noTakeover
+	p.threshold = opts.thresholdFor(p.writeTakeover)
 	return resp, p, true
 }
 
@@ -317,5 +318,6 @@ func clientDeflateResponse(values []string, opts *CompressionOptions) (*deflateP
 	if ours < maxWindowBits && !seen[2] {
 		return nil, errors.New("server did not accept server_max_window_bits as offered")
 	}
+	p.threshold = opts.thresholdFor(p.writeTakeover)
 	return p, nil
 }
