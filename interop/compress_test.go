@@ -2,6 +2,7 @@ package interop
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -29,6 +30,8 @@ var goCompression = []struct {
 	{"go_off", websocket.CompressionOptions{Disabled: true}},
 	{"go_on", websocket.CompressionOptions{}},
 	{"go_on_context_takeover", websocket.CompressionOptions{ContextTakeover: true}},
+	{"go_bits_9", websocket.CompressionOptions{WindowBits: 9}},
+	{"go_bits_12_context_takeover", websocket.CompressionOptions{ContextTakeover: true, WindowBits: 12}},
 }
 
 // deflateConfig is a peer's permessage-deflate settings in RFC 7692's
@@ -54,7 +57,9 @@ var peerCompression = []struct {
 	{"peer_off", false, deflateConfig{}},
 	{"peer_defaults", true, deflateConfig{}},
 	{"peer_no_context_takeover", true, deflateConfig{ServerNoContextTakeover: true, ClientNoContextTakeover: true}},
-	{"peer_windows_10", true, deflateConfig{ServerMaxWindowBits: 10, ClientMaxWindowBits: 10}},
+	{"peer_windows_9", true, deflateConfig{ServerMaxWindowBits: 9, ClientMaxWindowBits: 9}},
+	{"peer_windows_12_no_context_takeover", true, deflateConfig{ServerNoContextTakeover: true, ClientNoContextTakeover: true, ServerMaxWindowBits: 12, ClientMaxWindowBits: 12}},
+	{"peer_windows_15", true, deflateConfig{ServerMaxWindowBits: 15, ClientMaxWindowBits: 15}},
 }
 
 // peerServerWindow is the server_max_window_bits a peer server answers with
@@ -65,17 +70,6 @@ func peerServerWindow(p *peer) int {
 		return 12
 	}
 	return 15
-}
-
-// serverDeflate is pc as a peer server's config: ws refuses the handshake
-// of a client that does not offer client_max_window_bits when told to limit
-// the client's window (its acceptAsServer throws), and the Go client offers
-// none, so ws is not told to.
-func serverDeflate(p *peer, pc deflateConfig) *deflateConfig {
-	if p.name == "node-ws" {
-		pc.ClientMaxWindowBits = 0
-	}
-	return &pc
 }
 
 // Sizes for the compression runs: random payloads, which deflate cannot
@@ -129,35 +123,52 @@ func deflateReport(negotiated, snct, cnct bool, smwb int, cmwb string) string {
 //     *_no_context_takeover parameters, and both peers keep them in the
 //     answer (§7.1.1.1 obliges the server for its own; for the client's,
 //     §7.1.1.2 allows it); a peer configured so adds them unasked;
-//   - a server may limit its own window unasked (§7.1.2.1);
-//   - the Go client offers no client_max_window_bits, and a server must not
-//     answer with one then (§7.1.2.2), so the client's window stays 15 bits
-//     even with websockets, which answers a bare offer with 12; ws, told to
-//     limit the client's window, refuses the whole handshake (400) instead
-//     of declining the extension, so serverDeflate does not ask that of it.
+//   - the Go client offers client_max_window_bits, bare or, with a
+//     WindowBits below 15, with that value and server_max_window_bits too;
+//     a server may limit its own window unasked, and must keep to what was
+//     asked (§7.1.2.1), and may limit the client's (§7.1.2.2): websockets
+//     answers with the smaller of the request and its setting (12 by
+//     default, both ways); ws keeps the client's value unless set, and
+//     declines an offer whose server_max_window_bits is below its setting.
 func expectedAsServer(p *peer, gc websocket.CompressionOptions, on bool, pc deflateConfig) string {
-	smwb := peerServerWindow(p)
-	if pc.ServerMaxWindowBits != 0 {
-		smwb = pc.ServerMaxWindowBits
+	g := gc.WindowBits
+	if g == 0 {
+		g = 15
 	}
 	offerNoCtx := !gc.ContextTakeover
+	var smwb, cmwb int
+	if p.name == "python-websockets" {
+		cfgS, cfgC := cmp.Or(pc.ServerMaxWindowBits, 12), cmp.Or(pc.ClientMaxWindowBits, 12)
+		smwb, cmwb = min(g, cfgS), min(g, cfgC)
+	} else {
+		if pc.ServerMaxWindowBits != 0 && g < pc.ServerMaxWindowBits {
+			on = false // ws declines the offer
+		}
+		smwb, cmwb = cmp.Or(pc.ServerMaxWindowBits, g), cmp.Or(pc.ClientMaxWindowBits, g)
+	}
 	return deflateReport(on && !gc.Disabled,
-		offerNoCtx || pc.ServerNoContextTakeover, offerNoCtx || pc.ClientNoContextTakeover, smwb, "15")
+		offerNoCtx || pc.ServerNoContextTakeover, offerNoCtx || pc.ClientNoContextTakeover, smwb, strconv.Itoa(cmwb))
 }
 
 // expectedAsClient is what a peer client configured with pc must agree to
 // with a Go server configured with gc: the Go server without context
 // takeover answers both *_no_context_takeover parameters, and with takeover
-// echoes those offered (§7.1.1); it must accept or decline a
-// server_max_window_bits offer, and accepting means answering a value no
-// larger (§7.1.2.1); it may leave client_max_window_bits out of its answer.
+// echoes those offered (§7.1.1); it accepts a server_max_window_bits offer
+// with a value no larger than asked and than its WindowBits, which it also
+// answers unasked (§7.1.2.1); with a WindowBits below 15 it limits the
+// client's window to it when offered client_max_window_bits, and otherwise
+// leaves it to the client (§7.1.2.2).
 func expectedAsClient(gc websocket.CompressionOptions, on bool, pc deflateConfig) string {
-	smwb, cmwb := 15, "15"
-	if pc.ServerMaxWindowBits != 0 {
-		smwb = pc.ServerMaxWindowBits
+	g := gc.WindowBits
+	if g == 0 {
+		g = 15
 	}
+	smwb, cmwb := min(g, cmp.Or(pc.ServerMaxWindowBits, 15)), "15"
 	if pc.ClientMaxWindowBits != 0 {
 		cmwb = "(?:" + strconv.Itoa(pc.ClientMaxWindowBits) + "|15)"
+	}
+	if g < 15 {
+		cmwb = strconv.Itoa(min(g, cmp.Or(pc.ClientMaxWindowBits, 15)))
 	}
 	noCtx := !gc.ContextTakeover
 	return deflateReport(on && !gc.Disabled,
@@ -183,10 +194,10 @@ func checkWireBytes(t *testing.T, dir string, n int64, random, compressible int,
 func TestClientCompression(t *testing.T) {
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		for _, pc := range peerCompression {
-			s := startPeerServer(t, p, serverConfig{Compress: pc.on, Deflate: serverDeflate(p, pc.config)})
+			s := startPeerServer(t, p, serverConfig{Compress: pc.on, Deflate: &pc.config})
 			for _, gc := range goCompression {
 				t.Run(gc.name+"/"+pc.name, func(t *testing.T) {
-					want := expectedAsServer(p, gc.opts, pc.on, *serverDeflate(p, pc.config))
+					want := expectedAsServer(p, gc.opts, pc.on, pc.config)
 					negotiated := want != "none"
 					sizes, fragments := compressSizes(largeCompressed(gc.opts, pc.name))
 					var read, written atomic.Int64
@@ -311,12 +322,8 @@ func TestServerCompression(t *testing.T) {
 						random += 2 * n // text and binary
 					}
 					checkWireBytes(t, "peer to Go", s.read.Load(), random, 2*compressibleSize, negotiated)
-					// Under a server_max_window_bits limit the Go server may
-					// compress only the messages that fit the window: the
-					// compressible ones here do not.
-					if pc.config.ServerMaxWindowBits == 0 {
-						checkWireBytes(t, "Go to peer", s.written.Load(), random, 2*compressibleSize, negotiated)
-					}
+					// Every window compresses, within its limit.
+					checkWireBytes(t, "Go to peer", s.written.Load(), random, 2*compressibleSize, negotiated)
 					// Fragmented both ways: the peer's messages to the Go echo,
 					// the Go side's streamed ones from /fragmented.
 					if err := runPeerClient(t, p, s.url, map[string]any{

@@ -214,7 +214,8 @@ func compressionCases() []caseDef {
 		}
 	}
 	// Beyond the suite: server_max_window_bits from 9 to 14 (the suite
-	// asks for 8 and 15 only), with message sizes around the window.
+	// asks for 8 and 15 only), with message sizes around the window, every
+	// echo compressed within the window.
 	server := serverRole
 	for _, bits := range []int{9, 10, 11, 12, 13, 14} {
 		for k, noCtx := range []bool{false, true} {
@@ -227,7 +228,27 @@ func compressionCases() []caseDef {
 					pmd:     dp,
 					onlyIn:  &server,
 					timeout: 30 * time.Second,
-					run:     pmdEchoN(json, size, 0, min(10, messageCount(size))),
+					run:     pmdEchoN(json, size, 0, min(10, messageCount(size)), true),
+				})
+			}
+		}
+	}
+	// The same in the client role: the harness's server limits the
+	// client's window with client_max_window_bits, as the suite's accept3
+	// to accept6 do for 8 and 15 bits.
+	client := clientRole
+	for _, bits := range []int{9, 10, 11, 12, 13, 14} {
+		for k, noCtx := range []bool{false, true} {
+			dp := &pmdCase{accept: acceptIf(acceptsBits, noCtx, bits)}
+			sizes := []int{64, 1<<bits - 1, 1 << bits, 1<<bits + 1, 4 << bits, 65536}
+			for i, size := range sizes {
+				cs = append(cs, caseDef{
+					id:      fmt.Sprintf("x13.%d.w%d.%d", 4+2*k, bits, i+1),
+					desc:    fmt.Sprintf("(not in the suite) send %d compressed messages of %d bytes; answer client_max_window_bits=%d, client_no_context_takeover %v", min(10, messageCount(size)), size, bits, noCtx),
+					pmd:     dp,
+					onlyIn:  &client,
+					timeout: 30 * time.Second,
+					run:     pmdEchoN(json, size, 0, min(10, messageCount(size)), true),
 				})
 			}
 		}
@@ -315,10 +336,12 @@ func compressFinal(msg []byte) []byte {
 }
 
 func pmdEcho(td testData, size, frag int) func(p *peer) {
-	return pmdEchoN(td, size, frag, messageCount(size))
+	return pmdEchoN(td, size, frag, messageCount(size), false)
 }
 
-func pmdEchoN(td testData, size, frag, count int) func(p *peer) {
+// pmdEchoN sends count messages and checks their echoes; with strict, an
+// echo that comes uncompressed fails the case (the suite only notes it).
+func pmdEchoN(td testData, size, frag, count int, strict bool) func(p *peer) {
 	op := byte(opText)
 	if td.binary {
 		op = opBinary
@@ -336,6 +359,9 @@ func pmdEchoN(td testData, size, frag, count int) func(p *peer) {
 			if e := p.expectMessage(op, msg); !e.compressed {
 				plain++
 			}
+		}
+		if plain > 0 && strict {
+			p.failf("%d of %d echoes came uncompressed", plain, count)
 		}
 		if plain > 0 {
 			p.notef("%d of %d echoes came uncompressed", plain, count)
