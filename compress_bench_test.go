@@ -3,9 +3,12 @@ package websocket
 import (
 	"bytes"
 	"compress/flate"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math/rand"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -13,7 +16,7 @@ import (
 var benchCompressSizes = []struct {
 	name string
 	n    int
-}{{"1KiB", 1 << 10}, {"64KiB", 64 << 10}}
+}{{"128B", 128}, {"1KiB", 1 << 10}, {"64KiB", 64 << 10}}
 
 // BenchmarkDeflate compresses one JSON-like message from a fresh state, as
 // every message is without context takeover, with this package's encoder
@@ -289,4 +292,71 @@ func germanish(n int, seed int64) []byte {
 		b = append(b, " \n"[btoi(r.Intn(12) == 0)])
 	}
 	return b[:n]
+}
+
+// zlibScript compresses the length-prefixed messages on its stdin with
+// zlib, as a permessage-deflate sender does (a sync flush per message, its
+// 4-byte tail removed), and prints the compressed total.
+const zlibScript = `
+import struct, sys, zlib
+bits, level, takeover = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+data, i, total, c = sys.stdin.buffer.read(), 0, 0, None
+while i < len(data):
+    n = struct.unpack("<I", data[i:i+4])[0]
+    m = data[i+4:i+4+n]
+    i += 4 + n
+    if c is None or not takeover:
+        c = zlib.compressobj(level, zlib.DEFLATED, -bits)
+    out = c.compress(m) + c.flush(zlib.Z_SYNC_FLUSH)
+    total += len(out) - 4
+print(total)
+`
+
+// BenchmarkZlibRatio reports, as "ratio", what zlib (through python3, at
+// level 1 and at its default level 6) compresses BenchmarkDeflateStream's
+// workloads to within windows of 9, 12 and 15 bits: the reference for this
+// package's encoder at the same windows. Its time is python's. Run it with
+// -benchtime=1x.
+func BenchmarkZlibRatio(b *testing.B) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		b.Skip("python3 not found")
+	}
+	for _, w := range []struct {
+		name string
+		msgs [][]byte
+	}{
+		{"chat", chatMessages(3000, 1)},
+		{"json4KiB", cuts(jsonish(400<<10, 2), 4096, 100)},
+		{"text4KiB", cuts(germanish(400<<10, 3), 4096, 100)},
+	} {
+		var in bytes.Buffer
+		total := 0
+		for _, m := range w.msgs {
+			in.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(m))))
+			in.Write(m)
+			total += len(m)
+		}
+		for _, takeover := range []bool{false, true} {
+			for _, level := range []int{1, 6} {
+				for _, bits := range []int{9, 12, 15} {
+					b.Run(fmt.Sprintf("%s/takeover=%v/zlib%d/bits=%d", w.name, takeover, level, bits), func(b *testing.B) {
+						var n int
+						for b.Loop() {
+							cmd := exec.Command(python, "-c", zlibScript, strconv.Itoa(bits), strconv.Itoa(level), map[bool]string{false: "0", true: "1"}[takeover])
+							cmd.Stdin = bytes.NewReader(in.Bytes())
+							out, err := cmd.Output()
+							if err != nil {
+								b.Fatal(err)
+							}
+							if n, err = strconv.Atoi(strings.TrimSpace(string(out))); err != nil {
+								b.Fatal(err)
+							}
+						}
+						b.ReportMetric(float64(n)/float64(total), "ratio")
+					})
+				}
+			}
+		}
+	}
 }
