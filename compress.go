@@ -31,7 +31,9 @@ type CompressionOptions struct {
 	// Level is a compress/flate level, from flate.BestSpeed to
 	// flate.BestCompression, or flate.HuffmanOnly, which compresses with
 	// Huffman codes alone. Messages are compressed by this package's own
-	// encoder, which searches as hard at every other level. 0 means
+	// encoder, which has two efforts: flate.BestSpeed, as fast as
+	// compress/flate's, and every other level, about twice its CPU on long
+	// messages for 5-15% less output (BenchmarkDeflate). 0 means
 	// DefaultCompressionLevel; an invalid level also falls back to it.
 	Level int
 
@@ -53,8 +55,8 @@ type CompressionOptions struct {
 }
 
 // DefaultCompressionLevel is the compression level unless CompressionOptions
-// says otherwise: LZ77 and Huffman codes, as every level but
-// flate.HuffmanOnly (see CompressionOptions.Level).
+// says otherwise: the faster effort of the encoder (see
+// CompressionOptions.Level).
 const DefaultCompressionLevel = flate.BestSpeed
 
 // DefaultCompressionThreshold is the payload size below which messages are

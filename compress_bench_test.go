@@ -20,7 +20,8 @@ var benchCompressSizes = []struct {
 
 // BenchmarkDeflate compresses one JSON-like message from a fresh state, as
 // every message is without context takeover, with this package's encoder
-// (32 KiB window, the default level and Huffman codes only) and with
+// (32 KiB window, at BestSpeed, at any other level and with Huffman codes
+// only) and with
 // compress/flate from a pooled writer at BestSpeed (what this package used)
 // and at its default level 6, zlib's. "ratio" is compressed/original.
 func BenchmarkDeflate(b *testing.B) {
@@ -32,7 +33,8 @@ func BenchmarkDeflate(b *testing.B) {
 			name string
 			make func() streamCompressor
 		}{
-			{"ours", func() streamCompressor { return ourStream(15, DefaultCompressionLevel, false) }},
+			{"ours1", func() streamCompressor { return ourStream(15, flate.BestSpeed, false) }},
+			{"ours6", func() streamCompressor { return ourStream(15, flate.DefaultCompression, false) }},
 			{"ours-huffman", func() streamCompressor { return ourStream(15, flate.HuffmanOnly, false) }},
 			{"flate1", func() streamCompressor { return flateStream(flate.BestSpeed, false) }},
 			{"flate6", func() streamCompressor { return flateStream(flate.DefaultCompression, false) }},
@@ -228,9 +230,9 @@ func ourStream(bits, level int, takeover bool) streamCompressor {
 }
 
 // BenchmarkDeflateStream compresses streams of messages with this package's
-// encoder at windows of 9, 12 and 15 bits and with compress/flate (32 KiB
-// window) at BestSpeed, the level this package used, and at its default
-// level 6, zlib's: chat events of the chat example, and the conformance
+// encoder at windows of 9, 12 and 15 bits, at BestSpeed (ours1) and at any
+// other level (ours6), and with compress/flate (32 KiB window) at BestSpeed,
+// the level this package used, and at its default level 6, zlib's: chat events of the chat example, and the conformance
 // suite's kinds of payload (JSON and text cut into 4 KiB messages). "ratio"
 // is compressed/original over the whole stream, made once, from a fresh
 // state; the time is per message.
@@ -249,9 +251,14 @@ func BenchmarkDeflateStream(b *testing.B) {
 	}{
 		{"flate1", func(t bool) streamCompressor { return flateStream(flate.BestSpeed, t) }},
 		{"flate6", func(t bool) streamCompressor { return flateStream(flate.DefaultCompression, t) }},
-		{"bits=9", func(t bool) streamCompressor { return ourStream(9, DefaultCompressionLevel, t) }},
-		{"bits=12", func(t bool) streamCompressor { return ourStream(12, DefaultCompressionLevel, t) }},
-		{"bits=15", func(t bool) streamCompressor { return ourStream(15, DefaultCompressionLevel, t) }},
+	}
+	for _, level := range []int{flate.BestSpeed, 6} {
+		for _, bits := range []int{9, 12, 15} {
+			impls = append(impls, struct {
+				name string
+				make func(takeover bool) streamCompressor
+			}{fmt.Sprintf("ours%d/bits=%d", level, bits), func(t bool) streamCompressor { return ourStream(bits, level, t) }})
+		}
 	}
 	for _, w := range workloads {
 		in := 0

@@ -16,8 +16,10 @@ import (
 // window of history and a small hash table instead of a whole compressor.
 // Decompression stays with compress/flate's reader (compress.go).
 //
-// LZ77 is greedy, as compress/flate's BestSpeed: one candidate per hash of 4
-// bytes. The table holds the low 16 bits of stream positions, so it needs no
+// LZ77 finds matches through a table of the last four positions seen with
+// each hash of 4 bytes: at flate.BestSpeed it tries the most recent only,
+// greedily, as compress/flate's BestSpeed; at other levels it tries all four
+// and matches lazily, much as zlib's middle levels. The table holds the low 16 bits of stream positions, so it needs no
 // clearing between messages or connections: a candidate is used only when
 // its distance lies within both the window and the bytes at hand, and its
 // bytes match, so a stale entry costs a miss, never a wrong reference. Each
@@ -58,6 +60,7 @@ type encoder struct {
 	window   int // farthest back-reference allowed: 1<<bits
 	level    int // flate.HuffmanOnly: no back-references at all
 	takeover bool
+	effort   effort
 
 	// Kept between messages with context takeover, nil without.
 	hist  []byte // the last window bytes of input, and room for short messages
@@ -103,8 +106,28 @@ type huffCode struct {
 	len  [288]uint8
 }
 
+// effort is how hard the encoder looks for matches.
+type effort struct {
+	ways      int // candidates tried per position, of encWays
+	lazyBelow int // matches shorter than this are tried one byte on
+	insertEnd int // positions of a match inserted at each end
+}
+
+var (
+	// fastEffort, flate.BestSpeed, tries the last position seen with each
+	// hash, as compress/flate's BestSpeed and zlib's level 1 do.
+	fastEffort = effort{ways: 1, lazyBelow: 0, insertEnd: 4}
+	// thoroughEffort, every other level, tries four and matches lazily,
+	// as zlib's levels 4 to 9 do with longer chains.
+	thoroughEffort = effort{ways: encWays, lazyBelow: 16, insertEnd: 16}
+)
+
 func newEncoder(bits, level int, takeover bool) encoder {
-	return encoder{window: 1 << bits, level: level, takeover: takeover}
+	e := encoder{window: 1 << bits, level: level, takeover: takeover, effort: thoroughEffort}
+	if level == flate.BestSpeed {
+		e.effort = fastEffort
+	}
+	return e
 }
 
 // begin starts a message whose compressed bytes go to w after each block, or,
@@ -240,15 +263,22 @@ func (e *encoder) compress(end int) {
 			continue
 		}
 		// Lazy matching, as zlib's levels 4 to 9: a longer match one
-		// byte on wins over this one.
-		if n < 32 && i+1+encMinMatch <= end {
+		// byte on wins over a short one.
+		if n < e.effort.lazyBelow && i+1+encMinMatch <= end {
 			if n2, dist2 := e.find(buf, i+1, end); n2 > n {
 				i, n, dist = i+1, n2, dist2
 			}
 		}
 		e.literals(buf[lit:i], lit)
 		e.match(n, dist, i)
-		for j := i + 1; j < i+n && j+encMinMatch <= end; j++ {
+		// The positions inside a match become candidates too: all of a
+		// short one, the ends of a long one, where repeats of the text
+		// before and after it start.
+		last, ends := min(i+n, end-encMinMatch+1), e.effort.insertEnd
+		for j := i + 1; j < last; j++ {
+			if j == i+ends && last-j > ends {
+				j = last - ends
+			}
 			e.insert(buf, j)
 		}
 		i += n
@@ -265,7 +295,7 @@ func (e *encoder) find(buf []byte, i, end int) (n, dist int) {
 	pos := uint16(e.off + uint32(i))
 	limit := min(e.window, i)
 	stop := buf[i+encMinMatch : min(end, i+encMaxMatch)]
-	for _, c := range b {
+	for _, c := range b[:e.effort.ways] {
 		d := int(pos - c)
 		if d == 0 || d > limit || load32(buf, i-d) != x {
 			continue
