@@ -313,3 +313,29 @@ func BenchmarkWritePreparedMessage(b *testing.B) {
 		}
 	}
 }
+
+// TestPreparedMessageFramePerWindow checks that connections compressing
+// within different windows share one frame per window, each of which the
+// peer decodes, and none refers past its window (RFC 7692 §7.1.2).
+func TestPreparedMessageFramePerWindow(t *testing.T) {
+	msg := jsonish(20000, 3)
+	pm, _ := NewPreparedMessage(OpText, msg)
+	for _, bits := range []int{9, 15, 9, 12} {
+		frame, err := pm.deflatedFrame(DefaultCompressionLevel, bits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, n, err := ParseHeader(frame)
+		if err != nil || !h.Rsv1 {
+			t.Fatalf("%d bits: header %+v, %v", bits, h, err)
+		}
+		payload := frame[n:]
+		if got := decodeStream(t, [][]byte{payload}, false)[0]; !bytes.Equal(got, msg) {
+			t.Fatalf("%d bits: frame decodes to %d bytes, want %d", bits, len(got), len(msg))
+		}
+		checkWindow(t, [][]byte{payload}, false, bits)
+	}
+	if n := deflatedCount(pm); n != 3 {
+		t.Fatalf("%d frames made for windows of 9, 12 and 15 bits, want 3", n)
+	}
+}
