@@ -387,8 +387,18 @@ func (p *peer) next(d time.Duration) event {
 	}
 }
 
+// echoTimeout is how long to wait for the echo of a message of n bytes:
+// eventTimeout, and under the race detector, which slows the testee's
+// compression several times over, a second more per 32 KiB.
+func echoTimeout(n int) time.Duration {
+	if !raceEnabled {
+		return eventTimeout
+	}
+	return eventTimeout + time.Duration(n/(32<<10))*time.Second
+}
+
 func (p *peer) expectMessage(op byte, want []byte) event {
-	e := p.next(eventTimeout)
+	e := p.next(echoTimeout(len(want)))
 	if e.kind != evMessage {
 		p.failf("want the echo, a %s message of %d bytes %s; got %v", opName(op), len(want), quote(want), e)
 	}
