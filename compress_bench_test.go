@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"net"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -365,5 +367,50 @@ func BenchmarkZlibRatio(b *testing.B) {
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkBusyConnMemory reports the heap each Conn holds ("B/conn") while
+// it is in the middle of writing a compressed message through NextWriter,
+// with context takeover both ways: its idle state and the encoder's scratch
+// space, taken from a pool for the message. Run it with -benchtime=1x.
+func BenchmarkBusyConnMemory(b *testing.B) {
+	for _, bits := range []int{15, 9} {
+		b.Run(fmt.Sprintf("deflate-takeover-bits=%d", bits), func(b *testing.B) {
+			p := &deflateParams{writeWindowBits: bits, readWindowBits: bits, level: DefaultCompressionLevel, writeTakeover: true, readTakeover: true}
+			var perConn float64
+			for b.Loop() {
+				const n = 200
+				msg := jsonish(1024, 3)
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				conns := make([]*Conn, n)
+				writers := make([]io.WriteCloser, n)
+				var pipes []net.Conn
+				for i := range conns {
+					a, z := net.Pipe()
+					pipes = append(pipes, a, z)
+					conns[i] = newConn(a, nil, true, connConfig{deflate: p})
+					w, err := conns[i].NextWriter(OpText)
+					if err != nil {
+						b.Fatal(err)
+					}
+					w.Write(msg) // held by the encoder until Close
+					writers[i] = w
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perConn = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+				for _, nc := range pipes {
+					nc.Close()
+				}
+				for _, w := range writers {
+					w.Close()
+				}
+			}
+			b.ReportMetric(perConn, "B/conn")
+		})
 	}
 }
