@@ -524,7 +524,9 @@ func TestConnNoDataFrameAfterClose(t *testing.T) {
 	p, c := newRawPeer(t, tcpConns, true, connConfig{closeTimeout: time.Second})
 	var wg sync.WaitGroup
 	for range 4 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for i := 0; i < 10000; i++ {
 				if err := c.WriteMessage(OpBinary, make([]byte, 100)); err != nil {
 					if !errors.Is(err, ErrClosed) {
@@ -533,7 +535,7 @@ func TestConnNoDataFrameAfterClose(t *testing.T) {
 					return
 				}
 			}
-		})
+		}()
 	}
 	closed := make(chan error, 1)
 	go func() {
@@ -568,7 +570,8 @@ func TestConnConcurrentClose(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
 	for range 3 {
-		wg.Go(func() { errs <- cli.Close(StatusNormalClosure, "") })
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- cli.Close(StatusNormalClosure, "") }()
 	}
 	wg.Wait()
 	close(errs)

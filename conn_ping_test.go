@@ -82,13 +82,15 @@ func TestConnPing(t *testing.T) {
 	// Several at once, each answered by its own pong.
 	var wg sync.WaitGroup
 	for range 8 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 			defer cancel()
 			if _, err := cli.Ping(ctx); err != nil {
 				t.Error(err)
 			}
-		})
+		}()
 	}
 	wg.Wait()
 }

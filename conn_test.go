@@ -359,7 +359,9 @@ func TestConnConcurrentWritersNeverInterleave(t *testing.T) {
 	readLoop(cli) // takes the server's pongs
 	var wg sync.WaitGroup
 	for id := range writers {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for seq := range perWriter {
 				p := msgPayload(id, seq)
 				var err error
@@ -383,7 +385,7 @@ func TestConnConcurrentWritersNeverInterleave(t *testing.T) {
 					return
 				}
 			}
-		})
+		}()
 	}
 	stopPings := make(chan struct{})
 	pingsDone := make(chan struct{})

@@ -383,10 +383,12 @@ func ExampleGroup() {
 	codes := make([]websocket.StatusCode, len(clients))
 	var reading sync.WaitGroup
 	for i, c := range clients {
-		reading.Go(func() {
+		reading.Add(1)
+		go func() {
+			defer reading.Done()
 			_, _, err := c.ReadMessage()
 			codes[i] = websocket.CloseStatus(err)
-		})
+		}()
 	}
 	srv.Config.Shutdown(ctx)                    // runs room.Shutdown, which closes with 1001
 	fmt.Println(room.Shutdown(ctx), room.Len()) // waits until they are closed

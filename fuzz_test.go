@@ -251,12 +251,15 @@ func fuzzConn(t *testing.T, data []byte, server bool, cfg connConfig) {
 	a, b := net.Pipe()
 	c := newConn(b, nil, server, cfg)
 	var wg sync.WaitGroup
-	wg.Go(func() { io.Copy(io.Discard, a) })
-	wg.Go(func() {
+	wg.Add(1)
+	go func() { defer wg.Done(); io.Copy(io.Discard, a) }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
 		a.SetWriteDeadline(time.Now().Add(testTimeout))
 		a.Write(data)
 		a.Close()
-	})
+	}()
 	c.SetReadDeadline(time.Now().Add(testTimeout))
 	done := make(chan struct{})
 	go func() {

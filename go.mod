@@ -1,3 +1,3 @@
 module github.com/fullduplex/websocket
 
-go 1.26
+go 1.24

@@ -25,13 +25,17 @@ func BenchmarkGroupBroadcast(b *testing.B) {
 				b.Fatal(err)
 			}
 			var handlers sync.WaitGroup
-			handlers.Go(func() {
+			handlers.Add(1)
+			go func() {
+				defer handlers.Done()
 				for {
 					nc, err := ln.Accept()
 					if err != nil {
 						return
 					}
-					handlers.Go(func() {
+					handlers.Add(1)
+					go func() {
+						defer handlers.Done()
 						c, err := AcceptConn(nc, nil, &AcceptOptions{Compression: CompressionOptions{Disabled: true}})
 						if err != nil {
 							nc.Close()
@@ -46,9 +50,9 @@ func BenchmarkGroupBroadcast(b *testing.B) {
 								return
 							}
 						}
-					})
+					}()
 				}
-			})
+			}()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			got := make(chan int, members)
@@ -59,7 +63,9 @@ func BenchmarkGroupBroadcast(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer c.CloseNow()
-				readers.Go(func() {
+				readers.Add(1)
+				go func() {
+					defer readers.Done()
 					var buf []byte
 					n := 0
 					for {
@@ -72,7 +78,7 @@ func BenchmarkGroupBroadcast(b *testing.B) {
 							got <- n
 						}
 					}
-				})
+				}()
 			}
 			for g.Len() < members && ctx.Err() == nil {
 				time.Sleep(time.Millisecond)

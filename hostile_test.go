@@ -144,7 +144,9 @@ func TestHostilePingFloodWithoutReadingIsDropped(t *testing.T) {
 			a, c := stuckPeer(t, closeTimeout)
 			ping := fromClient(true, OpPing, strings.Repeat("p", MaxControlPayload))
 			var flood sync.WaitGroup
-			flood.Go(func() {
+			flood.Add(1)
+			go func() {
+				defer flood.Done()
 				// Bounded: 10 s or 64 MiB of pings, far more than it takes.
 				a.SetWriteDeadline(time.Now().Add(10 * time.Second))
 				burst := bytes.Repeat(ping, 512)
@@ -157,7 +159,7 @@ func TestHostilePingFloodWithoutReadingIsDropped(t *testing.T) {
 						return
 					}
 				}
-			})
+			}()
 			start := time.Now()
 			res := make(chan error, 1)
 			go func() {
