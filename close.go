@@ -102,6 +102,37 @@ func CloseStatus(err error) StatusCode {
 	return 0
 }
 
+// IsNormalClose reports whether err, returned by a read, is the end of a
+// connection that closed as planned rather than a failure:
+//
+//   - the peer's Close frame with StatusNormalClosure, StatusGoingAway or no
+//     code (StatusNoStatusReceived, what a browser's close() sends), or
+//   - the end of the connection after this side closed it with Close or
+//     CloseNow, whether or not the peer answered with a Close frame.
+//
+// Anything else is a failure worth logging: another close code, a
+// connection that ended without a closing handshake (1006), a protocol
+// violation by the peer, a read deadline, or a keep-alive that dropped an
+// unresponsive peer. The loop that reads a connection ends with
+//
+//	if err != nil {
+//		if !websocket.IsNormalClose(err) {
+//			log.Printf("connection failed: %v", err)
+//		}
+//		return
+//	}
+func IsNormalClose(err error) bool {
+	switch CloseStatus(err) {
+	case StatusNormalClosure, StatusGoingAway, StatusNoStatusReceived:
+		return true
+	}
+	return errors.Is(err, errLocalClose)
+}
+
+// errLocalClose is wrapped by the errors of reads that end because this side
+// closed the connection (IsNormalClose).
+var errLocalClose = fmt.Errorf("%w by this side", ErrClosed)
+
 var (
 	// ErrClosed is wrapped by the error a write returns once the connection is
 	// closing or closed, and by reads after a closure that had no Close frame.
@@ -208,6 +239,7 @@ func (c *Conn) CloseNow() error {
 		<-c.Done() // over HTTP/2, the stream is left alone once it returns
 		return ErrClosed
 	}
+	c.byApp.Store(true)
 	c.closeTCP()
 	return nil
 }

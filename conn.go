@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,13 +44,14 @@ type connConfig struct {
 // Close frame is answered and ends the connection. Ping therefore needs some
 // goroutine to be reading.
 type Conn struct {
-	// Fields are ordered to leave no padding: the Conn fits the 576-byte
-	// size class with 8 bytes to spare, so an idle connection pays no
-	// more than that for it (the idle workload of benchmarks/).
+	// Fields are ordered to leave no padding: the Conn fills the 576-byte
+	// size class exactly, so an idle connection pays no more than that
+	// for it (the idle workload of benchmarks/).
 	nc           net.Conn
 	br           *bufio.Reader
 	subprotocol  string
 	closeTimeout time.Duration
+	resp         *http.Response // Dial's 101 response; nil on a server
 
 	// Read side: guarded by readMu, held by the one reader (or by Close
 	// when no reader is active).
@@ -81,8 +83,9 @@ type Conn struct {
 	msgMu     sync.Mutex
 	frameMu   sync.Mutex
 	closeSent atomic.Bool
-	midFrames bool   // a message's first frames are out, not its last; frameMu
-	wbuf      []byte // MaxHeaderSize bytes of room, then the payload buffer; msgMu
+	midFrames bool        // a message's first frames are out, not its last; frameMu
+	byApp     atomic.Bool // closed by CloseNow (IsNormalClose); here, it fills padding
+	wbuf      []byte      // MaxHeaderSize bytes of room, then the payload buffer; msgMu
 	wbufSize  int
 	mw        messageWriter
 	werr      error                                   // sticky; frameMu
@@ -158,11 +161,18 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // connection with StatusMessageTooBig, without reading the rest of it.
 func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
 
-// SetDeadline sets the read and write deadlines, as net.Conn does. A read or
-// write that times out leaves the Conn unusable in that direction.
+// SetDeadline sets the read and write deadlines, as net.Conn does. A write
+// that times out leaves the Conn unusable for writing; for reads, see
+// SetReadDeadline.
 func (c *Conn) SetDeadline(t time.Time) error { return c.nc.SetDeadline(t) }
 
-// SetReadDeadline sets the deadline for reads, as net.Conn does.
+// SetReadDeadline sets the deadline for reads, as net.Conn does. A read that
+// times out while waiting for the next message, before any byte of it has
+// arrived, returns an error for which os.ErrDeadlineExceeded is true and
+// leaves the Conn readable: set a later deadline and read again, as a server
+// polling idle clients does. A timeout anywhere else, inside a message or
+// inside a frame header, leaves the stream in mid-frame and fails every
+// later read.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
 
 // SetWriteDeadline sets the deadline for writes, as net.Conn does.
@@ -427,6 +437,13 @@ func (c *Conn) nextDataFrame() error {
 func (c *Conn) readHeader() (Header, error) {
 	b, err := c.br.Peek(2)
 	if err != nil {
+		if len(b) == 0 && c.rOp == 0 && isTimeout(err) && !c.isClosed() {
+			// Between messages with no byte of the next frame arrived:
+			// nothing is lost, so the read side stays usable
+			// (SetReadDeadline). bufio.Reader clears a read error once
+			// it has returned it, so the next read tries the network again.
+			return Header{}, fmt.Errorf("websocket: read: %w", err)
+		}
 		return Header{}, c.readFailed(err)
 	}
 	n := headerSize(b[1])
@@ -504,7 +521,13 @@ func (c *Conn) handleControl(h Header) error {
 
 // readFailed records a failure of the underlying connection while reading.
 func (c *Conn) readFailed(err error) error {
+	// This side sent a Close frame (Close) or closed the connection
+	// (CloseNow): the connection ending now, even without the peer's
+	// Close frame, is the end that was asked for (IsNormalClose).
+	local := c.closeSent.Load() || c.byApp.Load()
 	switch {
+	case local && (c.isClosed() || err == io.EOF):
+		err = fmt.Errorf("%w: %w", errLocalClose, err)
 	case c.isClosed():
 		err = fmt.Errorf("%w: %w", ErrClosed, err)
 	case err == io.EOF:
