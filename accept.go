@@ -21,8 +21,15 @@ type AcceptOptions struct {
 	// Subprotocols lists the application protocols the server speaks, most
 	// preferred first. The first one the client also offers is selected
 	// (RFC 6455 §4.2.2 item 5.4); when none matches, the response names no
-	// subprotocol and the client decides whether to go on.
+	// subprotocol and the client decides whether to go on, unless
+	// RequireSubprotocol is set. Subprotocols(r) lists what a client offers.
 	Subprotocols []string
+
+	// RequireSubprotocol refuses a handshake that offers none of
+	// Subprotocols with 400 Bad Request, naming the subprotocols the server
+	// speaks, instead of going on with none. RFC 6455 leaves the status to
+	// the server (§4.2.2); 400 is what most servers send.
+	RequireSubprotocol bool
 
 	// OriginPatterns lists further origins allowed to connect, as path.Match
 	// patterns matched against the origin's host[:port], lowercased:
@@ -63,7 +70,11 @@ type AcceptOptions struct {
 	// means DefaultBufferSize.
 	ReadBufferSize, WriteBufferSize int
 
-	// PingInterval, if positive, makes the Conn ping the peer that often.
+	// PingInterval, if positive, makes the Conn ping the peer that often
+	// and close the connection when a pong does not come back within the
+	// interval. Pongs are seen only while some goroutine reads the Conn: a
+	// Conn the application only writes to must call Conn.CloseRead, or it
+	// is dropped after the first interval however healthy the peer.
 	PingInterval time.Duration
 
 	// CloseTimeout bounds the wait for the peer's Close frame in Conn.Close;
@@ -163,7 +174,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		http.Error(w, "websocket: cannot take over the connection", http.StatusInternalServerError)
-		return nil, fmt.Errorf("websocket: accept: %w", err)
+		return nil, hijackError(w, err)
 	}
 	// The server's read and write timeouts must not outlive the handshake:
 	// a WebSocket connection is long-lived and has deadlines of its own.
@@ -291,7 +302,10 @@ func checkRequest(r *http.Request, o *AcceptOptions) (string, *refusal) {
 		return bad("handshake request must have no body")
 	}
 	if !originAllowed(r, o) {
-		return "", &refusal{status: http.StatusForbidden, reason: "origin not allowed"}
+		return "", originRefusal(r)
+	}
+	if o.RequireSubprotocol && selectSubprotocol(r.Header, o.Subprotocols) == "" {
+		return bad(fmt.Sprintf("no offered subprotocol is spoken here; offer one of %q", o.Subprotocols))
 	}
 	return key, nil
 }

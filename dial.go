@@ -34,6 +34,13 @@ type DialOptions struct {
 	// replaces the Host taken from the URL.
 	Header http.Header
 
+	// Jar, if not nil, supplies the cookies sent with the handshake (added
+	// to any Cookie in Header) and stores those the server sets with
+	// Set-Cookie, in the 101 response or in a refusal, as an http.Client
+	// with this Jar would: the URL given to the jar has scheme http for ws
+	// and https for wss, so that Secure cookies go over wss only.
+	Jar http.CookieJar
+
 	// Subprotocols lists the application protocols offered to the server,
 	// in order of preference (RFC 6455 §4.1 item 10).
 	Subprotocols []string
@@ -67,7 +74,11 @@ type DialOptions struct {
 	// means DefaultBufferSize.
 	ReadBufferSize, WriteBufferSize int
 
-	// PingInterval, if positive, makes the Conn ping the peer that often.
+	// PingInterval, if positive, makes the Conn ping the peer that often
+	// and close the connection when a pong does not come back within the
+	// interval. Pongs are seen only while some goroutine reads the Conn: a
+	// Conn the application only writes to must call Conn.CloseRead, or it
+	// is dropped after the first interval however healthy the peer.
 	PingInterval time.Duration
 
 	// CloseTimeout bounds the wait for the peer's Close frame in Conn.Close;
@@ -108,7 +119,8 @@ const maxResponseHeaderBytes = 16 << 10
 //
 // ctx bounds the dial and the handshake, not the returned Conn. When the
 // server answers with something other than a valid 101 response the error is
-// a *HandshakeError.
+// a *HandshakeError, which carries the response's status, headers and the
+// start of its body. The 101 response itself is the Conn's Response.
 //
 // Dial sends no Origin unless opts.Header has one: RFC 6455 §4.1 item 8
 // asks it of browsers only. Nor does it queue handshakes to the same
@@ -124,6 +136,9 @@ func Dial(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, error) 
 		return nil, err
 	}
 	key := newKey()
+	if opts.Jar != nil {
+		opts = withJarCookies(opts, u)
+	}
 	req, err := buildRequest(u, key, opts)
 	if err != nil {
 		return nil, err
@@ -204,6 +219,11 @@ func handshake(ctx context.Context, raw net.Conn, proxyURL *url.URL, u *url.URL,
 		return nil, fmt.Errorf("websocket: dial %s: reading response: %w", u.Host, err)
 	}
 	br = connReader(br, lim, nil, nc)
+	if opts.Jar != nil {
+		if rc := resp.Cookies(); len(rc) > 0 {
+			opts.Jar.SetCookies(httpURL(u), rc)
+		}
+	}
 	cfg := connConfig{
 		readLimit:       opts.ReadLimit,
 		readBufferSize:  opts.ReadBufferSize,
@@ -218,7 +238,47 @@ func handshake(ctx context.Context, raw net.Conn, proxyURL *url.URL, u *url.URL,
 		return nil, fmt.Errorf("websocket: dial %s: %w", u.Host, err)
 	}
 	// br may already hold the server's first frames.
-	return newConn(nc, br, false, cfg), nil
+	c := newConn(nc, br, false, cfg)
+	resp.Body = http.NoBody // what follows the 101 are frames, the Conn's
+	c.resp = resp
+	return c, nil
+}
+
+// Response returns the server's 101 response to Dial: its status and
+// headers (Set-Cookie, rate limits, session ids...), with an empty Body.
+// It returns nil for a server's Conn.
+func (c *Conn) Response() *http.Response { return c.resp }
+
+// httpURL returns u with the HTTP scheme of the same security, as cookie
+// jars and proxy functions expect.
+func httpURL(u *url.URL) *url.URL {
+	hu := *u
+	hu.Scheme = "http"
+	if u.Scheme == "wss" {
+		hu.Scheme = "https"
+	}
+	return &hu
+}
+
+// withJarCookies returns a copy of opts whose Header carries the cookies
+// opts.Jar has for u, after those Header already had.
+func withJarCookies(opts *DialOptions, u *url.URL) *DialOptions {
+	cookies := opts.Jar.Cookies(httpURL(u))
+	if len(cookies) == 0 {
+		return opts
+	}
+	o := *opts
+	o.Header = opts.Header.Clone()
+	if o.Header == nil {
+		o.Header = http.Header{}
+	}
+	parts := o.Header.Values("Cookie")
+	for _, ck := range cookies {
+		parts = append(parts, ck.Name+"="+ck.Value)
+	}
+	// RFC 6265 §5.4: one Cookie header, pairs separated by "; ".
+	o.Header.Set("Cookie", strings.Join(parts, "; "))
+	return &o
 }
 
 // readResponse reads the response to the handshake, skipping interim 1xx

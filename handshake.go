@@ -81,6 +81,15 @@ func headerList(h http.Header, name string) []string {
 	return list
 }
 
+// Subprotocols returns the subprotocols a client's handshake request
+// offers, in the client's order of preference (RFC 6455 §4.1 item 10), or
+// nil. A reverse proxy forwards them to the backend with
+// DialOptions.Subprotocols, then accepts the client with the one the
+// backend chose as the only entry of AcceptOptions.Subprotocols.
+func Subprotocols(r *http.Request) []string {
+	return headerList(r.Header, "Sec-WebSocket-Protocol")
+}
+
 // headerHasToken reports whether token, compared case-insensitively, is an
 // element of h's name lists.
 func headerHasToken(h http.Header, name, token string) bool {

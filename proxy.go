@@ -45,12 +45,7 @@ func proxyFor(u *url.URL, opts *DialOptions) (*url.URL, error) {
 	}
 	// Proxy functions, http.ProxyFromEnvironment first, choose by the HTTP
 	// scheme: a ws URL goes where http traffic goes, wss where https does.
-	hu := *u
-	hu.Scheme = "http"
-	if u.Scheme == "wss" {
-		hu.Scheme = "https"
-	}
-	p, err := proxy(&http.Request{Method: http.MethodGet, URL: &hu, Header: http.Header{}, Host: u.Host})
+	p, err := proxy(&http.Request{Method: http.MethodGet, URL: httpURL(u), Header: http.Header{}, Host: u.Host})
 	if err != nil {
 		return nil, fmt.Errorf("websocket: finding proxy: %w", err)
 	}
