@@ -56,9 +56,21 @@ type DialOptions struct {
 
 	// Proxy returns the proxy for a request (whose URL has scheme http for
 	// ws and https for wss), or nil for none; nil Proxy means
-	// http.ProxyFromEnvironment. Only http:// proxies are supported: Dial
-	// asks them for a tunnel with CONNECT, sending the proxy URL's user
-	// information as Basic Proxy-Authorization.
+	// http.ProxyFromEnvironment, which reads HTTP_PROXY for ws, HTTPS_PROXY
+	// for wss and NO_PROXY (but not ALL_PROXY, as net/http does not), and
+	// never proxies localhost or loopback addresses. Use http.ProxyURL for
+	// a fixed proxy. The proxy URL's scheme says how to ask for a tunnel:
+	//
+	//   - http: a CONNECT request (RFC 9110 §9.3.6), with the URL's user
+	//     information as Basic Proxy-Authorization;
+	//   - https: the same, through TLS to the proxy, whose certificate is
+	//     checked against TLSConfig for the proxy's host name;
+	//   - socks5 and socks5h: SOCKS version 5 (RFC 1928), with the URL's
+	//     user information as username and password (RFC 1929). Both send
+	//     the server's host name for the proxy to resolve, as net/http does,
+	//     so that no name is looked up outside the proxy.
+	//
+	// The port defaults to 80, 443 and 1080 respectively.
 	Proxy func(*http.Request) (*url.URL, error)
 
 	// HandshakeTimeout bounds the whole handshake, from dialing to the 101
@@ -191,12 +203,13 @@ func Dial(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, error) 
 func handshake(ctx context.Context, raw net.Conn, proxyURL *url.URL, u *url.URL, key string, req []byte, opts *DialOptions) (*Conn, error) {
 	nc := raw
 	if proxyURL != nil {
-		if err := proxyConnect(raw, u, proxyURL); err != nil {
+		var err error
+		if nc, err = tunnel(ctx, raw, u, proxyURL, opts.TLSConfig); err != nil {
 			return nil, err
 		}
 	}
 	if u.Scheme == "wss" {
-		tc, err := tlsClient(ctx, raw, u, opts.TLSConfig)
+		tc, err := tlsClient(ctx, nc, u, opts.TLSConfig)
 		if err != nil {
 			return nil, err
 		}

@@ -13,7 +13,7 @@ import (
 
 // dialServer opens the TCP connection for u: to the server itself, or to the
 // proxy that opts.Proxy names, which is returned too: the tunnel is then
-// still to be asked for with proxyConnect.
+// still to be asked for with tunnel.
 func dialServer(ctx context.Context, u *url.URL, opts *DialOptions) (net.Conn, *url.URL, error) {
 	dial := opts.NetDialContext
 	if dial == nil {
@@ -27,7 +27,7 @@ func dialServer(ctx context.Context, u *url.URL, opts *DialOptions) (net.Conn, *
 	if proxyURL != nil {
 		addr = proxyURL.Host
 		if proxyURL.Port() == "" {
-			addr = net.JoinHostPort(proxyURL.Hostname(), "80")
+			addr = net.JoinHostPort(proxyURL.Hostname(), defaultProxyPorts[proxyURL.Scheme])
 		}
 	}
 	nc, err := dial(ctx, "tcp", addr)
@@ -52,13 +52,51 @@ func proxyFor(u *url.URL, opts *DialOptions) (*url.URL, error) {
 	if p == nil {
 		return nil, nil
 	}
-	if p.Scheme != "http" {
-		return nil, fmt.Errorf("websocket: proxy %s: only http proxies are supported", p.Redacted())
+	if defaultProxyPorts[p.Scheme] == "" {
+		return nil, fmt.Errorf("websocket: proxy %s: scheme %q is not one of http, https, socks5 and socks5h", p.Redacted(), p.Scheme)
 	}
 	if p.Hostname() == "" {
 		return nil, fmt.Errorf("websocket: proxy %s has no host", p.Redacted())
 	}
 	return p, nil
+}
+
+// defaultProxyPorts are the proxy schemes Dial speaks and their ports.
+var defaultProxyPorts = map[string]string{"http": "80", "https": "443", "socks5": "1080", "socks5h": "1080"}
+
+// tunnel asks the proxy at the other end of nc for a connection to u's host
+// and returns the connection to speak through: nc itself, or for an https
+// proxy the TLS connection to the proxy that carries the tunnel.
+func tunnel(ctx context.Context, nc net.Conn, u, proxyURL *url.URL, conf *tls.Config) (net.Conn, error) {
+	switch proxyURL.Scheme {
+	case "https":
+		tc, err := proxyTLS(ctx, nc, proxyURL, conf)
+		if err != nil {
+			return nil, err
+		}
+		return tc, proxyConnect(tc, u, proxyURL)
+	case "socks5", "socks5h":
+		return nc, socksConnect(nc, u, proxyURL)
+	}
+	return nc, proxyConnect(nc, u, proxyURL)
+}
+
+// proxyTLS runs the TLS handshake with an https proxy, checking its
+// certificate against conf (DialOptions.TLSConfig) for the proxy's own name,
+// as net/http does.
+func proxyTLS(ctx context.Context, nc net.Conn, proxyURL *url.URL, conf *tls.Config) (*tls.Conn, error) {
+	if conf == nil {
+		conf = &tls.Config{}
+	} else {
+		conf = conf.Clone()
+	}
+	conf.ServerName = proxyURL.Hostname()
+	conf.NextProtos = nil // CONNECT is asked in HTTP/1.1
+	tc := tls.Client(nc, conf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("websocket: TLS handshake with proxy %s: %w", proxyURL.Redacted(), err)
+	}
+	return tc, nil
 }
 
 // hostPort returns u's host and port, the port defaulting to 80 for ws and
