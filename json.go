@@ -2,9 +2,14 @@ package websocket
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 )
+
+// ErrInvalidJSON is wrapped by the error ReadJSON returns when a message is
+// not one JSON value that fits the destination; the Conn is still usable.
+var ErrInvalidJSON = errors.New("websocket: invalid JSON message")
 
 // ReadJSON reads the next data message, text or binary, and decodes it into
 // v with encoding/json, streaming it from the connection as NextReader does.
@@ -12,14 +17,15 @@ import (
 // after it.
 //
 // A message that is not such a value, or does not fit v, gives an error that
-// wraps the encoding/json error (a *json.SyntaxError, a
+// wraps ErrInvalidJSON and the encoding/json error (a *json.SyntaxError, a
 // *json.UnmarshalTypeError...); the Conn stays usable and the next read
 // skips what is left of the message. A peer that sends such a message has
 // broken the application's protocol: the usual answer is
-// Close(StatusInvalidFramePayloadData, ...) (1007, data inconsistent with
-// the type of the message, RFC 6455 §7.4.1), or StatusUnsupportedData
-// (1003) for a message of a type the application does not take. Any other
-// error is the connection's, as ReadMessage returns it.
+// Close(StatusInvalidFramePayloadData, ...) (1007: data inconsistent with
+// the type of the message, RFC 6455 §7.4.1); StatusUnsupportedData (1003)
+// is for a type of data the application does not take at all, such as a
+// binary message where it expects text. Any other error is the
+// connection's, as ReadMessage returns it.
 func (c *Conn) ReadJSON(v any) error {
 	_, r, err := c.NextReader()
 	if err != nil {
@@ -32,7 +38,7 @@ func (c *Conn) ReadJSON(v any) error {
 		// A second value or trailing garbage is an error too, as in
 		// json.Unmarshal.
 		if _, terr := dec.Token(); terr != io.EOF {
-			err = fmt.Errorf("data after the JSON value")
+			err = errors.New("data after the JSON value")
 			if terr != nil && src.err == nil {
 				err = terr
 			}
@@ -42,9 +48,9 @@ func (c *Conn) ReadJSON(v any) error {
 	case src.err != nil:
 		return src.err // the connection's error, not the message's
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return fmt.Errorf("websocket: message is not JSON: %w", io.ErrUnexpectedEOF)
+		return fmt.Errorf("%w: %w", ErrInvalidJSON, io.ErrUnexpectedEOF)
 	case err != nil:
-		return fmt.Errorf("websocket: message is not JSON: %w", err)
+		return fmt.Errorf("%w: %w", ErrInvalidJSON, err)
 	}
 	return nil
 }
@@ -64,9 +70,9 @@ func (s *jsonSource) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteJSON writes v as one text message, encoded with encoding/json
-// straight into the message writer (NextWriter), with no copy of the
-// encoding. The message is the JSON value alone: unlike json.Encoder, which
+// WriteJSON writes v as one text message encoded with encoding/json. The
+// encoding, made in encoding/json's pooled buffer, is written as it is,
+// with no copy into a buffer of WriteJSON's own. The message is the JSON value alone: unlike json.Encoder, which
 // ends each value with a newline, WriteJSON sends none, as JSON.stringify
 // would. An error from encoding v is returned before anything is sent.
 func (c *Conn) WriteJSON(v any) error {

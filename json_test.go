@@ -72,8 +72,8 @@ func TestReadJSON(t *testing.T) {
 			switch {
 			case ok && (err != nil || got != tc.want):
 				t.Fatalf("ReadJSON of %q = %+v, %v; want %+v", tc.msg, got, err, tc.want)
-			case !ok && (err == nil || !strings.HasPrefix(err.Error(), "websocket: message is not JSON")):
-				t.Fatalf("ReadJSON of %q = %v, want a \"message is not JSON\" error", tc.msg, err)
+			case !ok && (err == nil || !errors.Is(err, ErrInvalidJSON)):
+				t.Fatalf("ReadJSON of %q = %v, want an error wrapping ErrInvalidJSON", tc.msg, err)
 			case tc.wantErr != nil && !errors.As(err, tc.wantErr):
 				t.Fatalf("ReadJSON of %q = %v, want a %T in the chain", tc.msg, err, tc.wantErr)
 			}
@@ -92,7 +92,7 @@ func TestReadJSONReturnsConnErrors(t *testing.T) {
 	var v jsonMsg
 	err := c.ReadJSON(&v)
 	// A Close frame may come between the fragments of a message (§5.4).
-	if CloseStatus(err) != StatusGoingAway || strings.Contains(err.Error(), "JSON") {
+	if CloseStatus(err) != StatusGoingAway || errors.Is(err, ErrInvalidJSON) {
 		t.Fatalf("ReadJSON = %v, want the peer's 1001", err)
 	}
 	p.nc.Close()

@@ -30,7 +30,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	_ "embed"
-	"errors"
 	"flag"
 	"io"
 	"log"
@@ -154,7 +153,7 @@ func serveEcho(w http.ResponseWriter, r *http.Request) {
 	for {
 		op, msg, err := c.NextReader()
 		if err != nil {
-			if websocket.CloseStatus(err) == 0 && !errors.Is(err, websocket.ErrClosed) {
+			if !websocket.IsNormalClose(err) {
 				log.Printf("echo: %v: %v", r.RemoteAddr, err)
 			}
 			return
