@@ -41,8 +41,9 @@ type connConfig struct {
 // NextWriter. Close and CloseNow may be called from any goroutine at any time.
 //
 // Control frames are handled while reading: a ping is answered with a pong, a
-// Close frame is answered and ends the connection. Ping therefore needs some
-// goroutine to be reading.
+// Close frame is answered and ends the connection. Ping and PingInterval
+// therefore need some goroutine to be reading; on a Conn the application only
+// writes to, CloseRead is that goroutine.
 type Conn struct {
 	// Fields are ordered to leave no padding: the Conn fills the 576-byte
 	// size class exactly, so an idle connection pays no more than that
