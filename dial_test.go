@@ -337,7 +337,7 @@ func TestDialRejectsBadInput(t *testing.T) {
 		{"SubprotocolTwice", "ws://127.0.0.1/", DialOptions{Subprotocols: []string{"a", "a"}}},
 		{"HeaderValueCRLF", "ws://127.0.0.1/", DialOptions{Header: http.Header{"X": {"a\r\nb: c"}}}},
 		{"HeaderNameInvalid", "ws://127.0.0.1/", DialOptions{Header: http.Header{"A:B": {"c"}}}},
-		{"ProxyNotHTTP", "ws://127.0.0.1/", DialOptions{Proxy: http.ProxyURL(&url.URL{Scheme: "socks5", Host: "127.0.0.1:1"})}},
+		{"ProxySchemeUnknown", "ws://127.0.0.1/", DialOptions{Proxy: http.ProxyURL(&url.URL{Scheme: "socks4", Host: "127.0.0.1:1"})}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
