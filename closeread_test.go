@@ -3,6 +3,7 @@ package websocket
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 )
@@ -103,4 +104,22 @@ func TestCloseReadFailsOnDataMessage(t *testing.T) {
 	if err := context.Cause(ctx); !errors.Is(err, errDataOnWriteOnly) {
 		t.Fatalf("cause %v, want %v", err, errDataOnWriteOnly)
 	}
+}
+
+// TestCloseReadDeadlineClosesConn: a read deadline still applies after
+// CloseRead; when it passes nobody would read again, so the connection is
+// closed rather than left without a reader.
+func TestCloseReadDeadlineClosesConn(t *testing.T) {
+	p, c := newRawPeer(t, tcpConns, true, connConfig{})
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	ctx := c.CloseRead(context.Background())
+	select {
+	case <-ctx.Done():
+	case <-time.After(testTimeout):
+		t.Fatal("CloseRead's context not done after the read deadline")
+	}
+	if err := context.Cause(ctx); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("cause %v, want the deadline", err)
+	}
+	p.expectEOF()
 }

@@ -523,11 +523,11 @@ func (c *Conn) handleControl(h Header) error {
 // readFailed records a failure of the underlying connection while reading.
 func (c *Conn) readFailed(err error) error {
 	// This side sent a Close frame (Close) or closed the connection
-	// (CloseNow): the connection ending now, even without the peer's
-	// Close frame, is the end that was asked for (IsNormalClose).
-	local := c.closeSent.Load() || c.byApp.Load()
+	// (CloseNow): the connection ending now however it ends, even without
+	// the peer's Close frame or with a reset, is the end that was asked
+	// for (IsNormalClose). A violation by the peer fails the read before.
 	switch {
-	case local && (c.isClosed() || err == io.EOF):
+	case c.closeSent.Load() || c.byApp.Load():
 		err = fmt.Errorf("%w: %w", errLocalClose, err)
 	case c.isClosed():
 		err = fmt.Errorf("%w: %w", ErrClosed, err)
