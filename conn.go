@@ -34,8 +34,9 @@ type connConfig struct {
 // Conn is a WebSocket connection, made by Accept, AcceptConn or Dial.
 //
 // Concurrency: one goroutine at a time may read (ReadMessage, AppendMessage,
-// NextReader and the reader it returns). Any number of goroutines may write at
-// once (WriteMessage, NextWriter, WritePreparedMessage, WriteControl, Ping):
+// ReadJSON, NextReader and the reader it returns). Any number of goroutines
+// may write at once (WriteMessage, WriteJSON, NextWriter,
+// WritePreparedMessage, WriteControl, Ping):
 // messages are written whole, one after another, never interleaved; control
 // frames may go out between the frames of a message being streamed through
 // NextWriter. Close and CloseNow may be called from any goroutine at any time.
