@@ -285,12 +285,15 @@ func withJarCookies(opts *DialOptions, u *url.URL) *DialOptions {
 	if o.Header == nil {
 		o.Header = http.Header{}
 	}
-	parts := o.Header.Values("Cookie")
-	for _, ck := range cookies {
-		parts = append(parts, ck.Name+"="+ck.Value)
+	// http.Request.AddCookie sanitizes names and values as http.Client
+	// does, and joins them into one Cookie header (RFC 6265 §5.4).
+	if v := o.Header.Values("Cookie"); len(v) > 1 {
+		o.Header.Set("Cookie", strings.Join(v, "; ")) // AddCookie keeps only the first
 	}
-	// RFC 6265 §5.4: one Cookie header, pairs separated by "; ".
-	o.Header.Set("Cookie", strings.Join(parts, "; "))
+	r := &http.Request{Header: o.Header}
+	for _, ck := range cookies {
+		r.AddCookie(ck)
+	}
 	return &o
 }
 
