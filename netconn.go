@@ -46,6 +46,12 @@ func (nc *netConn) Read(p []byte) (int, error) {
 	for {
 		if nc.r == nil {
 			_, r, err := nc.c.NextReader()
+			if err != nil && isTimeout(err) {
+				// Between messages the Conn stays readable after a
+				// timeout (SetReadDeadline), as a net.Conn does; a
+				// timeout that broke it comes back from it each time.
+				return 0, err
+			}
 			if err != nil {
 				nc.rerr = streamError(err)
 				return 0, nc.rerr

@@ -101,3 +101,21 @@ func TestReadTimeoutInsideMessageFailsReadSide(t *testing.T) {
 		})
 	}
 }
+
+// TestNetConnReadTimeoutBetweenMessages: the net.Conn adapter keeps the
+// Conn's promise, as a net.Conn whose deadline may be extended after a
+// timeout.
+func TestNetConnReadTimeoutBetweenMessages(t *testing.T) {
+	p, c := newRawPeer(t, tcpConns, true, connConfig{})
+	nc := NetConn(c, OpBinary)
+	buf := make([]byte, 16)
+	nc.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, err := nc.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read error = %v, want a deadline error", err)
+	}
+	nc.SetReadDeadline(time.Now().Add(testTimeout))
+	p.sendAsync(fromClient(true, OpBinary, "bytes"))
+	if n, err := nc.Read(buf); err != nil || string(buf[:n]) != "bytes" {
+		t.Fatalf("Read after a timeout between messages: %q, %v", buf[:n], err)
+	}
+}
