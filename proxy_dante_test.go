@@ -94,6 +94,9 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 // TestDialThroughDante dials through a real SOCKS5 server, by address and
 // by a name the proxy resolves.
 func TestDialThroughDante(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts danted")
+	}
 	proxy := startDante(t)
 	_, port, _ := net.SplitHostPort(echoServerAddr(t))
 	for _, scheme := range []string{"socks5", "socks5h"} {
