@@ -19,7 +19,8 @@ var errDataOnWriteOnly = errors.New("websocket: data message on a connection tha
 //
 // The peer is not expected to send data: a data message fails the
 // connection with StatusPolicyViolation (1008). After CloseRead the
-// application must not read from c.
+// application must not read from c. A Conn served by a Poller needs no
+// CloseRead: the Poller reads it.
 //
 // The returned context is derived from ctx and is cancelled when the read
 // side ends: the peer closed, the connection failed, or c was closed.

@@ -51,9 +51,8 @@ type Conn struct {
 	// for it (the idle workload of benchmarks/).
 	nc           net.Conn
 	br           *bufio.Reader
-	subprotocol  string
+	hs           *handshakeResult // nil: no subprotocol and no response
 	closeTimeout time.Duration
-	resp         *http.Response // Dial's 101 response; nil on a server
 
 	// Read side: guarded by readMu, held by the one reader (or by Close
 	// when no reader is active).
@@ -119,9 +118,11 @@ func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg connConfig) *Conn {
 		nc:           nc,
 		br:           br,
 		server:       server,
-		subprotocol:  cfg.subprotocol,
 		closeTimeout: cfg.closeTimeout,
 		wbufSize:     cfg.writeBufferSize,
+	}
+	if cfg.subprotocol != "" {
+		c.hs = &handshakeResult{subprotocol: cfg.subprotocol}
 	}
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = DefaultCloseTimeout
@@ -147,7 +148,20 @@ func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg connConfig) *Conn {
 }
 
 // Subprotocol returns the subprotocol chosen in the handshake, or "".
-func (c *Conn) Subprotocol() string { return c.subprotocol }
+func (c *Conn) Subprotocol() string {
+	if c.hs == nil {
+		return ""
+	}
+	return c.hs.subprotocol
+}
+
+// handshakeResult is what a Conn keeps of its opening handshake. It is
+// apart from the Conn, which a server's Conn without a subprotocol then
+// pays 8 bytes for instead of 24.
+type handshakeResult struct {
+	subprotocol string
+	resp        *http.Response // Dial's 101 response
+}
 
 // IsServer reports whether c is the server side of the connection.
 func (c *Conn) IsServer() bool { return c.server }

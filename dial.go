@@ -253,14 +253,19 @@ func handshake(ctx context.Context, raw net.Conn, proxyURL *url.URL, u *url.URL,
 	// br may already hold the server's first frames.
 	c := newConn(nc, br, false, cfg)
 	resp.Body = http.NoBody // what follows the 101 are frames, the Conn's
-	c.resp = resp
+	c.hs = &handshakeResult{subprotocol: cfg.subprotocol, resp: resp}
 	return c, nil
 }
 
 // Response returns the server's 101 response to Dial: its status and
 // headers (Set-Cookie, rate limits, session ids...), with an empty Body.
 // It returns nil for a server's Conn.
-func (c *Conn) Response() *http.Response { return c.resp }
+func (c *Conn) Response() *http.Response {
+	if c.hs == nil {
+		return nil
+	}
+	return c.hs.resp
+}
 
 // httpURL returns u with the HTTP scheme of the same security, as cookie
 // jars and proxy functions expect.

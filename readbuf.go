@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"bufio"
+	"fmt"
 	"sync"
 )
 
@@ -67,6 +68,11 @@ func (c *Conn) readyReader() error {
 	// The wait honours the read deadline and ends when the connection is
 	// closed, as a read would; the read that follows reports EOF and errors.
 	if err := rc.Read(probeReadable); err != nil {
+		if isTimeout(err) && !c.isClosed() {
+			// Nothing of the next message was read: the Conn stays
+			// readable after a timeout here (SetReadDeadline).
+			return fmt.Errorf("websocket: read: %w", err)
+		}
 		return c.readFailed(err)
 	}
 	c.attachReader()
