@@ -65,14 +65,7 @@ const smallMessage = MaxControlPayload
 // (BenchmarkConnWrite/server/16B).
 func (c *Conn) writeOneFrame(op Opcode, p []byte) error {
 	if len(p) <= smallMessage {
-		c.frameMu.Lock()
-		if c.midFrames {
-			c.frameMu.Unlock()
-			c.msgMu.Lock()
-			defer c.msgMu.Unlock()
-			c.frameMu.Lock()
-		}
-		defer c.frameMu.Unlock()
+		defer c.unlockOneFrame(c.lockOneFrame())
 		if err := c.writable(); err != nil {
 			return err
 		}
@@ -88,15 +81,30 @@ func (c *Conn) writeOneFrame(op Opcode, p []byte) error {
 	payload := bp[MaxHeaderSize : MaxHeaderSize+len(p)]
 	copy(payload, p)
 	frame := c.headPayload(bp[:], true, false, op, len(p))
-	c.frameMu.Lock()
-	if c.midFrames {
-		c.frameMu.Unlock()
-		c.msgMu.Lock()
-		defer c.msgMu.Unlock()
-		c.frameMu.Lock()
-	}
-	defer c.frameMu.Unlock()
+	defer c.unlockOneFrame(c.lockOneFrame())
 	return c.writeLocked(frame)
+}
+
+// lockOneFrame takes frameMu for a message of one frame, and msgMu before
+// it when another message is between its frames. It reports whether it
+// took msgMu, for unlockOneFrame.
+func (c *Conn) lockOneFrame() (withMsg bool) {
+	c.frameMu.Lock()
+	if !c.midFrames {
+		return false
+	}
+	c.frameMu.Unlock()
+	c.msgMu.Lock()
+	c.frameMu.Lock()
+	return true
+}
+
+// unlockOneFrame releases what lockOneFrame took.
+func (c *Conn) unlockOneFrame(withMsg bool) {
+	c.frameMu.Unlock()
+	if withMsg {
+		c.msgMu.Unlock()
+	}
 }
 
 // payloadBuf returns the write buffer past the room kept for a header,
