@@ -161,11 +161,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	}
 	key, ref := checkRequest(r, opts)
 	if ref != nil {
-		h := w.Header()
-		for k, v := range ref.header {
-			h[k] = v
-		}
-		http.Error(w, ref.reason, ref.status)
+		ref.respond(w)
 		return nil, ref
 	}
 	cfg := opts.connConfig(selectSubprotocol(r.Header, opts.Subprotocols))
@@ -249,6 +245,15 @@ type refusal struct {
 
 func (r *refusal) Error() string {
 	return fmt.Sprintf("websocket: handshake refused with %d %s: %s", r.status, http.StatusText(r.status), r.reason)
+}
+
+// respond writes the refusal as the answer to an http.Server's request.
+func (r *refusal) respond(w http.ResponseWriter) {
+	h := w.Header()
+	for k, v := range r.header {
+		h[k] = v
+	}
+	http.Error(w, r.reason, r.status)
 }
 
 // checkRequest validates a client's opening handshake as RFC 6455 §4.2.1

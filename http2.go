@@ -42,11 +42,7 @@ func (streamEndedError) Unwrap() error { return ErrClosed }
 // acceptHTTP2 is Accept for a request that came over HTTP/2.
 func acceptHTTP2(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if ref := checkExtendedConnect(r, opts); ref != nil {
-		h := w.Header()
-		for k, v := range ref.header {
-			h[k] = v
-		}
-		http.Error(w, ref.reason, ref.status)
+		ref.respond(w)
 		return nil, ref
 	}
 	cfg := opts.connConfig(selectSubprotocol(r.Header, opts.Subprotocols))
