@@ -46,9 +46,10 @@ type connConfig struct {
 // therefore need some goroutine to be reading; on a Conn the application only
 // writes to, CloseRead is that goroutine.
 type Conn struct {
-	// Fields are ordered to leave no padding: the Conn fills the 576-byte
+	// Fields are ordered to leave no padding: the Conn fills the 288-byte
 	// size class exactly, so an idle connection pays no more than that
-	// for it (the idle workload of benchmarks/).
+	// for it (the idle workload of benchmarks/). Buffers are the pools'
+	// and lent only while a frame is read or written.
 	nc           net.Conn
 	br           *bufio.Reader
 	hs           *handshakeResult // nil: no subprotocol and no response
@@ -57,11 +58,10 @@ type Conn struct {
 	// Read side: guarded by readMu, held by the one reader (or by Close
 	// when no reader is active).
 	readLimit atomic.Int64
-	rerr      error  // sticky: every later read returns it
-	rRemain   int64  // payload bytes left in the current frame
-	rMaskPos  int    // key position of the next payload byte
-	rSize     int64  // payload bytes of the current message so far
-	scratch   []byte // for discarding an abandoned message
+	rerr      error // sticky: every later read returns it
+	rRemain   int64 // payload bytes left in the current frame
+	rMaskPos  int   // key position of the next payload byte
+	rSize     int64 // payload bytes of the current message so far
 	mr        messageReader
 	onPing    func([]byte) error
 	onPong    func([]byte)
@@ -74,7 +74,6 @@ type Conn struct {
 	rComp     bool          // the current message is compressed (RFC 7692 §6.2)
 	rOne      [1]byte       // AppendMessage's probe for the end of a compressed message
 	rUTF8     utf8Validator // state of the current text message
-	rCtl      [MaxControlPayload]byte
 	server    bool
 
 	// Write side. msgMu is held for a whole message, frameMu for one frame;
@@ -89,8 +88,7 @@ type Conn struct {
 	wbuf      []byte      // MaxHeaderSize bytes of room, then the payload buffer; msgMu
 	wbufSize  int
 	mw        messageWriter
-	werr      error                                   // sticky; frameMu
-	cbuf      [MaxHeaderSize + MaxControlPayload]byte // short frames; frameMu
+	werr      error // sticky; frameMu
 
 	comp   *compression // permessage-deflate state; nil when not negotiated
 	closed closeState   // whether the TCP connection is closed (close.go)
@@ -226,23 +224,24 @@ func (c *Conn) AppendMessage(b []byte) (Opcode, []byte, error) {
 	if err != nil {
 		return 0, b, err
 	}
+	b, err = c.appendPayload(b)
+	return op, b, err
+}
+
+// appendPayload appends the rest of the current message to b. It is apart
+// from AppendMessage, and its rare branches are not inlined, to keep the
+// frames small: see TestConnReaderStackStaysSmall.
+func (c *Conn) appendPayload(b []byte) ([]byte, error) {
 	start := len(b)
 	for {
 		if len(b) == cap(b) {
 			if c.inflating() {
-				// The decompressed size is not known: b may hold all of
-				// it already, so look for the end before growing b.
-				n, err := c.readInflated(c.rOne[:])
-				if n > 0 {
-					// What the decompressor gives has arrived: double from 512 bytes.
-					b = grow(b, start, 512, c.comp.r.remaining+1)
-					b = append(b, c.rOne[0])
-				}
-				if err == io.EOF {
-					return op, b, nil
-				}
-				if err != nil {
-					return op, b, err
+				var err error
+				if b, err = c.appendInflatedByte(b, start); err != nil {
+					if err == io.EOF {
+						err = nil
+					}
+					return b, err
 				}
 				continue
 			}
@@ -257,12 +256,28 @@ func (c *Conn) AppendMessage(b []byte) (Opcode, []byte, error) {
 		n, err := c.readData(b[len(b):cap(b)])
 		b = b[:len(b)+n]
 		if err == io.EOF {
-			return op, b, nil
+			return b, nil
 		}
 		if err != nil {
-			return op, b, err
+			return b, err
 		}
 	}
+}
+
+// appendInflatedByte is appendPayload's step when b is full and the message
+// is compressed: the decompressed size is not known, and b may hold all of
+// it already, so it looks for the end before growing b. It returns io.EOF
+// at the end of the message.
+//
+//go:noinline
+func (c *Conn) appendInflatedByte(b []byte, start int) ([]byte, error) {
+	n, err := c.readInflated(c.rOne[:])
+	if n > 0 {
+		// What the decompressor gives has arrived: double from 512 bytes.
+		b = grow(b, start, 512, c.comp.r.remaining+1)
+		b = append(b, c.rOne[0])
+	}
+	return b, err
 }
 
 // firstGrowth is the most AppendMessage commits to a message before any of
@@ -276,6 +291,8 @@ const firstGrowth = 32 << 10
 // received, and costs amortised constant time per byte. The last growth
 // takes bound exactly, so a buffer kept for the next read, as in an echo
 // loop, is no larger than the messages need.
+//
+//go:noinline
 func grow(b []byte, start, first int, bound int64) []byte {
 	n := int64(max(len(b)-start, first))
 	n = max(min(n, bound), 1)
@@ -316,13 +333,15 @@ func (c *Conn) nextMessage() (Opcode, error) {
 		return 0, c.rerr
 	}
 	c.abandonInflate()
-	for c.rOp != 0 || c.inflating() {
-		if c.scratch == nil {
-			c.scratch = make([]byte, 512)
+	if c.rOp != 0 || c.inflating() {
+		bp := getWbuf()
+		for c.rOp != 0 || c.inflating() {
+			if _, err := c.readData(bp[:]); err != nil && err != io.EOF {
+				wbufPool.Put(bp)
+				return 0, err
+			}
 		}
-		if _, err := c.readData(c.scratch); err != nil && err != io.EOF {
-			return 0, err
-		}
+		wbufPool.Put(bp)
 	}
 	if err := c.readyReader(); err != nil {
 		return 0, err
@@ -493,9 +512,24 @@ func (c *Conn) readHeader() (Header, error) {
 
 // handleControl reads the payload of a control frame and acts on it.
 func (c *Conn) handleControl(h Header) error {
-	p := c.rCtl[:h.Length]
-	if _, err := io.ReadFull(c.br, p); err != nil {
-		return c.readFailed(err)
+	// The payload is read in place, in the read buffer, rather than into
+	// a buffer of the Conn's own that every idle Conn would carry. A read
+	// buffer smaller than the payload (ReadBufferSize below 125) takes a
+	// copy instead.
+	n := int(h.Length)
+	var p []byte
+	if n <= c.br.Size() {
+		b, err := c.br.Peek(n)
+		if err != nil {
+			return c.readFailed(err)
+		}
+		defer c.br.Discard(n)
+		p = b
+	} else {
+		p = make([]byte, n)
+		if _, err := io.ReadFull(c.br, p); err != nil {
+			return c.readFailed(err)
+		}
 	}
 	if h.Masked {
 		Mask(h.Mask, 0, p)

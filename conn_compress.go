@@ -56,13 +56,15 @@ func (c *Conn) readInflated(p []byte) (int, error) {
 		// The DEFLATE stream has ended. Payload left after a final block
 		// (RFC 7692 §7.2.3.3 allows a BFINAL block) is skipped to reach
 		// the end of the message.
-		for c.rOp != 0 {
-			if c.scratch == nil {
-				c.scratch = make([]byte, 512)
+		if c.rOp != 0 {
+			bp := getWbuf()
+			for c.rOp != 0 {
+				if _, err := c.readPayload(bp[:]); err != nil && err != io.EOF {
+					wbufPool.Put(bp)
+					return n, err
+				}
 			}
-			if _, err := c.readPayload(c.scratch); err != nil && err != io.EOF {
-				return n, err
-			}
+			wbufPool.Put(bp)
 		}
 		if c.comp.rText && !c.rUTF8.Complete() {
 			return n, c.fail(StatusInvalidFramePayloadData, fmt.Errorf("%w: text message ends inside a code point", ErrInvalidUTF8))

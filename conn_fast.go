@@ -18,6 +18,15 @@ var wbufPool sync.Pool
 
 type defaultWbuf = [MaxHeaderSize + DefaultBufferSize]byte
 
+// getWbuf takes a buffer from wbufPool, or makes one. Besides writes, it
+// lends a buffer to discard payload into.
+func getWbuf() *defaultWbuf {
+	if bp, ok := wbufPool.Get().(*defaultWbuf); ok {
+		return bp
+	}
+	return new(defaultWbuf)
+}
+
 // releaseWbuf returns the write buffer to wbufPool. The caller holds msgMu
 // and no frame in the buffer is still being written.
 func (c *Conn) releaseWbuf() {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // testTimeout bounds every wait in these tests.
@@ -678,5 +679,48 @@ func TestConnReadLimitExactlyAtLimit(t *testing.T) {
 	go p.readFrame()
 	if _, _, err := c.ReadMessage(); !errors.Is(err, ErrMessageTooBig) {
 		t.Fatalf("ReadMessage after SetReadLimit(10) = %v, want ErrMessageTooBig", err)
+	}
+}
+
+// A control frame's payload is read in place, in the read buffer, or copied
+// out when the buffer is smaller than the payload: pongs must echo pings of
+// every length, unmasked, and a Close frame's reason must arrive whole,
+// whatever the buffer's size and wherever a frame starts in it.
+func TestConnControlPayloadAnyReadBuffer(t *testing.T) {
+	for _, size := range []int{16, 100, 130, DefaultBufferSize} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			p, c := newRawPeer(t, tcpConns, true, connConfig{readBufferSize: size})
+			var frames [][]byte
+			var want []string
+			for _, n := range []int{0, 1, 15, 16, 17, 99, 100, 124, 125} {
+				payload := strings.Repeat(string(rune('a'+n%26)), n)
+				frames = append(frames, fromClient(true, OpPing, payload))
+				want = append(want, payload)
+			}
+			reason := strings.Repeat("r", 123)
+			frames = append(frames, fromClient(true, OpClose, "\x03\xe8"+reason))
+			p.sendAsync(bytes.Join(frames, nil))
+			done := make(chan error, 1)
+			go func() {
+				_, _, err := c.ReadMessage()
+				done <- err
+			}()
+			for _, payload := range want {
+				p.mustReadFrame(OpPong, payload)
+			}
+			p.expectClose(StatusNormalClosure)
+			var ce *CloseError
+			if err := <-done; !errors.As(err, &ce) || ce.Code != StatusNormalClosure || ce.Reason != reason {
+				t.Fatalf("ReadMessage = %v, want the peer's close with its %d-byte reason", err, len(reason))
+			}
+		})
+	}
+}
+
+// An idle connection pays for its Conn: keep it in the 288-byte size class
+// (the idle workload of benchmarks/), with its buffers in the pools.
+func TestConnSize(t *testing.T) {
+	if n := unsafe.Sizeof(Conn{}); n > 288 {
+		t.Fatalf("Conn is %d bytes, past the 288-byte size class", n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"sync"
 )
 
 // Writing: whole messages, control frames, and messages streamed through
@@ -50,7 +51,7 @@ func (c *Conn) WriteMessage(op Opcode, p []byte) error {
 }
 
 // smallMessage is the largest payload WriteMessage sends as a control frame
-// is sent, built in cbuf, rather than through a write buffer: for a small
+// is sent, built in a shortBuf, rather than through a write buffer: for a small
 // message, taking a buffer from the pool and giving it back would cost more
 // than the rest of the write.
 const smallMessage = MaxControlPayload
@@ -73,10 +74,7 @@ func (c *Conn) writeOneFrame(op Opcode, p []byte) error {
 	}
 	// The frame is built, and masked, before the lock, in a buffer of its
 	// own: c.wbuf belongs to the holder of msgMu.
-	bp, ok := wbufPool.Get().(*defaultWbuf)
-	if !ok {
-		bp = new(defaultWbuf)
-	}
+	bp := getWbuf()
 	defer wbufPool.Put(bp)
 	payload := bp[MaxHeaderSize : MaxHeaderSize+len(p)]
 	copy(payload, p)
@@ -112,11 +110,7 @@ func (c *Conn) unlockOneFrame(withMsg bool) {
 func (c *Conn) payloadBuf() []byte {
 	if c.wbuf == nil {
 		if c.wbufSize == DefaultBufferSize {
-			p, ok := wbufPool.Get().(*defaultWbuf)
-			if !ok {
-				p = new(defaultWbuf)
-			}
-			c.wbuf = p[:]
+			c.wbuf = getWbuf()[:]
 		} else {
 			c.wbuf = make([]byte, MaxHeaderSize+c.wbufSize)
 		}
@@ -267,22 +261,33 @@ func (c *Conn) WriteControl(op Opcode, payload []byte) error {
 }
 
 // writeShortLocked writes a frame of at most MaxControlPayload bytes, a
-// control frame or a small message, built in cbuf. The caller holds frameMu
+// control frame or a small message, built in a shortBuf. The caller holds frameMu
 // and has checked that the frame may go out.
 func (c *Conn) writeShortLocked(op Opcode, payload []byte) error {
 	h := Header{Fin: true, Opcode: op, Length: int64(len(payload))}
 	if !c.server {
 		h.Masked, h.Mask = true, newMaskKey()
 	}
-	b := AppendHeader(c.cbuf[:0], h)
+	sb, ok := shortPool.Get().(*shortBuf)
+	if !ok {
+		sb = new(shortBuf)
+	}
+	b := AppendHeader(sb[:0], h)
 	start := len(b)
 	b = append(b, payload...)
 	if h.Masked {
 		Mask(h.Mask, 0, b[start:])
 	}
 	_, err := c.nc.Write(b)
+	shortPool.Put(sb)
 	return c.wrote(err)
 }
+
+// shortBuf holds a frame of writeShortLocked. They are pooled rather than
+// kept by each Conn, so that an idle Conn carries none.
+type shortBuf [MaxHeaderSize + MaxControlPayload]byte
+
+var shortPool sync.Pool
 
 // Streaming writes: a message sent as frames while it is written (RFC 6455
 // §5.4), compressed as it goes when permessage-deflate is on.

@@ -11,7 +11,7 @@ import (
 // message of one frame take frameMu alone: it must never go out between the
 // frames of a message streamed through NextWriter (RFC 6455 §5.4), so it
 // waits until the streamed message is closed, while a ping still passes
-// (§5.5). Sizes cover the frame built in cbuf, the one built in a pooled
+// (§5.5). Sizes cover the frame built in a shortBuf, the one built in a pooled
 // buffer and the one written under msgMu; both roles, since a client masks.
 func TestConnOneFrameMessageWaitsForStreamedMessage(t *testing.T) {
 	for _, server := range []bool{true, false} {

@@ -3,6 +3,7 @@ package websocket
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"sync"
 )
 
@@ -33,13 +34,24 @@ func (c *Conn) attachReader() {
 	if c.br != nil {
 		return
 	}
-	if br, ok := readerPool.Get().(*bufio.Reader); ok {
-		br.Reset(c.nc)
-		c.br = br
-		return
+	br, ok := readerPool.Get().(*bufio.Reader)
+	if !ok {
+		br = newReader()
 	}
-	c.br = bufio.NewReaderSize(c.nc, DefaultBufferSize)
+	resetReader(br, c.nc)
+	c.br = br
 }
+
+// newReader and resetReader are apart from attachReader, and not inlined,
+// to keep its frame small: a reader's stack stays within the 2 KiB a
+// goroutine starts with only if every frame on the read path is small (see
+// TestConnReaderStackStaysSmall).
+//
+//go:noinline
+func newReader() *bufio.Reader { return bufio.NewReaderSize(nil, DefaultBufferSize) }
+
+//go:noinline
+func resetReader(br *bufio.Reader, r io.Reader) { br.Reset(r) }
 
 // releaseReader gives c's read buffer back to readerPool if it is of the
 // default size and holds nothing. The caller holds readMu.
