@@ -318,7 +318,7 @@ func TestPollerIdleConnsHoldNoGoroutine(t *testing.T) {
 			t.Fatal(err)
 		}
 		// No net.Conn with its netFD and runtime poller record is kept.
-		if _, ok := c.nc.(*pollConn); !ok {
+		if _, ok := any(c.nc).(*pollConn); !ok {
 			t.Fatalf("a served Conn keeps its %T", c.nc)
 		}
 	}
