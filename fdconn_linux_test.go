@@ -333,3 +333,42 @@ func TestPollerConnReadWaitEndsByDeadlineAndClose(t *testing.T) {
 		})
 	}
 }
+
+// A Unix socket is taken over too, and its addresses stay Unix ones.
+func TestPollerTakesAUnixSocketOver(t *testing.T) {
+	ln, err := net.Listen("unix", t.TempDir()+"/s")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer ln.Close()
+	a, err := net.Dial("unix", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newTestPoller(t, nil)
+	cli := newConn(a, nil, false, connConfig{})
+	srv := newConn(b, nil, true, connConfig{})
+	t.Cleanup(func() { cli.CloseNow(); srv.CloseNow() })
+	if err := p.Add(srv, newRecorder(echoBack)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := srv.nc.(*pollConn); !ok {
+		t.Fatalf("the Conn's net.Conn is a %T, want the Poller's *pollConn", srv.nc)
+	}
+	if got, ok := srv.LocalAddr().(*net.UnixAddr); !ok || got.String() != ln.Addr().String() {
+		t.Errorf("LocalAddr = %v, want %v", srv.LocalAddr(), ln.Addr())
+	}
+	cli.SetDeadline(time.Now().Add(testTimeout))
+	for _, n := range []int{1, 70000} {
+		want := bytes.Repeat([]byte("u"), n)
+		cli.WriteMessage(OpBinary, want)
+		if _, got, err := cli.ReadMessage(); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes: got %d bytes, %v", n, len(got), err)
+		}
+	}
+}
