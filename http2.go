@@ -358,10 +358,13 @@ func (a streamAddr) Network() string { return "tcp" }
 func (a streamAddr) String() string  { return string(a) }
 
 // writeBuffers writes bufs to nc: as one flushed write on an HTTP/2 stream,
-// where each write is a DATA frame, and by writev otherwise.
+// where each write is a DATA frame, and by writev otherwise, a Poller's
+// own connections included.
 func writeBuffers(nc net.Conn, bufs *net.Buffers) (int64, error) {
-	if s, ok := nc.(*streamConn); ok {
-		return s.writeBuffers(*bufs)
+	if w, ok := nc.(interface {
+		writeBuffers(net.Buffers) (int64, error)
+	}); ok {
+		return w.writeBuffers(*bufs)
 	}
 	return bufs.WriteTo(nc)
 }

@@ -43,24 +43,10 @@ func probeReadable(fd uintptr) bool {
 	return err != syscall.EAGAIN && err != syscall.EINTR
 }
 
-// fdOf returns the descriptor of nc, if the Poller can wait on it: see
-// rawConnOf for which connections can.
-func fdOf(nc net.Conn) (int, bool) {
-	rc := rawConnOf(nc)
-	if rc == nil {
-		return 0, false
-	}
-	fd := -1
-	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil || fd < 0 {
-		return 0, false
-	}
-	return fd, true
-}
-
-// epoll is the Poller's own epoll instance, beside the runtime's: a socket
-// may be in several, and each reports its readiness. The runtime's, which
-// is edge-triggered, goes on serving the net.Conn's reads, writes and
-// deadlines; this one is level-triggered and one-shot (EPOLLONESHOT), so a
+// epoll is the Poller's own epoll instance, beside the runtime's. The
+// sockets in it are the Poller's own (fdconn_linux.go), out of the
+// runtime's; a read or write that must wait uses a dup, which the runtime's
+// does watch. This one is level-triggered and one-shot (EPOLLONESHOT), so a
 // connection is reported once and not again until rearm, which the worker
 // that handled it calls when it is done. The event's data carries the
 // descriptor and a sequence number, so that a report for a descriptor

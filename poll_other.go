@@ -16,7 +16,11 @@ func rawConnOf(net.Conn) syscall.RawConn { return nil }
 
 func probeReadable(uintptr) bool { return true }
 
-func fdOf(net.Conn) (int, bool) { return 0, false }
+// The Poller takes no socket over (fdconn_linux.go).
+
+type fdMore struct{}
+
+func (pc *pollConn) takeOver() error { return errors.ErrUnsupported }
 
 type epoll struct{}
 

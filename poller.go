@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -78,7 +79,10 @@ type Poller struct {
 	others  map[*pollConn]struct{} // served by a goroutine each
 }
 
-// pollConn is a Poller's record of one connection.
+// pollConn is a Poller's record of one connection. For a connection it
+// waits on through epoll it is also the Conn's net.Conn, over a descriptor
+// taken from the one the Conn came with (fdconn_linux.go): one small
+// record per connection, and no netFD or runtime poller record besides.
 type pollConn struct {
 	p   *Poller
 	c   *Conn
@@ -89,6 +93,12 @@ type pollConn struct {
 	mu    sync.Mutex
 	state uint8 // pollIdle, pollBusy or pollClosed; mu
 	ended bool  // end has run or is running; mu
+
+	// The net.Conn over fd.
+	unix     bool                   // a Unix socket, else TCP
+	ref      atomic.Int32           // fdClosed, and the calls inside a syscall on fd
+	rdl, wdl atomic.Int64           // deadlines in Unix nanoseconds; 0: none
+	more     atomic.Pointer[fdMore] // while a read or write waits; else nil
 }
 
 const (
@@ -131,17 +141,20 @@ func NewPoller(opts *PollerOptions) (*Poller, error) {
 }
 
 // Add serves c: from now on the Poller reads c and hands its messages to
-// h. Call it once, before any read of c, right after Accept, AcceptConn or
-// Dial. It returns an error, and leaves c to the caller, if the Poller is
-// closed or c is closed or served by a Poller already. The Poller sets c's
-// read deadline as it reads (see PollerOptions.MessageTimeout).
+// h. Call it once, right after Accept, AcceptConn or Dial, before c is read
+// or handed to other goroutines. It returns an error, and leaves c to the
+// caller, if the Poller is closed or c is closed or served by a Poller
+// already. The Poller sets c's read deadline as it reads (see
+// PollerOptions.MessageTimeout).
+//
+// Where the Poller waits through epoll, it takes the socket over: it keeps
+// a descriptor of its own for it and closes the net.Conn c was made with,
+// which the caller must not use any more. c goes on as before over the
+// Poller's descriptor; its LocalAddr and RemoteAddr ask the kernel on each
+// call, and return a nil *net.TCPAddr or *net.UnixAddr once c is closed.
 func (p *Poller) Add(c *Conn, h Handler) error {
 	pc := &pollConn{p: p, c: c, h: h, fd: -1, state: pollBusy}
-	fd, ok := -1, false
-	if p.ep != nil {
-		fd, ok = fdOf(c.nc)
-	}
-	if !ok || fd > 1<<30 {
+	if p.ep == nil || rawConnOf(c.nc) == nil {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if p.closed {
@@ -152,20 +165,29 @@ func (p *Poller) Add(c *Conn, h Handler) error {
 		go p.serveBlocking(pc)
 		return nil
 	}
+	// The net.Conn is replaced under the locks of everything that uses it:
+	// readers, writers (a keep-alive may be pinging) and closers. From here
+	// on the Conn tells pc when it closes, under closed.mu.
+	c.readMu.Lock()
+	c.frameMu.Lock()
+	c.closed.mu.Lock()
+	err := fmt.Errorf("websocket: poller: %w, or served by a Poller already", ErrClosed)
+	if c.poll == nil && !c.closed.done.Load() {
+		if err = pc.takeOver(); err != nil {
+			err = fmt.Errorf("websocket: poller: %w", err)
+		} else {
+			c.poll = pc
+		}
+	}
 	// Frames that came behind the handshake are buffered already, and the
 	// socket may never report them: a worker must look at once.
-	c.readMu.Lock()
 	pending := c.br != nil && c.br.Buffered() > 0
-	c.readMu.Unlock()
-	// From here on the Conn tells pc when it closes, under closed.mu (a
-	// keep-alive goroutine may be closing it now).
-	c.closed.mu.Lock()
-	if c.poll != nil || c.closed.done.Load() {
-		c.closed.mu.Unlock()
-		return fmt.Errorf("websocket: poller: %w, or served by a Poller already", ErrClosed)
-	}
-	c.poll = pc
 	c.closed.mu.Unlock()
+	c.frameMu.Unlock()
+	c.readMu.Unlock()
+	if err != nil {
+		return err
+	}
 
 	pc.mu.Lock()
 	if pc.state == pollClosed {
@@ -174,14 +196,15 @@ func (p *Poller) Add(c *Conn, h Handler) error {
 		p.end(pc)
 		return nil
 	}
+	fd := int(pc.fd)
 	p.mu.Lock()
-	err := errPollerClosed
+	err = errPollerClosed
 	if !p.closed {
 		for fd >= len(p.slots) {
 			p.slots = append(p.slots, nil)
 		}
 		p.seq++
-		pc.fd, pc.seq = int32(fd), p.seq
+		pc.seq = p.seq
 		p.slots[fd] = pc
 		if err = p.ep.add(fd, pc.seq); err != nil {
 			p.slots[fd] = nil

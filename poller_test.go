@@ -273,8 +273,9 @@ func TestPollerPoolExhaustionWaits(t *testing.T) {
 	}
 }
 
-// Thousands of idle connections cost no goroutine each, and none is left
-// once the Poller is closed; HandleClose is called for every one.
+// Thousands of idle connections cost no goroutine each and keep no net.Conn
+// of the runtime's, and no goroutine is left once the Poller is closed;
+// HandleClose is called for every one.
 func TestPollerIdleConnsHoldNoGoroutine(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the Poller falls back to a goroutine per connection")
@@ -315,6 +316,10 @@ func TestPollerIdleConnsHoldNoGoroutine(t *testing.T) {
 		conns = append(conns, c)
 		if err := p.Add(c, rec); err != nil {
 			t.Fatal(err)
+		}
+		// No net.Conn with its netFD and runtime poller record is kept.
+		if _, ok := any(c.nc).(*pollConn); !ok {
+			t.Fatalf("a served Conn keeps its %T", c.nc)
 		}
 	}
 	// One message through every tenth connection: each is served, and

@@ -14,8 +14,8 @@ import (
 // LibOrder, which it also runs:
 //
 //   - fullduplex-poller: AcceptConn, then a websocket.Poller (epoll) serves
-//     the connection; the handler echoes. The handshake runs on a goroutine
-//     that ends with it.
+//     the connection over a descriptor it takes over; the handler echoes.
+//     The handshake runs on a goroutine that ends with it.
 //   - fullduplex-http: Accept through net/http, a goroutine per connection
 //     (the handler's) reading with AppendMessage.
 //   - nbio: lesismal/nbio's nbhttp engine in its default non-blocking mode
@@ -39,6 +39,12 @@ func init() {
 		Name:         "fullduplex-poller",
 		ReadsRequest: true,
 		Serve: func(ln net.Listener) error {
+			// The Poller, like nbio, takes the descriptor over and closes
+			// the net.Conn; tracking that would keep the closed net.Conn
+			// alive. Poller.Close closes every connection it serves.
+			if tl, ok := ln.(*trackListener); ok {
+				ln = tl.Listener
+			}
 			p, err := websocket.NewPoller(nil)
 			if err != nil {
 				return err
