@@ -472,12 +472,8 @@ func (c *Conn) nextDataFrame() error {
 func (c *Conn) readHeader() (Header, error) {
 	b, err := c.br.Peek(2)
 	if err != nil {
-		if len(b) == 0 && c.rOp == 0 && isTimeout(err) && !c.isClosed() {
-			// Between messages with no byte of the next frame arrived:
-			// nothing is lost, so the read side stays usable
-			// (SetReadDeadline). bufio.Reader clears a read error once
-			// it has returned it, so the next read tries the network again.
-			return Header{}, fmt.Errorf("websocket: read: %w", err)
+		if len(b) == 0 && c.rOp == 0 {
+			return Header{}, c.idleReadFailed(err)
 		}
 		return Header{}, c.readFailed(err)
 	}

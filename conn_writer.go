@@ -25,6 +25,17 @@ func checkDataOpcode(op Opcode) error {
 // safe to call concurrently with other writes; the message is not interleaved
 // with any other. The Conn does not keep p.
 func (c *Conn) WriteMessage(op Opcode, p []byte) error {
+	if len(p) <= smallMessage && c.comp == nil && (op == OpText || op == OpBinary) {
+		// The common small message, through small frames: the stack of a
+		// goroutine that writes then stays within the 2 KiB it starts
+		// with (TestConnReaderStackStaysSmall).
+		return c.writeShort(op, p)
+	}
+	return c.writeMessage(op, p)
+}
+
+// writeMessage is WriteMessage for every other message.
+func (c *Conn) writeMessage(op Opcode, p []byte) error {
 	if err := checkDataOpcode(op); err != nil {
 		return err
 	}
@@ -66,11 +77,7 @@ const smallMessage = MaxControlPayload
 // (BenchmarkConnWrite/server/16B).
 func (c *Conn) writeOneFrame(op Opcode, p []byte) error {
 	if len(p) <= smallMessage {
-		defer c.unlockOneFrame(c.lockOneFrame())
-		if err := c.writable(); err != nil {
-			return err
-		}
-		return c.writeShortLocked(op, p)
+		return c.writeShort(op, p)
 	}
 	// The frame is built, and masked, before the lock, in a buffer of its
 	// own: c.wbuf belongs to the holder of msgMu.
@@ -81,6 +88,16 @@ func (c *Conn) writeOneFrame(op Opcode, p []byte) error {
 	frame := c.headPayload(bp[:], true, false, op, len(p))
 	defer c.unlockOneFrame(c.lockOneFrame())
 	return c.writeLocked(frame)
+}
+
+// writeShort writes p, at most smallMessage bytes, as a message of one
+// frame: see writeOneFrame.
+func (c *Conn) writeShort(op Opcode, p []byte) error {
+	defer c.unlockOneFrame(c.lockOneFrame())
+	if err := c.writable(); err != nil {
+		return err
+	}
+	return c.writeShortLocked(op, p)
 }
 
 // lockOneFrame takes frameMu for a message of one frame, and msgMu before
@@ -264,24 +281,38 @@ func (c *Conn) WriteControl(op Opcode, payload []byte) error {
 // control frame or a small message, built in a shortBuf. The caller holds frameMu
 // and has checked that the frame may go out.
 func (c *Conn) writeShortLocked(op Opcode, payload []byte) error {
-	h := Header{Fin: true, Opcode: op, Length: int64(len(payload))}
+	sb := getShortBuf()
+	// The header by hand (RFC 6455 §5.2): FIN, the opcode, and a 7-bit
+	// length, with the mask bit and key from a client.
+	sb[0] = 0x80 | byte(op)
+	sb[1] = byte(len(payload))
+	n := 2
 	if !c.server {
-		h.Masked, h.Mask = true, newMaskKey()
+		sb[1] |= 0x80
+		key := newMaskKey()
+		copy(sb[2:6], key[:])
+		n = 6 + copy(sb[6:], payload)
+		Mask(key, 0, sb[6:n])
+	} else {
+		n += copy(sb[2:], payload)
 	}
-	sb, ok := shortPool.Get().(*shortBuf)
-	if !ok {
-		sb = new(shortBuf)
-	}
-	b := AppendHeader(sb[:0], h)
-	start := len(b)
-	b = append(b, payload...)
-	if h.Masked {
-		Mask(h.Mask, 0, b[start:])
-	}
-	_, err := c.nc.Write(b)
+	_, err := c.nc.Write(sb[:n])
 	shortPool.Put(sb)
 	return c.wrote(err)
 }
+
+func getShortBuf() *shortBuf {
+	if sb, ok := shortPool.Get().(*shortBuf); ok {
+		return sb
+	}
+	return newShortBuf()
+}
+
+// newShortBuf is apart, and not inlined, to keep the allocation's
+// temporaries out of writeShortLocked's frame.
+//
+//go:noinline
+func newShortBuf() *shortBuf { return new(shortBuf) }
 
 // shortBuf holds a frame of writeShortLocked. They are pooled rather than
 // kept by each Conn, so that an idle Conn carries none.

@@ -80,13 +80,26 @@ func (c *Conn) readyReader() error {
 	// The wait honours the read deadline and ends when the connection is
 	// closed, as a read would; the read that follows reports EOF and errors.
 	if err := rc.Read(probeReadable); err != nil {
-		if isTimeout(err) && !c.isClosed() {
-			// Nothing of the next message was read: the Conn stays
-			// readable after a timeout here (SetReadDeadline).
-			return fmt.Errorf("websocket: read: %w", err)
-		}
-		return c.readFailed(err)
+		return c.idleReadFailed(err)
 	}
 	c.attachReader()
+	// The first read of the message is made here rather than deeper, under
+	// the frame parsing, so that the read path's deepest stack is that of
+	// a small frame whose bytes are buffered (TestConnReaderStackStaysSmall).
+	if _, err := c.br.Peek(1); err != nil {
+		return c.idleReadFailed(err)
+	}
 	return nil
+}
+
+// idleReadFailed records a failed read between messages, before any byte
+// of the next one has arrived. A timeout then loses nothing, so the Conn
+// stays readable (SetReadDeadline). The caller holds readMu.
+func (c *Conn) idleReadFailed(err error) error {
+	if isTimeout(err) && !c.isClosed() {
+		// bufio.Reader clears a read error once it has returned it, so
+		// the next read tries the network again.
+		return fmt.Errorf("websocket: read: %w", err)
+	}
+	return c.readFailed(err)
 }

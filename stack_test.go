@@ -1,0 +1,137 @@
+package websocket
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"time"
+)
+
+// raceEnabled is set by race_on_test.go: the race detector enlarges every
+// frame, so the stack tests do not hold under it.
+var raceEnabled bool
+
+// idleStackPerConn serves n connections the way a user does, with a
+// goroutine each that calls AcceptConn and then echoes until the end, has
+// each client do one small echo, and returns the stack the server's
+// goroutines hold once idle, per connection.
+func idleStackPerConn(t *testing.T, n int) int64 {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	settle()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c, err := AcceptConn(nc, nil, nil)
+				if err != nil {
+					nc.Close()
+					return
+				}
+				defer c.CloseNow()
+				var buf []byte
+				for {
+					op, b, err := c.AppendMessage(buf[:0])
+					if err != nil {
+						return
+					}
+					buf = b
+					if err := c.WriteMessage(op, buf); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	clients := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+		c.SetDeadline(time.Now().Add(testTimeout))
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+		resp := make([]byte, 129)
+		if _, err := io.ReadFull(c, resp); err != nil || !bytes.HasPrefix(resp, []byte("HTTP/1.1 101 ")) {
+			t.Fatalf("handshake: %q, %v", resp, err)
+		}
+	}
+	for _, c := range clients {
+		msg := []byte("a small message")
+		frame := append([]byte{0x82, 0x80 | byte(len(msg)), 0, 0, 0, 0}, msg...)
+		if _, err := c.Write(frame); err != nil {
+			t.Fatal(err)
+		}
+		echo := make([]byte, 2+len(msg))
+		if _, err := io.ReadFull(c, echo); err != nil || string(echo[2:]) != string(msg) {
+			t.Fatalf("echo = %q, %v", echo, err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // the last servers park in their reads
+	settle()
+	runtime.ReadMemStats(&after)
+	return int64(after.StackInuse-before.StackInuse) / int64(n)
+}
+
+// A goroutine starts with a 2 KiB stack, and one that grew keeps twice that
+// for good once it waits in a read (the runtime halves a stack only when
+// under a quarter of it is in use). So AcceptConn runs the handshake on a
+// goroutine of its own, and the read and write paths of small messages keep
+// their frames small, for a blocking reader to stay at 2 KiB: an idle
+// connection then costs 2 KiB less. A few goroutines may still grow (the
+// first take from a sync.Pool after a collection goes deep), hence the
+// average's margin; at 4 KiB each the test fails.
+//
+// It runs in a child process with GODEBUG=adaptivestackstart=0: by default
+// the runtime starts goroutines with the average stack it last saw in use,
+// which in a server of idle readers is theirs, but in a test process is
+// raised by the test's own deep goroutines.
+func TestConnReaderStackStaysSmall(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector enlarges every frame")
+	}
+	if testing.Short() {
+		t.Skip("frames differ between Go releases: checked with the newest only")
+	}
+	if !strings.Contains(os.Getenv("GODEBUG"), "adaptivestackstart=0") {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestConnReaderStackStaysSmall$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "GODEBUG=adaptivestackstart=0")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte("--- PASS: TestConnReaderStackStaysSmall")) {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return
+	}
+	if got := idleStackPerConn(t, 300); got > 2560 {
+		t.Fatalf("idle readers hold %d bytes of stack each, want the 2 KiB a goroutine starts with", got)
+	}
+}
+
+// settle collects until the stacks of goroutines that have ended are freed.
+func settle() {
+	for range 4 {
+		runtime.GC()
+	}
+	debug.FreeOSMemory()
+}
