@@ -18,13 +18,17 @@ import (
 //     The handshake runs on a goroutine that ends with it.
 //   - fullduplex-http: Accept through net/http, a goroutine per connection
 //     (the handler's) reading with AppendMessage.
+//   - fullduplex-http-go: Accept through net/http, then the handler hands
+//     the Conn to a goroutine of its own, which reads with AppendMessage,
+//     and returns, so that net/http lets go of the request (gorilla's chat
+//     example does the same with its pumps).
 //   - nbio: lesismal/nbio's nbhttp engine in its default non-blocking mode
 //     (its own epoll), websocket.Upgrader with OnMessage echoing.
 //
 // They serve the echo server only (Serve), for the loopback workloads.
 
 // ScaleOrder is the order of columns in the scale workload.
-var ScaleOrder = []string{"fullduplex-poller", "nbio", "fullduplex", "fullduplex-http", "gorilla", "coder", "gobwas", "gws"}
+var ScaleOrder = []string{"fullduplex-poller", "nbio", "fullduplex", "fullduplex-http", "fullduplex-http-go", "gorilla", "coder", "gobwas", "gws"}
 
 type pollerEcho struct{}
 
@@ -76,18 +80,19 @@ func init() {
 				if err != nil {
 					return
 				}
-				defer c.CloseNow()
-				var buf []byte
-				for {
-					op, b, err := c.AppendMessage(buf[:0])
-					if err != nil {
-						return
-					}
-					buf = b
-					if err := c.WriteMessage(op, buf); err != nil {
-						return
-					}
+				fdEcho(c)
+			}))
+		},
+	})
+	register(&Lib{
+		Name: "fullduplex-http-go",
+		Serve: func(ln net.Listener) error {
+			return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c, err := websocket.Accept(w, r, &websocket.AcceptOptions{SkipOriginCheck: true})
+				if err != nil {
+					return
 				}
+				go fdEcho(c)
 			}))
 		},
 	})
@@ -125,4 +130,20 @@ func init() {
 			}
 		},
 	})
+}
+
+// fdEcho writes back every message of c until it ends, then closes c.
+func fdEcho(c *websocket.Conn) {
+	defer c.CloseNow()
+	var buf []byte
+	for {
+		op, b, err := c.AppendMessage(buf[:0])
+		if err != nil {
+			return
+		}
+		buf = b
+		if err := c.WriteMessage(op, buf); err != nil {
+			return
+		}
+	}
 }
