@@ -77,15 +77,23 @@
 //
 // # Many connections: the event-driven mode
 //
-// A goroutine per connection costs a few kilobytes of stack for each one,
-// idle or not. A Poller serves connections without: it waits for input on
-// all of them at once (epoll on Linux), and a bounded pool of workers reads
-// what arrives, with the same frame handling and limits as ReadMessage, and
-// calls a Handler with each message, in order for each connection. A
-// connection with no message arriving holds no goroutine and no buffer:
-// about 1 KiB of a server's memory on Linux, where the Poller takes the
-// socket over from its net.Conn, against about 6.5 KiB with a goroutine
-// reading each (the scale workload of benchmarks/).
+// A goroutine reading each connection keeps the 2 KiB stack it starts with
+// (AcceptConn runs the handshake on a goroutine of its own, and the read and
+// write paths of small messages stay shallow): about 4 KiB of a server's
+// memory for an idle connection, with no read or write buffer held. A
+// handler behind net/http that reads the Conn itself costs twice that, since
+// net/http keeps the request and the stack it grew while the handler runs;
+// over HTTP/1.1 the handler may hand the Conn to a goroutine of its own and
+// return (see Accept).
+//
+// A Poller serves connections without a goroutine each: it waits for input
+// on all of them at once (epoll on Linux), and a bounded pool of workers
+// reads what arrives, with the same frame handling and limits as
+// ReadMessage, and calls a Handler with each message, in order for each
+// connection. A connection with no message arriving holds no goroutine and
+// no buffer: about 0.6 KiB of a server's memory on Linux, where the Poller
+// takes the socket over from its net.Conn (the scale workload of
+// benchmarks/).
 //
 //	p, err := websocket.NewPoller(nil)
 //	...
