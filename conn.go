@@ -224,24 +224,17 @@ func (c *Conn) AppendMessage(b []byte) (Opcode, []byte, error) {
 	if err != nil {
 		return 0, b, err
 	}
-	b, err = c.appendPayload(b)
-	return op, b, err
-}
-
-// appendPayload appends the rest of the current message to b. It is apart
-// from AppendMessage, and its rare branches are not inlined, to keep the
-// frames small: see TestConnReaderStackStaysSmall.
-func (c *Conn) appendPayload(b []byte) ([]byte, error) {
+	// The rare branches are not inlined, to keep the frame small: see
+	// TestConnReaderStackStaysSmall.
 	start := len(b)
 	for {
 		if len(b) == cap(b) {
 			if c.inflating() {
-				var err error
 				if b, err = c.appendInflatedByte(b, start); err != nil {
 					if err == io.EOF {
 						err = nil
 					}
-					return b, err
+					return op, b, err
 				}
 				continue
 			}
@@ -256,15 +249,15 @@ func (c *Conn) appendPayload(b []byte) ([]byte, error) {
 		n, err := c.readData(b[len(b):cap(b)])
 		b = b[:len(b)+n]
 		if err == io.EOF {
-			return b, nil
+			return op, b, nil
 		}
 		if err != nil {
-			return b, err
+			return op, b, err
 		}
 	}
 }
 
-// appendInflatedByte is appendPayload's step when b is full and the message
+// appendInflatedByte is AppendMessage's step when b is full and the message
 // is compressed: the decompressed size is not known, and b may hold all of
 // it already, so it looks for the end before growing b. It returns io.EOF
 // at the end of the message.
@@ -429,11 +422,11 @@ func (c *Conn) nextDataFrame() error {
 		}
 		if h.Opcode == OpContinuation {
 			if c.rOp == 0 {
-				return c.failFrame(h, StatusProtocolError, protocolErrorf("continuation frame with no message to continue"))
+				return c.outOfSequence(h)
 			}
 		} else {
 			if c.rOp != 0 {
-				return c.failFrame(h, StatusProtocolError, protocolErrorf("%v frame inside a fragmented message", h.Opcode))
+				return c.outOfSequence(h)
 			}
 			c.rOp = h.Opcode
 			c.rSize = 0
@@ -448,7 +441,7 @@ func (c *Conn) nextDataFrame() error {
 			limit = compressedLimit(limit)
 		}
 		if h.Length > limit-c.rSize {
-			return c.failFrame(h, StatusMessageTooBig, fmt.Errorf("%w (%d bytes)", ErrMessageTooBig, c.readLimit.Load()))
+			return c.tooBig(h)
 		}
 		c.rFin = h.Fin
 		c.rRemain = h.Length
@@ -461,11 +454,32 @@ func (c *Conn) nextDataFrame() error {
 		if c.rRemain == 0 && c.rFin {
 			// An empty final frame: the message may already be complete.
 			if c.rOp == OpText && !c.rComp && !c.rUTF8.Complete() {
-				return c.fail(StatusInvalidFramePayloadData, fmt.Errorf("%w: text message ends inside a code point", ErrInvalidUTF8))
+				return c.cutCodePoint()
 			}
 		}
 		return nil
 	}
+}
+
+// The failures of nextDataFrame, apart and not inlined to keep its frame
+// small (TestConnReaderStackStaysSmall).
+
+//go:noinline
+func (c *Conn) outOfSequence(h Header) error {
+	if h.Opcode == OpContinuation {
+		return c.failFrame(h, StatusProtocolError, protocolErrorf("continuation frame with no message to continue"))
+	}
+	return c.failFrame(h, StatusProtocolError, protocolErrorf("%v frame inside a fragmented message", h.Opcode))
+}
+
+//go:noinline
+func (c *Conn) tooBig(h Header) error {
+	return c.failFrame(h, StatusMessageTooBig, fmt.Errorf("%w (%d bytes)", ErrMessageTooBig, c.readLimit.Load()))
+}
+
+//go:noinline
+func (c *Conn) cutCodePoint() error {
+	return c.fail(StatusInvalidFramePayloadData, fmt.Errorf("%w: text message ends inside a code point", ErrInvalidUTF8))
 }
 
 // readHeader reads and checks one frame header from the buffered reader.
@@ -511,26 +525,42 @@ func (c *Conn) handleControl(h Header) error {
 	// The payload is read in place, in the read buffer, rather than into
 	// a buffer of the Conn's own that every idle Conn would carry. A read
 	// buffer smaller than the payload (ReadBufferSize below 125) takes a
-	// copy instead.
+	// copy instead. The rare branches are apart, and not inlined, to keep
+	// the frame of the path to a pong small (TestConnReaderStackStaysSmall).
 	n := int(h.Length)
-	var p []byte
-	if n <= c.br.Size() {
-		b, err := c.br.Peek(n)
-		if err != nil {
-			return c.readFailed(err)
-		}
-		defer c.br.Discard(n)
-		p = b
-	} else {
-		p = make([]byte, n)
-		if _, err := io.ReadFull(c.br, p); err != nil {
-			return c.readFailed(err)
-		}
+	if n > c.br.Size() {
+		return c.handleControlCopy(h)
+	}
+	p, err := c.br.Peek(n)
+	if err != nil {
+		return c.readFailed(err)
 	}
 	if h.Masked {
 		Mask(h.Mask, 0, p)
 	}
-	switch h.Opcode {
+	err = c.controlPayload(h.Opcode, p)
+	c.br.Discard(n)
+	return err
+}
+
+// handleControlCopy is handleControl with a read buffer smaller than the
+// payload.
+//
+//go:noinline
+func (c *Conn) handleControlCopy(h Header) error {
+	p := make([]byte, h.Length)
+	if _, err := io.ReadFull(c.br, p); err != nil {
+		return c.readFailed(err)
+	}
+	if h.Masked {
+		Mask(h.Mask, 0, p)
+	}
+	return c.controlPayload(h.Opcode, p)
+}
+
+// controlPayload acts on a control frame of type op with payload p.
+func (c *Conn) controlPayload(op Opcode, p []byte) error {
+	switch op {
 	case OpPing:
 		if c.onPing != nil {
 			if err := c.onPing(p); err != nil {
@@ -544,8 +574,7 @@ func (c *Conn) handleControl(h Header) error {
 		// write or read; but a peer that pings and does not read must not
 		// hold the reader (§5.5.2 asks for the pong "as soon as practical").
 		if stalled, _ := c.writeOwnControl(OpPong, p); stalled {
-			c.rerr = fmt.Errorf("%w: the peer took no pong within %v", ErrClosed, c.closeTimeout)
-			return c.rerr
+			return c.pongStalled()
 		}
 	case OpPong:
 		c.gotPong(p)
@@ -553,16 +582,29 @@ func (c *Conn) handleControl(h Header) error {
 			c.onPong(p)
 		}
 	case OpClose:
-		ce, err := parseClosePayload(p)
-		if err != nil {
-			if errors.Is(err, ErrInvalidUTF8) {
-				return c.fail(StatusInvalidFramePayloadData, err)
-			}
-			return c.fail(StatusProtocolError, err)
-		}
-		return c.peerClosed(ce)
+		return c.closeFrame(p)
 	}
 	return nil
+}
+
+//go:noinline
+func (c *Conn) pongStalled() error {
+	c.rerr = fmt.Errorf("%w: the peer took no pong within %v", ErrClosed, c.closeTimeout)
+	return c.rerr
+}
+
+// closeFrame acts on the peer's Close frame, with payload p.
+//
+//go:noinline
+func (c *Conn) closeFrame(p []byte) error {
+	ce, err := parseClosePayload(p)
+	if err != nil {
+		if errors.Is(err, ErrInvalidUTF8) {
+			return c.fail(StatusInvalidFramePayloadData, err)
+		}
+		return c.fail(StatusProtocolError, err)
+	}
+	return c.peerClosed(ce)
 }
 
 // readFailed records a failure of the underlying connection while reading.

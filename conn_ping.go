@@ -141,7 +141,7 @@ func (c *Conn) writeOwnControl(op Opcode, payload []byte) (stalled bool, err err
 	w := writeBoundPool.Get().(*writeBound)
 	w.c.Store(c)
 	w.t.Reset(c.closeTimeout)
-	err = c.WriteControl(op, payload)
+	err = c.writeControl(op, payload)
 	if !w.t.Stop() {
 		return true, err // fired: w may still be in use, so it is not put back
 	}

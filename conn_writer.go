@@ -269,6 +269,12 @@ func (c *Conn) WriteControl(op Opcode, payload []byte) error {
 	if len(payload) > MaxControlPayload {
 		return fmt.Errorf("websocket: %v payload of %d bytes exceeds 125", op, len(payload))
 	}
+	return c.writeControl(op, payload)
+}
+
+// writeControl writes a control frame under frameMu alone, so that it may
+// pass a message streamed through NextWriter.
+func (c *Conn) writeControl(op Opcode, payload []byte) error {
 	c.frameMu.Lock()
 	defer c.frameMu.Unlock()
 	if err := c.writable(); err != nil {

@@ -20,7 +20,7 @@ var raceEnabled bool
 
 // idleStackPerConn serves n connections the way a user does, with a
 // goroutine each that calls AcceptConn and then echoes until the end, has
-// each client do one small echo, and returns the stack the server's
+// each client send a pong and have a small text message echoed, and returns the stack the server's
 // goroutines hold once idle, per connection.
 func idleStackPerConn(t *testing.T, n int) int64 {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -78,14 +78,18 @@ func idleStackPerConn(t *testing.T, n int) int64 {
 		}
 	}
 	for _, c := range clients {
-		msg := []byte("a small message")
-		frame := append([]byte{0x82, 0x80 | byte(len(msg)), 0, 0, 0, 0}, msg...)
-		if _, err := c.Write(frame); err != nil {
+		// A pong, as a keep-alive gets, and a text message, masked with a
+		// zero key.
+		msg := []byte("a small message, é")
+		frames := append([]byte{0x8a, 0x81, 0, 0, 0, 0, 'p'}, 0x81, 0x80|byte(len(msg)), 0, 0, 0, 0)
+		frames = append(frames, msg...)
+		if _, err := c.Write(frames); err != nil {
 			t.Fatal(err)
 		}
-		echo := make([]byte, 2+len(msg))
-		if _, err := io.ReadFull(c, echo); err != nil || string(echo[2:]) != string(msg) {
-			t.Fatalf("echo = %q, %v", echo, err)
+		want := append([]byte{0x81, byte(len(msg))}, msg...)
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("echo = %q, %v; want %q", got, err, want)
 		}
 	}
 	time.Sleep(50 * time.Millisecond) // the last servers park in their reads
@@ -101,7 +105,9 @@ func idleStackPerConn(t *testing.T, n int) int64 {
 // their frames small, for a blocking reader to stay at 2 KiB: an idle
 // connection then costs 2 KiB less. A few goroutines may still grow (the
 // first take from a sync.Pool after a collection goes deep), hence the
-// average's margin; at 4 KiB each the test fails.
+// average's margin; at 4 KiB each the test fails. Answering a ping does
+// grow the stack: the timer that bounds the pong (writeOwnControl) is
+// armed through the runtime's timer heap, which goes deep.
 //
 // It runs in a child process with GODEBUG=adaptivestackstart=0: by default
 // the runtime starts goroutines with the average stack it last saw in use,
