@@ -2,7 +2,7 @@
 // client that connects to /ws gets a text message with the server's time
 // once a second, and may send "pause" or "resume". Connections are served
 // by a websocket.Poller, so a client between messages costs no goroutine
-// and no buffer: under 2 KiB of the server's memory on Linux (the scale
+// and no buffer: about 0.6 KiB of the server's memory on Linux (the scale
 // workload of benchmarks/).
 //
 //	go run ./examples/ticker                  # then: websocat ws://localhost:8083/ws
