@@ -277,7 +277,7 @@ func benchWrite(b *testing.B, k Kind) {
 // (lib_scale.go): each echoes over loopback. The workload is smoke-run by
 // .ci/run runs the workload itself, small).
 func TestScaleServersEcho(t *testing.T) {
-	for _, name := range []string{"fullduplex-poller", "fullduplex-http", "fullduplex-http-go", "nbio"} {
+	for _, name := range []string{"fullduplex-poller", "fullduplex-http", "fullduplex-http-go", "http-floor", "nbio"} {
 		l := LibByName(name)
 		s, err := StartEcho(l)
 		if err != nil {

@@ -1,6 +1,8 @@
 package benchmarks
 
 import (
+	"bufio"
+	"io"
 	"net"
 	"net/http"
 
@@ -22,13 +24,18 @@ import (
 //     the Conn to a goroutine of its own, which reads with AppendMessage,
 //     and returns, so that net/http lets go of the request (gorilla's chat
 //     example does the same with its pumps).
+//   - http-floor: not a WebSocket library but what net/http alone holds for
+//     a handler that keeps its goroutine: the handler hijacks, answers the
+//     handshake, swaps net/http's hijacked buffers for tiny ones and echoes
+//     frames by hand, with a 64-byte buffer and nothing else. Every library
+//     read in the handler pays at least this.
 //   - nbio: lesismal/nbio's nbhttp engine in its default non-blocking mode
 //     (its own epoll), websocket.Upgrader with OnMessage echoing.
 //
 // They serve the echo server only (Serve), for the loopback workloads.
 
 // ScaleOrder is the order of columns in the scale workload.
-var ScaleOrder = []string{"fullduplex-poller", "nbio", "fullduplex", "fullduplex-http", "fullduplex-http-go", "gorilla", "coder", "gobwas", "gws"}
+var ScaleOrder = []string{"fullduplex-poller", "nbio", "fullduplex", "fullduplex-http", "fullduplex-http-go", "http-floor", "gorilla", "coder", "gobwas", "gws"}
 
 type pollerEcho struct{}
 
@@ -97,6 +104,12 @@ func init() {
 		},
 	})
 	register(&Lib{
+		Name: "http-floor",
+		Serve: func(ln net.Listener) error {
+			return http.Serve(ln, http.HandlerFunc(floorEcho))
+		},
+	})
+	register(&Lib{
 		Name: "nbio",
 		Serve: func(ln net.Listener) error {
 			// nbio takes the descriptor over (a dup) and closes the
@@ -143,6 +156,69 @@ func fdEcho(c *websocket.Conn) {
 		}
 		buf = b
 		if err := c.WriteMessage(op, buf); err != nil {
+			return
+		}
+	}
+}
+
+// floorEcho is the http-floor server's handler: the least a handler that
+// keeps its goroutine can hold. It reads into a 64-byte buffer, and a
+// larger message into a buffer of its own, let go after it.
+func floorEcho(w http.ResponseWriter, r *http.Request) {
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	key := r.Header.Get("Sec-WebSocket-Key")
+	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + websocket.AcceptKey(key) + "\r\n\r\n")
+	if brw.Flush() != nil || brw.Reader.Buffered() > 0 {
+		return
+	}
+	// net/http's connection keeps its two hijacked 4 KiB buffers while
+	// the handler runs: swap them for tiny ones, as fullduplex's Accept does.
+	*brw.Reader = *bufio.NewReaderSize(nc, 16)
+	*brw.Writer = *bufio.NewWriterSize(nc, 16)
+	small := make([]byte, 64)
+	for {
+		// Final masked client frames only, as the workloads send.
+		h := small[:2]
+		if _, err := io.ReadFull(brw, h); err != nil {
+			return
+		}
+		op, n := h[0]&0x0f, int(h[1]&0x7f)
+		if h[1]&0x80 == 0 || op == 0x8 {
+			return
+		}
+		switch n {
+		case 126, 127:
+			ext := small[2 : 2+2+6*(n-126)]
+			if _, err := io.ReadFull(brw, ext); err != nil {
+				return
+			}
+			n = 0
+			for _, b := range ext {
+				n = n<<8 | int(b)
+			}
+			if n > 1<<20 {
+				return
+			}
+		}
+		var mask [4]byte
+		if _, err := io.ReadFull(brw, mask[:]); err != nil {
+			return
+		}
+		var p []byte
+		if n <= len(small) {
+			p = small[:n]
+		} else {
+			p = make([]byte, n)
+		}
+		if _, err := io.ReadFull(brw, p); err != nil {
+			return
+		}
+		websocket.Mask(mask, 0, p)
+		if _, err := nc.Write(AppendFrame(nil, op, p, false, [4]byte{})); err != nil {
 			return
 		}
 	}
