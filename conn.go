@@ -140,7 +140,7 @@ func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg connConfig) *Conn {
 		c.comp.src.c = c
 	}
 	if cfg.pingInterval > 0 {
-		go c.keepAlive(cfg.pingInterval)
+		go c.keepAlive(cfg.pingInterval, nil)
 	}
 	return c
 }

@@ -3,6 +3,7 @@ package websocket
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,12 @@ type pinger struct {
 // reading and the connection is closed: a write blocked on it cannot be
 // abandoned without cutting a frame short.
 func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
+	return c.ping(ctx, c.closeTCP)
+}
+
+// ping is Ping, with stalled called to close the connection when ctx ends
+// before the ping is written.
+func (c *Conn) ping(ctx context.Context, stalled func()) (time.Duration, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -53,7 +60,7 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 	// Closing is the only way to undo a write in progress that works on
 	// every net.Conn, and a write cut short by a deadline would leave the
 	// stream in mid-frame (§5.2), unusable for writing anyway.
-	stop := context.AfterFunc(ctx, c.closeTCP)
+	stop := context.AfterFunc(ctx, stalled)
 	err := c.WriteControl(OpPing, p[:])
 	if !stop() {
 		return 0, ctx.Err()
@@ -90,21 +97,38 @@ func (c *Conn) gotPong(p []byte) {
 }
 
 // keepAlive pings every interval and closes the connection when a pong does
-// not come back within the interval.
-func (c *Conn) keepAlive(interval time.Duration) {
+// not come back within the interval. lost, if not nil, is called just
+// before it closes the connection for that reason, so that a Poller can
+// tell its Handler why (poller_ping.go).
+func (c *Conn) keepAlive(interval time.Duration, lost func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	closed := c.closed.wait()
+	// lost is called before the connection is closed, so that whoever
+	// sees it closed can tell why, and not if someone else closed it.
+	stalled := c.closeTCP
+	if lost != nil {
+		stalled = func() {
+			if !c.isClosed() {
+				lost()
+			}
+			c.closeTCP()
+		}
+	}
 	for {
 		select {
 		case <-closed:
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), interval)
-			_, err := c.Ping(ctx)
+			_, err := c.ping(ctx, stalled)
 			cancel()
 			if err != nil {
-				c.closeTCP()
+				if errors.Is(err, context.DeadlineExceeded) {
+					stalled()
+				} else {
+					c.closeTCP()
+				}
 				return
 			}
 		}
