@@ -195,6 +195,38 @@ func (pc *pollConn) Write(b []byte) (int, error) {
 	return n, nil
 }
 
+// tryWrite writes what of b the socket takes now, without waiting: a
+// short count with a nil error means its buffer is full. It is for the
+// Poller's pings (poller_ping.go), which must not wait on one peer.
+func (pc *pollConn) tryWrite(b []byte) (int, error) {
+	if !pc.acquire() {
+		return 0, pc.opError("write", net.ErrClosed)
+	}
+	defer pc.release()
+	for {
+		n, err := syscall.Write(int(pc.fd), b)
+		switch err {
+		case nil:
+			return n, nil
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return 0, nil
+		}
+		return 0, pc.opError("write", os.NewSyscallError("write", err))
+	}
+}
+
+// readable reports whether input, an end of stream or an error waits on
+// the socket, without taking any of it.
+func (pc *pollConn) readable() bool {
+	if !pc.acquire() {
+		return false
+	}
+	defer pc.release()
+	return probeReadable(uintptr(pc.fd))
+}
+
 // writeBuffers writes a frame's header and payload with one writev, as
 // net.Buffers does on a *net.TCPConn (conn_writer.go).
 func (pc *pollConn) writeBuffers(bufs net.Buffers) (int64, error) {

@@ -107,10 +107,10 @@ func TestPollerTakeOverKeepsBufferedInput(t *testing.T) {
 // stuckWriter returns a Conn a Poller serves whose peer never reads, and a
 // channel that gets the error of the write that fills the socket's buffers,
 // once that write has parked.
-func stuckWriter(t *testing.T, p *Poller) (*Conn, <-chan error) {
+func stuckWriter(t *testing.T, p *Poller, h Handler) (*Conn, <-chan error) {
 	t.Helper()
 	_, c := stuckPeer(t, time.Second)
-	if err := p.Add(c, newRecorder(nil)); err != nil {
+	if err := p.Add(c, h); err != nil {
 		t.Fatal(err)
 	}
 	pc := c.nc.(*pollConn)
@@ -150,7 +150,7 @@ func TestPollerStuckWriteEndsBySetWriteDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, res := stuckWriter(t, p)
+	c, res := stuckWriter(t, p, newRecorder(nil))
 	time.Sleep(20 * time.Millisecond)
 	start := time.Now()
 	c.SetWriteDeadline(time.Now().Add(-time.Second))
@@ -166,7 +166,7 @@ func TestPollerStuckWriteEndsByCloseNow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, res := stuckWriter(t, p)
+	c, res := stuckWriter(t, p, newRecorder(nil))
 	time.Sleep(20 * time.Millisecond)
 	c.CloseNow()
 	waitWriteEnd(t, res, ErrClosed)
@@ -185,7 +185,7 @@ func TestPollerStuckWritesHoldNoThread(t *testing.T) {
 	before := threads(t)
 	var ress []<-chan error
 	for range n {
-		_, res := stuckWriter(t, p)
+		_, res := stuckWriter(t, p, newRecorder(nil))
 		ress = append(ress, res)
 	}
 	if got := threads(t) - before; got > n/4 {

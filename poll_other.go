@@ -22,6 +22,10 @@ type fdMore struct{}
 
 func (pc *pollConn) takeOver() error { return errors.ErrUnsupported }
 
+func (pc *pollConn) tryWrite([]byte) (int, error) { return 0, errors.ErrUnsupported }
+
+func (pc *pollConn) readable() bool { return false }
+
 type epoll struct{}
 
 type epollEvent struct{}

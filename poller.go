@@ -38,6 +38,22 @@ type PollerOptions struct {
 	// StatusPolicyViolation, and HandleClose gets an error whose Timeout
 	// method reports true. Zero means 10 seconds.
 	MessageTimeout time.Duration
+
+	// PingInterval, if positive, keeps the connections alive: one that has
+	// sent nothing for about PingInterval (between 1 and 1.5 times it) is
+	// pinged, and one that still sends nothing for an interval after the
+	// ping is closed, with no closing handshake, and HandleClose gets an
+	// error wrapping ErrClosed that says so. Any input counts, a pong or
+	// a message, so a peer busy sending is never pinged. One goroutine of
+	// the Poller sweeps the connections every half interval; a connection
+	// costs no goroutine or timer for it, and a ping that the peer's full
+	// receive window would hold up is not waited for. Zero means no pings.
+	//
+	// A connection the Poller serves with a goroutine of its own (see
+	// Poller) is pinged by a second goroutine, as the PingInterval of
+	// AcceptOptions does: there it is a pong that must come back within
+	// the interval.
+	PingInterval time.Duration
 }
 
 // A Poller serves WebSocket connections in event-driven mode: it waits for
@@ -60,12 +76,17 @@ type PollerOptions struct {
 //
 // A Conn given to a Poller must not be read by the application; it may be
 // written to, pinged and closed from any goroutine, as always. A pong
-// answering Ping is seen when the worker reads. The PingInterval option costs
-// a goroutine per connection; with a Poller, ping from a ticker of your own.
+// answering Ping is seen when the worker reads.
+//
+// Keep-alive: set PollerOptions.PingInterval, which costs no goroutine per
+// connection. The PingInterval of AcceptOptions and DialOptions still works
+// on a Conn given to a Poller, but at the cost of a goroutine for each, which
+// is what the Poller is there to save: leave it zero for such connections.
 type Poller struct {
 	ep      *epoll // nil where there is none
 	max     int
 	timeout time.Duration
+	ping    time.Duration  // PollerOptions.PingInterval; 0: none
 	work    chan *pollConn // to an idle worker; unbuffered
 	quit    chan struct{}  // closed by Close
 	polled  chan struct{}  // closed when the poll goroutine returns
@@ -93,6 +114,7 @@ type pollConn struct {
 	mu    sync.Mutex
 	state uint8 // pollIdle, pollBusy or pollClosed; mu
 	ended bool  // end has run or is running; mu
+	quiet uint8 // keep-alive sweeps without input (poller_ping.go); mu
 
 	// The net.Conn over fd.
 	unix     bool                   // a Unix socket, else TCP
@@ -116,6 +138,7 @@ func NewPoller(opts *PollerOptions) (*Poller, error) {
 	p := &Poller{
 		max:     opts.Workers,
 		timeout: opts.MessageTimeout,
+		ping:    opts.PingInterval,
 		work:    make(chan *pollConn),
 		quit:    make(chan struct{}),
 		polled:  make(chan struct{}),
@@ -137,6 +160,10 @@ func NewPoller(opts *PollerOptions) (*Poller, error) {
 	}
 	p.ep = ep
 	go p.poll()
+	if p.ping > 0 {
+		p.wg.Add(1)
+		go p.sweep()
+	}
 	return p, nil
 }
 
@@ -163,6 +190,10 @@ func (p *Poller) Add(c *Conn, h Handler) error {
 		p.others[pc] = struct{}{}
 		p.wg.Add(1)
 		go p.serveBlocking(pc)
+		if p.ping > 0 {
+			p.wg.Add(1)
+			go p.keepAlive(pc)
+		}
 		return nil
 	}
 	// The net.Conn is replaced under the locks of everything that uses it:
@@ -297,6 +328,7 @@ func (p *Poller) ready(fd int, seq uint32) {
 	idle := pc.state == pollIdle
 	if idle {
 		pc.state = pollBusy
+		pc.quiet = 0 // the peer is alive
 	}
 	pc.mu.Unlock()
 	if idle {
@@ -437,6 +469,7 @@ func (p *Poller) end(pc *pollConn) {
 		pc.state = pollClosed
 		p.forget(pc)
 	}
+	lost := pc.quiet == quietLost
 	pc.mu.Unlock()
 	c := pc.c
 	c.readMu.Lock()
@@ -446,8 +479,11 @@ func (p *Poller) end(pc *pollConn) {
 		c.br = nil
 	}
 	c.readMu.Unlock()
-	if err == nil {
+	if err == nil || lost {
 		err = ErrClosed
+	}
+	if lost {
+		err = fmt.Errorf("websocket: no answer to a ping within %v: %w", p.ping, err)
 	}
 	if !c.isClosed() {
 		if isTimeout(err) {

@@ -1,0 +1,273 @@
+package websocket
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"net"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The keep-alive of connections in the epoll set: the sweep.
+
+// A peer that answers nothing is closed within about two intervals and a
+// half, after one ping; HandleClose says why, and no goroutine is left.
+func TestPollerPingClosesSilentPeer(t *testing.T) {
+	goroutines := runtime.NumGoroutine()
+	p, err := NewPoller(&PollerOptions{PingInterval: testPingInterval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder(nil)
+	a, br := handshakenPeer(t, p, rec)
+	start := time.Now()
+	err = rec.waitClose(t)
+	took := time.Since(start)
+	t.Logf("closed after %v (%.2f intervals): %v", took.Round(time.Millisecond), float64(took)/float64(testPingInterval), err)
+	if !isPingLoss(err) {
+		t.Errorf("HandleClose error = %v, want one wrapping ErrClosed that names the ping", err)
+	}
+	if took < 2*testPingInterval-testPingInterval/4 || took > 3*testPingInterval+testPingInterval/2 {
+		t.Errorf("closed after %v, want between 2 and 3 intervals of %v", took, testPingInterval)
+	}
+	// What the peer was sent: one ping, then the end.
+	a.SetReadDeadline(time.Now().Add(testTimeout))
+	got, _ := bufio.NewReader(br).Peek(64)
+	if want := fromServer(true, OpPing, ""); !bytes.Equal(got, want) {
+		t.Errorf("the peer got % x, want one empty ping % x and the end", got, want)
+	}
+	p.Close()
+	waitGoroutines(t, goroutines)
+}
+
+// A peer that answers pings, with pongs its ping handler writes, stays
+// open however many intervals pass, and is pinged about once in each.
+func TestPollerPingAnsweredKeepsConn(t *testing.T) {
+	p := newTestPoller(t, &PollerOptions{PingInterval: testPingInterval})
+	rec := newRecorder(echoBack)
+	cli := pollerPair(t, p, rec, connConfig{}, connConfig{})
+	var pings atomic.Int32
+	cli.SetPingHandler(func(b []byte) error {
+		pings.Add(1)
+		return cli.WriteControl(OpPong, b)
+	})
+	msgs := make(chan string, 1)
+	go func() {
+		for {
+			_, m, err := cli.ReadMessage()
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(m)
+		}
+	}()
+	select {
+	case err := <-rec.closed:
+		t.Fatalf("closed while answering pings: %v", err)
+	case <-time.After(8 * testPingInterval):
+	}
+	n := pings.Load()
+	t.Logf("%d pings in 8 intervals", n)
+	if n < 4 || n > 8 {
+		t.Errorf("%d pings in 8 intervals, want one every 1 to 1.5 intervals", n)
+	}
+	if err := cli.WriteMessage(OpText, []byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	if m := <-msgs; m != "still here" {
+		t.Fatalf("echo %q", m)
+	}
+}
+
+// Any input counts: a peer that sends a message every half interval and
+// never reads, so never answers a ping, stays open, and is never pinged.
+func TestPollerPingInputCountsAsLiveness(t *testing.T) {
+	p := newTestPoller(t, &PollerOptions{PingInterval: testPingInterval})
+	rec := newRecorder(nil)
+	a, br := handshakenPeer(t, p, rec)
+	a.SetWriteDeadline(time.Now().Add(testTimeout))
+	for range 16 {
+		if _, err := a.Write(fromClient(true, OpText, "tick")); err != nil {
+			t.Fatalf("the connection ended while the peer sent: %v", err)
+		}
+		select {
+		case err := <-rec.closed:
+			t.Fatalf("closed while the peer sends: %v", err)
+		case <-time.After(testPingInterval / 2):
+		}
+	}
+	rec.mu.Lock()
+	got := len(rec.msgs)
+	rec.mu.Unlock()
+	if got != 16 {
+		t.Errorf("%d messages handled, want 16", got)
+	}
+	// Open still: a Close frame is answered, with nothing before it.
+	a.Write(clientClose(1000, ""))
+	peer := &rawPeer{t: t, nc: a, br: br, client: true}
+	peer.expectClose(StatusNormalClosure)
+	if err := rec.waitClose(t); CloseStatus(err) != StatusNormalClosure {
+		t.Fatalf("HandleClose error = %v, want the peer's 1000", err)
+	}
+}
+
+// Peers whose receive window is full, one with a message stuck on its way
+// out and one without, do not hold the sweep up: a silent peer beside them
+// is closed in time, an answering one is pinged as usual, and the stalled
+// ones are closed for their silence.
+func TestPollerPingStalledPeerDoesNotBlockSweep(t *testing.T) {
+	goroutines := runtime.NumGoroutine()
+	p, err := NewPoller(&PollerOptions{PingInterval: testPingInterval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled := newRecorder(nil)
+	// The one with a message stuck: its writer holds the frame lock.
+	stuck, res := stuckWriter(t, p, stalled)
+	// The one without: its socket buffer filled below the Conn, no write
+	// in progress, so the ping finds no room.
+	_, full := stuckPeer(t, time.Second)
+	if err := p.Add(full, stalled); err != nil {
+		t.Fatal(err)
+	}
+	frame := fromServer(true, OpBinary, strings.Repeat("x", 64<<10))
+	pc := full.nc.(*pollConn)
+	for {
+		n, err := pc.tryWrite(frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n < len(frame) {
+			break // the rest will never go; the peer reads nothing anyway
+		}
+	}
+
+	start := time.Now()
+	silent := newRecorder(nil)
+	handshakenPeer(t, p, silent)
+	answering := newRecorder(nil)
+	cli := pollerPair(t, p, answering, connConfig{}, connConfig{})
+	var pings atomic.Int32
+	cli.SetPingHandler(func(b []byte) error {
+		pings.Add(1)
+		return cli.WriteControl(OpPong, b)
+	})
+	readLoop(cli)
+
+	if err := silent.waitClose(t); !isPingLoss(err) {
+		t.Errorf("silent peer: HandleClose error = %v, want the ping's", err)
+	}
+	if took := time.Since(start); took > 3*testPingInterval+testPingInterval/2 {
+		t.Errorf("silent peer closed after %v beside stalled ones, want within 3 intervals of %v", took, testPingInterval)
+	}
+	for range 2 {
+		if err := stalled.waitClose(t); !isPingLoss(err) {
+			t.Errorf("stalled peer: HandleClose error = %v, want the ping's", err)
+		}
+	}
+	waitWriteEnd(t, res, ErrClosed)
+	if stuck.isClosed() != true {
+		t.Error("the stuck writer's Conn is open")
+	}
+	if n := pings.Load(); n < 1 {
+		t.Errorf("the answering peer got %d pings beside the stalled ones", n)
+	}
+	select {
+	case err := <-answering.closed:
+		t.Fatalf("answering peer closed: %v", err)
+	default:
+	}
+	p.Close()
+	waitGoroutines(t, goroutines)
+}
+
+// Idle connections pinged by the sweep still hold no goroutine each: the
+// pings go out from the one sweeping goroutine, and no goroutine is left
+// once the Poller is closed. The record pays nothing for it
+// (TestPollerConnRecordFitsIn96Bytes).
+func TestPollerIdleConnsWithPingsHoldNoGoroutine(t *testing.T) {
+	const interval = time.Second
+	n := connsWithinFDLimit(1000)
+	if n < 200 {
+		t.Skipf("a descriptor limit too low for %d connections", 200)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	before := runtime.NumGoroutine()
+	p, err := NewPoller(&PollerOptions{Workers: 8, PingInterval: interval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder(nil)
+	clients := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	pcs := make([]*pollConn, 0, n)
+	for range n {
+		a, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, a)
+		b, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newConn(b, nil, true, connConfig{})
+		if err := p.Add(c, rec); err != nil {
+			t.Fatal(err)
+		}
+		pcs = append(pcs, c.nc.(*pollConn))
+	}
+	// Every connection is pinged within one and a half intervals; the
+	// goroutines stay the poll goroutine and the sweep (no input came, so
+	// no worker either).
+	most := 0
+	for deadline := time.Now().Add(testTimeout); ; time.Sleep(10 * time.Millisecond) {
+		most = max(most, runtime.NumGoroutine()-before)
+		pinged := 0
+		for _, pc := range pcs {
+			pc.mu.Lock()
+			if pc.quiet&quietPinged != 0 {
+				pinged++
+			}
+			pc.mu.Unlock()
+		}
+		if pinged == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d idle connections pinged", pinged, n)
+		}
+	}
+	if most > 2 {
+		t.Fatalf("%d goroutines for %d idle connections being pinged, want the poll goroutine and the sweep", most, n)
+	}
+	for _, i := range []int{0, n / 2, n - 1} {
+		buf := make([]byte, 8)
+		clients[i].SetReadDeadline(time.Now().Add(testTimeout))
+		if k, err := clients[i].Read(buf); err != nil || !bytes.Equal(buf[:k], fromServer(true, OpPing, "")) {
+			t.Fatalf("client %d read % x, %v; want a ping", i, buf[:k], err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := rec.waitClose(t); !errors.Is(err, ErrClosed) {
+			t.Fatalf("HandleClose %d: %v, want ErrClosed", i, err)
+		}
+	}
+	waitGoroutines(t, before)
+}

@@ -1,0 +1,87 @@
+package websocket
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The Poller's keep-alive (PollerOptions.PingInterval, poller_ping.go).
+
+const testPingInterval = 200 * time.Millisecond
+
+// handshakenPeer returns the raw client end of a connection that completed
+// the opening handshake through AcceptConn, whose server Conn p serves with
+// h. The client reads nothing past the 101 response unless the test does.
+func handshakenPeer(t *testing.T, p *Poller, h Handler) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	a, b := tcpConns(t)
+	added := make(chan error, 1)
+	go func() {
+		c, err := AcceptConn(b, nil, nil)
+		if err == nil {
+			err = p.Add(c, h)
+		}
+		added <- err
+	}()
+	a.SetDeadline(time.Now().Add(testTimeout))
+	req := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := a.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(a)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %s", resp.Status)
+	}
+	if err := <-added; err != nil {
+		t.Fatal(err)
+	}
+	a.SetDeadline(time.Time{})
+	return a, br
+}
+
+// isPingLoss reports whether err is the one HandleClose gets for a peer
+// the keep-alive gave up on.
+func isPingLoss(err error) bool {
+	return errors.Is(err, ErrClosed) && !IsNormalClose(err) && strings.Contains(err.Error(), "no answer to a ping")
+}
+
+// A connection served by a goroutine of its own (here over a net.Pipe) is
+// kept alive too, by the Conn's own keep-alive: a silent peer is dropped
+// with the same error, an answering one stays.
+func TestPollerPingServedByAGoroutine(t *testing.T) {
+	p := newTestPoller(t, &PollerOptions{PingInterval: testPingInterval})
+	silent := newRecorder(nil)
+	_, c := newRawPeer(t, pipeConns, true, connConfig{})
+	if err := p.Add(c, silent); err != nil {
+		t.Fatal(err)
+	}
+	answering := newRecorder(nil)
+	cli, srv := connPair(t, pipeConns, connConfig{}, connConfig{})
+	if err := p.Add(srv, answering); err != nil {
+		t.Fatal(err)
+	}
+	readLoop(cli)
+	start := time.Now()
+	if err := silent.waitClose(t); !isPingLoss(err) {
+		t.Errorf("HandleClose error = %v, want one wrapping ErrClosed that names the ping", err)
+	}
+	if took := time.Since(start); took > 3*testPingInterval {
+		t.Errorf("silent peer closed after %v, want within 2 intervals of %v", took, testPingInterval)
+	}
+	select {
+	case err := <-answering.closed:
+		t.Fatalf("answering peer closed: %v", err)
+	case <-time.After(4 * testPingInterval):
+	}
+}
