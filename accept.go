@@ -74,7 +74,9 @@ type AcceptOptions struct {
 	// and close the connection when a pong does not come back within the
 	// interval. Pongs are seen only while some goroutine reads the Conn: a
 	// Conn the application only writes to must call Conn.CloseRead, or it
-	// is dropped after the first interval however healthy the peer.
+	// is dropped after the first interval however healthy the peer. It
+	// costs a goroutine per Conn: for a Conn given to a Poller, leave it
+	// zero and set PollerOptions.PingInterval.
 	PingInterval time.Duration
 
 	// CloseTimeout bounds the wait for the peer's Close frame in Conn.Close;

@@ -107,7 +107,9 @@
 // whole, at most PollerOptions.MessageTimeout, after which the connection
 // fails with StatusPolicyViolation. TLS connections, and every connection
 // on systems other than Linux, are served by a goroutine each through the
-// same Handler.
+// same Handler. PollerOptions.PingInterval keeps the connections alive, from
+// one goroutine that sweeps them all: a peer silent for an interval is
+// pinged, and dropped if it stays silent for another.
 //
 // The blocking API is lean too: a reader waiting for the next message over
 // TCP holds no read buffer (on Linux), only its goroutine.

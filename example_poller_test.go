@@ -62,3 +62,36 @@ func ExamplePoller() {
 	// HELLO
 	// 1000 (normal closure)
 }
+
+// A Poller that keeps its connections alive: a peer that answers nothing,
+// here a client that never reads and so never answers a ping, is pinged
+// and then dropped. A peer that reads (and so answers) or sends stays.
+func ExamplePollerOptions_pingInterval() {
+	p, err := websocket.NewPoller(&websocket.PollerOptions{PingInterval: 50 * time.Millisecond})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Close()
+	h := upper{closed: make(chan error, 1)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		if err := p.Add(c, h); err != nil {
+			c.CloseNow()
+		}
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	fmt.Println(<-h.closed)
+	// Output:
+	// websocket: no answer to a ping within 50ms: websocket: connection closed
+}
