@@ -34,15 +34,20 @@ func (p *Poller) sweep() {
 			return
 		case <-t.C:
 		}
-		for fd := 0; ; {
-			batch, fd = p.slotsFrom(batch[:0], fd)
-			if len(batch) == 0 {
-				break
-			}
-			for i, pc := range batch {
-				p.sweepConn(pc)
-				batch[i] = nil
-			}
+		p.sweepAll(batch)
+	}
+}
+
+// sweepAll sweeps every connection in the slots once, a batch at a time.
+func (p *Poller) sweepAll(batch []*pollConn) {
+	for fd := 0; ; {
+		batch, fd = p.slotsFrom(batch[:0], fd)
+		if len(batch) == 0 {
+			return
+		}
+		for i, pc := range batch {
+			p.sweepConn(pc)
+			batch[i] = nil
 		}
 	}
 }
@@ -150,18 +155,22 @@ func (p *Poller) pingNow(pc *pollConn) bool {
 		// Part of the frame is out: the rest must follow before any other
 		// frame, so a goroutine waits for room, within the interval.
 		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			defer c.frameMu.Unlock()
-			t := time.AfterFunc(p.ping, c.closeTCP)
-			_, err := c.nc.Write(f[k:n])
-			t.Stop()
-			c.wrote(err)
-		}()
+		go p.finishPing(c, f, k, n)
 	default:
 		c.frameMu.Unlock()
 	}
 	return true
+}
+
+// finishPing writes the rest of a ping, f[k:n], that pingNow began, and
+// lets frameMu go. f is a copy, so that the common case allocates nothing.
+func (p *Poller) finishPing(c *Conn, f [6]byte, k, n int) {
+	defer p.wg.Done()
+	defer c.frameMu.Unlock()
+	t := time.AfterFunc(p.ping, c.closeTCP)
+	_, err := c.nc.Write(f[k:n])
+	t.Stop()
+	c.wrote(err)
 }
 
 // keepAlive pings a connection the Poller serves with a goroutine of its
