@@ -271,3 +271,54 @@ func TestPollerIdleConnsWithPingsHoldNoGoroutine(t *testing.T) {
 	}
 	waitGoroutines(t, before)
 }
+
+// The cost of a sweep that pings every connection, over real sockets: a
+// write syscall each.
+func BenchmarkPollerSweepPings(b *testing.B) {
+	n := connsWithinFDLimit(1000)
+	p, err := NewPoller(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	p.ping = time.Minute // swept by hand below
+	rec := newRecorder(nil)
+	for range n {
+		a, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer a.Close()
+		nc, err := ln.Accept()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Add(newConn(nc, nil, true, connConfig{}), rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	batch := make([]*pollConn, 0, sweepBatch)
+	due := func() {
+		for _, pc := range p.slots {
+			if pc != nil {
+				pc.mu.Lock()
+				pc.quiet = quietPing - 1
+				pc.mu.Unlock()
+			}
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		due()
+		b.StartTimer()
+		p.sweepAll(batch)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/conn")
+}
