@@ -162,8 +162,9 @@ func TestPollerPingStalledPeerDoesNotBlockSweep(t *testing.T) {
 	if err := silent.waitClose(t); !isPingLoss(err) {
 		t.Errorf("silent peer: HandleClose error = %v, want the ping's", err)
 	}
-	if took := time.Since(start); took > 3*testPingInterval+testPingInterval/2 {
-		t.Errorf("silent peer closed after %v beside stalled ones, want within 3 intervals of %v", took, testPingInterval)
+	// A sweep held up by a stalled peer would never get this far.
+	if took := time.Since(start); took > 4*testPingInterval {
+		t.Errorf("silent peer closed after %v beside stalled ones, want within about 3 intervals of %v", took, testPingInterval)
 	}
 	for range 2 {
 		if err := stalled.waitClose(t); !isPingLoss(err) {
@@ -171,7 +172,7 @@ func TestPollerPingStalledPeerDoesNotBlockSweep(t *testing.T) {
 		}
 	}
 	waitWriteEnd(t, res, ErrClosed)
-	if stuck.isClosed() != true {
+	if !stuck.isClosed() {
 		t.Error("the stuck writer's Conn is open")
 	}
 	if n := pings.Load(); n < 1 {
@@ -304,7 +305,10 @@ func BenchmarkPollerSweepPings(b *testing.B) {
 	}
 	batch := make([]*pollConn, 0, sweepBatch)
 	due := func() {
-		for _, pc := range p.slots {
+		p.mu.Lock()
+		slots := append([]*pollConn(nil), p.slots...)
+		p.mu.Unlock()
+		for _, pc := range slots {
 			if pc != nil {
 				pc.mu.Lock()
 				pc.quiet = quietPing - 1

@@ -76,8 +76,8 @@ func TestPollerPingServedByAGoroutine(t *testing.T) {
 	if err := silent.waitClose(t); !isPingLoss(err) {
 		t.Errorf("HandleClose error = %v, want one wrapping ErrClosed that names the ping", err)
 	}
-	if took := time.Since(start); took > 3*testPingInterval {
-		t.Errorf("silent peer closed after %v, want within 2 intervals of %v", took, testPingInterval)
+	if took := time.Since(start); took > 3*testPingInterval+testPingInterval/2 {
+		t.Errorf("silent peer closed after %v, want within about 2 intervals of %v", took, testPingInterval)
 	}
 	select {
 	case err := <-answering.closed:
