@@ -92,8 +92,10 @@ func (p *Poller) sweepConn(pc *pollConn) {
 	switch {
 	case n >= quietClose:
 		// Input the poll goroutine has not handed on yet, when every
-		// worker is busy, is input all the same.
-		if pc.readable() {
+		// worker is busy, is input all the same. A closing handshake
+		// begun here has its own timeout, and its end is a local close
+		// (IsNormalClose), not a lost peer.
+		if pc.readable() || pc.c.closeSent.Load() {
 			return
 		}
 		pc.mu.Lock()

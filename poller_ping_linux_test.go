@@ -327,3 +327,47 @@ func BenchmarkPollerSweepPings(b *testing.B) {
 	b.StopTimer() // not the closing of it all, deferred
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/conn")
 }
+
+// A Conn of the client role, given to a Poller, pings with masked frames
+// (RFC 6455 §5.1), which the server end accepts and answers.
+func TestPollerPingFromAClientIsMasked(t *testing.T) {
+	p := newTestPoller(t, &PollerOptions{PingInterval: testPingInterval})
+	rec := newRecorder(nil)
+	cli, srv := connPair(t, tcpConns, connConfig{}, connConfig{})
+	if err := p.Add(cli, rec); err != nil {
+		t.Fatal(err)
+	}
+	var pings atomic.Int32
+	srv.SetPingHandler(func(b []byte) error {
+		pings.Add(1)
+		return srv.WriteControl(OpPong, b)
+	})
+	done := readLoop(srv)
+	select {
+	case err := <-rec.closed:
+		t.Fatalf("closed: %v", err)
+	case err := <-done:
+		t.Fatalf("the server end failed reading the client's pings: %v", err)
+	case <-time.After(4 * testPingInterval):
+	}
+	if n := pings.Load(); n < 2 {
+		t.Errorf("%d pings in 4 intervals, want 2 or more", n)
+	}
+}
+
+// A closing handshake begun on this side with a silent peer ends as Close
+// ends it, at its close timeout, and not as a lost peer.
+func TestPollerPingLeavesClosingHandshakeAlone(t *testing.T) {
+	p := newTestPoller(t, &PollerOptions{PingInterval: testPingInterval})
+	rec := newRecorder(nil)
+	_, c := newRawPeer(t, tcpConns, true, connConfig{closeTimeout: 4 * testPingInterval})
+	if err := p.Add(c, rec); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	go c.Close(StatusGoingAway, "")
+	err := rec.waitClose(t)
+	if took := time.Since(start); isPingLoss(err) || !errors.Is(err, ErrClosed) || took < 4*testPingInterval {
+		t.Fatalf("HandleClose error after %v = %v, want ErrClosed at the close timeout, %v", took, err, 4*testPingInterval)
+	}
+}
