@@ -6,7 +6,7 @@
 // workload of benchmarks/).
 //
 //	go run ./examples/ticker                  # then: websocat ws://localhost:8083/ws
-//	go run ./examples/ticker -addr :9000 -every 100ms
+//	go run ./examples/ticker -addr :9000 -every 100ms -ping 10s
 package main
 
 import (
@@ -19,12 +19,13 @@ import (
 func main() {
 	addr := flag.String("addr", "localhost:8083", "address to listen on")
 	every := flag.Duration("every", time.Second, "interval between ticks")
+	ping := flag.Duration("ping", 30*time.Second, "keep-alive: ping clients silent this long, drop those that stay silent (0: never)")
 	flag.Parse()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
 	}
-	s, err := newServer(*every)
+	s, err := newServer(*every, *ping)
 	if err != nil {
 		log.Fatal(err)
 	}

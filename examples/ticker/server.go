@@ -20,8 +20,11 @@ type server struct {
 	clients map[*websocket.Conn]bool // value: paused
 }
 
-func newServer(every time.Duration) (*server, error) {
-	p, err := websocket.NewPoller(nil)
+// newServer ticks every interval; ping, if positive, is the Poller's
+// keep-alive (PollerOptions.PingInterval), which drops clients gone silent,
+// paused ones included, with no goroutine each.
+func newServer(every, ping time.Duration) (*server, error) {
+	p, err := websocket.NewPoller(&websocket.PollerOptions{PingInterval: ping})
 	if err != nil {
 		return nil, err
 	}

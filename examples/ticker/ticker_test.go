@@ -2,11 +2,15 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"io"
 	"net"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fullduplex/websocket"
 )
 
 const testTimeout = 10 * time.Second
@@ -89,7 +93,7 @@ func startServer(t testing.TB, every time.Duration) (*server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := newServer(every)
+	s, err := newServer(every, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,5 +204,63 @@ func TestTickerIdleClientsAreCheap(t *testing.T) {
 	}
 	if s.count() != total-1 {
 		t.Fatalf("%d clients after one left, want %d", s.count(), total-1)
+	}
+}
+
+// With keep-alive on, a client that sends nothing and answers no ping is
+// pinged and then dropped, and one that answers stays.
+func TestTickerDropsSilentClients(t *testing.T) {
+	const ping = 200 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newServer(time.Hour, ping)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() { ln.Close(); s.Close() })
+	addr := ln.Addr().String()
+
+	silent := dialRaw(t, addr, false)
+	defer silent.Close()
+	// The answering client reads in a goroutine, and so answers pings.
+	c, err := websocket.Dial(t.Context(), "ws://"+addr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	pings := make(chan struct{}, 64)
+	c.SetPingHandler(func(p []byte) error {
+		pings <- struct{}{}
+		return c.WriteControl(websocket.OpPong, p)
+	})
+	go c.ReadMessage()
+
+	// The silent client is sent a ping (2 bytes), then its connection ends.
+	start := time.Now()
+	silent.SetReadDeadline(start.Add(testTimeout))
+	got, _ := io.ReadAll(silent)
+	if !bytes.Equal(got, []byte{0x89, 0}) {
+		t.Fatalf("silent client got %q before the end, want one empty ping", got)
+	}
+	if d := time.Since(start); d > 8*ping {
+		t.Fatalf("silent client dropped after %v, want about 2.5 intervals of %v", d, ping)
+	}
+	for len(pings) == 0 && time.Since(start) < testTimeout {
+		time.Sleep(ping / 4)
+	}
+	if len(pings) == 0 {
+		t.Fatal("the answering client was never pinged")
+	}
+	if err := c.WriteMessage(websocket.OpText, []byte("pause")); err != nil {
+		t.Fatalf("the answering client was dropped: %v", err)
+	}
+	for s.count() != 1 && time.Since(start) < testTimeout {
+		time.Sleep(ping / 4)
+	}
+	if n := s.count(); n != 1 {
+		t.Fatalf("%d clients registered, want the answering one", n)
 	}
 }
