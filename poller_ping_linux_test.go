@@ -197,38 +197,15 @@ func TestPollerIdleConnsWithPingsHoldNoGoroutine(t *testing.T) {
 	if n < 200 {
 		t.Skipf("a descriptor limit too low for %d connections", 200)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	before := runtime.NumGoroutine()
 	p, err := NewPoller(&PollerOptions{Workers: 8, PingInterval: interval})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := newRecorder(nil)
-	clients := make([]net.Conn, 0, n)
-	defer func() {
-		for _, c := range clients {
-			c.Close()
-		}
-	}()
+	clients, conns := servePollerConns(t, p, rec, n)
 	pcs := make([]*pollConn, 0, n)
-	for range n {
-		a, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients = append(clients, a)
-		b, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := newConn(b, nil, true, connConfig{})
-		if err := p.Add(c, rec); err != nil {
-			t.Fatal(err)
-		}
+	for _, c := range conns {
 		pcs = append(pcs, c.nc.(*pollConn))
 	}
 	// Every connection is pinged within one and a half intervals; the

@@ -284,39 +284,14 @@ func TestPollerIdleConnsHoldNoGoroutine(t *testing.T) {
 	if n < 200 {
 		t.Skipf("a descriptor limit too low for %d connections", 200)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	before := runtime.NumGoroutine()
 	p, err := NewPoller(&PollerOptions{Workers: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := newRecorder(echoBack)
-	clients := make([]net.Conn, 0, n)
-	defer func() {
-		for _, c := range clients {
-			c.Close()
-		}
-	}()
-	conns := make([]*Conn, 0, n)
-	for range n {
-		a, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients = append(clients, a)
-		b, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := newConn(b, nil, true, connConfig{})
-		conns = append(conns, c)
-		if err := p.Add(c, rec); err != nil {
-			t.Fatal(err)
-		}
+	clients, conns := servePollerConns(t, p, rec, n)
+	for _, c := range conns {
 		// No net.Conn with its netFD and runtime poller record is kept.
 		if _, ok := any(c.nc).(*pollConn); !ok {
 			t.Fatalf("a served Conn keeps its %T", c.nc)
@@ -617,4 +592,40 @@ func TestPollerHostilePingFloodWithoutReadingIsDropped(t *testing.T) {
 	}
 	a.Close()
 	<-done
+}
+
+// servePollerConns connects n raw clients over loopback and gives the
+// server side of each to p with h. The clients are closed when the test
+// ends.
+func servePollerConns(t *testing.T, p *Poller, h Handler, n int) ([]net.Conn, []*Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	clients := make([]net.Conn, 0, n)
+	t.Cleanup(func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	})
+	conns := make([]*Conn, 0, n)
+	for range n {
+		a, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, a)
+		b, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newConn(b, nil, true, connConfig{})
+		conns = append(conns, c)
+		if err := p.Add(c, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return clients, conns
 }

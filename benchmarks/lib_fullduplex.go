@@ -58,18 +58,7 @@ func init() {
 						nc.Close()
 						return
 					}
-					defer c.CloseNow()
-					var buf []byte
-					for {
-						op, b, err := c.AppendMessage(buf[:0])
-						if err != nil {
-							return
-						}
-						buf = b
-						if err := c.WriteMessage(op, buf); err != nil {
-							return
-						}
-					}
+					fdEcho(c)
 				}()
 			}
 		},
