@@ -248,7 +248,7 @@ func (c *Conn) CloseNow() error {
 // stuck on a peer that does not read must not hold the Close frame back for
 // ever, so the write deadline is cut to the close timeout first.
 func (c *Conn) writeClose(code StatusCode, reason string) error {
-	c.nc.SetWriteDeadline(time.Now().Add(c.closeTimeout))
+	c.SetWriteDeadline(time.Now().Add(c.closeTimeout))
 	c.frameMu.Lock()
 	defer c.frameMu.Unlock()
 	if c.closeSent.Load() {

@@ -75,6 +75,7 @@ type Conn struct {
 	rOne      [1]byte       // AppendMessage's probe for the end of a compressed message
 	rUTF8     utf8Validator // state of the current text message
 	server    bool
+	midFrames bool // a message's first frames are out, not its last; frameMu
 
 	// Write side. msgMu is held for a whole message, frameMu for one frame;
 	// control frames take only frameMu, so they can pass a streamed message,
@@ -83,8 +84,8 @@ type Conn struct {
 	msgMu     sync.Mutex
 	frameMu   sync.Mutex
 	closeSent atomic.Bool
-	midFrames bool        // a message's first frames are out, not its last; frameMu
-	byApp     atomic.Bool // closed by CloseNow (IsNormalClose); here, it fills padding
+	byApp     atomic.Bool // closed by CloseNow (IsNormalClose)
+	ncMu      sync.Mutex  // guards nc where no other lock does (netConn)
 	wbuf      []byte      // MaxHeaderSize bytes of room, then the payload buffer; msgMu
 	wbufSize  int
 	mw        messageWriter
@@ -165,10 +166,26 @@ type handshakeResult struct {
 func (c *Conn) IsServer() bool { return c.server }
 
 // LocalAddr returns the local network address.
-func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+func (c *Conn) LocalAddr() net.Addr {
+	c.ncMu.Lock()
+	defer c.ncMu.Unlock()
+	return c.nc.LocalAddr()
+}
 
 // RemoteAddr returns the peer's network address.
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr {
+	c.ncMu.Lock()
+	defer c.ncMu.Unlock()
+	return c.nc.RemoteAddr()
+}
+
+// netConn returns c.nc to a caller that holds none of the locks its users
+// hold (readMu, frameMu, closed.mu): Poller.Add replaces it, under ncMu too.
+func (c *Conn) netConn() net.Conn {
+	c.ncMu.Lock()
+	defer c.ncMu.Unlock()
+	return c.nc
+}
 
 // SetReadLimit sets the largest message, in bytes, that reads accept. A larger
 // message fails the read with an error wrapping ErrMessageTooBig and closes the
@@ -178,7 +195,11 @@ func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
 // SetDeadline sets the read and write deadlines, as net.Conn does. A write
 // that times out leaves the Conn unusable for writing; for reads, see
 // SetReadDeadline.
-func (c *Conn) SetDeadline(t time.Time) error { return c.nc.SetDeadline(t) }
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.ncMu.Lock()
+	defer c.ncMu.Unlock()
+	return c.nc.SetDeadline(t)
+}
 
 // SetReadDeadline sets the deadline for reads, as net.Conn does. A read that
 // times out while waiting for the next message, before any byte of it has
@@ -187,10 +208,18 @@ func (c *Conn) SetDeadline(t time.Time) error { return c.nc.SetDeadline(t) }
 // polling idle clients does. A timeout anywhere else, inside a message or
 // inside a frame header, leaves the stream in mid-frame and fails every
 // later read.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.ncMu.Lock()
+	defer c.ncMu.Unlock()
+	return c.nc.SetReadDeadline(t)
+}
 
 // SetWriteDeadline sets the deadline for writes, as net.Conn does.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.ncMu.Lock()
+	defer c.ncMu.Unlock()
+	return c.nc.SetWriteDeadline(t)
+}
 
 // SetPingHandler sets the function called with the payload of each ping
 // received. The payload is only valid during the call. A non-nil error from h

@@ -76,8 +76,13 @@ func (pc *pollConn) takeOver() error {
 	}
 	// Closing the net.Conn frees its runtime poller record, and takes the
 	// socket out of the runtime's epoll; the dup keeps the socket open.
-	c.nc.Close()
+	// Deadline setters and address getters may run on other goroutines:
+	// they load nc under ncMu.
+	old := c.nc
+	c.ncMu.Lock()
 	c.nc = pc
+	c.ncMu.Unlock()
+	old.Close()
 	if c.br != nil {
 		c.br.Reset(pc)
 	}

@@ -377,7 +377,7 @@ func writeBuffers(nc net.Conn, bufs *net.Buffers) (int64, error) {
 // returns safely after <-c.Done() (see Accept). Over HTTP/1.1 it serves the
 // same purpose at no cost.
 func (c *Conn) Done() <-chan struct{} {
-	if s, ok := c.nc.(*streamConn); ok {
+	if s, ok := c.netConn().(*streamConn); ok {
 		return s.done
 	}
 	return c.closed.wait()

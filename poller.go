@@ -168,17 +168,18 @@ func NewPoller(opts *PollerOptions) (*Poller, error) {
 }
 
 // Add serves c: from now on the Poller reads c and hands its messages to
-// h. Call it once, right after Accept, AcceptConn or Dial, before c is read
-// or handed to other goroutines. It returns an error, and leaves c to the
-// caller, if the Poller is closed or c is closed or served by a Poller
-// already. The Poller sets c's read deadline as it reads (see
-// PollerOptions.MessageTimeout).
+// h. Call it once, right after Accept, AcceptConn or Dial, before c is
+// read; other goroutines may write to c, set its deadlines or close it
+// meanwhile. It returns an error, and leaves c to the caller, if the Poller
+// is closed or c is closed or served by a Poller already. The Poller sets
+// c's read deadline as it reads (see PollerOptions.MessageTimeout).
 //
 // Where the Poller waits through epoll, it takes the socket over: it keeps
 // a descriptor of its own for it and closes the net.Conn c was made with,
 // which the caller must not use any more. c goes on as before over the
-// Poller's descriptor; its LocalAddr and RemoteAddr ask the kernel on each
-// call, and return a nil *net.TCPAddr or *net.UnixAddr once c is closed.
+// Poller's descriptor, without the deadlines set before Add; its LocalAddr
+// and RemoteAddr ask the kernel on each call, and return a nil
+// *net.TCPAddr or *net.UnixAddr once c is closed.
 func (p *Poller) Add(c *Conn, h Handler) error {
 	pc := &pollConn{p: p, c: c, h: h, fd: -1, state: pollBusy}
 	if p.ep == nil || rawConnOf(c.nc) == nil {

@@ -629,3 +629,51 @@ func servePollerConns(t *testing.T, p *Poller, h Handler, n int) ([]net.Conn, []
 	}
 	return clients, conns
 }
+
+// A Conn may be shared before Add, as a server registering its clients
+// before it hands them to a Poller does: deadlines, addresses and Done from
+// another goroutine while Add takes the socket over are not a race (run
+// under -race), and writes go on over the new descriptor.
+func TestPollerAddWhileConnInUse(t *testing.T) {
+	p, err := NewPoller(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for range 20 {
+		a, b := tcpConns(t)
+		c := newConn(b, nil, true, connConfig{})
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c.SetWriteDeadline(time.Now().Add(testTimeout))
+				c.SetReadDeadline(time.Time{})
+				c.SetDeadline(time.Time{})
+				_ = c.RemoteAddr()
+				_ = c.LocalAddr()
+				_ = c.Done()
+			}
+		}()
+		if err := p.Add(c, newRecorder(nil)); err != nil {
+			t.Fatal(err)
+		}
+		close(stop)
+		<-done
+		if err := c.WriteMessage(OpText, []byte("after Add")); err != nil {
+			t.Fatal(err)
+		}
+		a.SetReadDeadline(time.Now().Add(testTimeout))
+		buf := make([]byte, 64)
+		if k, err := a.Read(buf); err != nil || !bytes.Equal(buf[:k], fromServer(true, OpText, "after Add")) {
+			t.Fatalf("read % x, %v", buf[:k], err)
+		}
+		c.CloseNow()
+	}
+}
