@@ -48,14 +48,16 @@ func TestPollerTakesTheSocketOver(t *testing.T) {
 	if got, want := srv.LocalAddr().String(), a.RemoteAddr().String(); got != want {
 		t.Errorf("LocalAddr = %s, want %s", got, want)
 	}
-	cli.SetDeadline(time.Now().Add(testTimeout))
+	// 70 MB each way: the deadlines catch a stall, not a slow machine.
 	const n = 2000
 	go func() {
 		for i := range n {
+			cli.SetWriteDeadline(time.Now().Add(testTimeout))
 			cli.WriteMessage(OpBinary, bytes.Repeat([]byte{byte(i)}, i*37%70000))
 		}
 	}()
 	for i := range n {
+		cli.SetReadDeadline(time.Now().Add(testTimeout))
 		op, got, err := cli.ReadMessage()
 		if err != nil {
 			t.Fatalf("message %d: %v", i, err)
