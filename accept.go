@@ -200,20 +200,24 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 // read (with "Connection: close") and returns an error, but it never closes
 // nc: that is left to the caller, who may want to log or reuse it.
 func AcceptConn(nc net.Conn, br *bufio.Reader, opts *AcceptOptions) (*Conn, error) {
-	// The handshake runs on a goroutine of its own. It goes deep (HTTP
-	// parsing, hashing), and the caller's goroutine, which usually reads
-	// the connection for the rest of its life, would keep for good the
-	// stack it grew to: the runtime halves a stack only when a quarter of
-	// it is in use, which a goroutine waiting in a read never is at 4 KiB.
-	// Kept at the 2 KiB it starts with, an idle connection costs 2 KiB
-	// less (TestConnReaderStackStaysSmall).
+	return handshakeApart(func() (*Conn, error) { return acceptConn(nc, br, opts) })
+}
+
+// handshakeApart runs the handshake f on a goroutine of its own and
+// returns what it returns. A handshake goes deep (HTTP parsing, hashing),
+// and the caller's goroutine, which usually reads the connection for the
+// rest of its life, would keep for good the stack it grew to: the runtime
+// halves a stack only when a quarter of it is in use, which a goroutine
+// waiting in a read never is at 4 KiB. Kept at the 2 KiB it starts with,
+// an idle connection costs 2 KiB less (TestConnReaderStackStaysSmall).
+func handshakeApart(f func() (*Conn, error)) (*Conn, error) {
 	type result struct {
 		c   *Conn
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		c, err := acceptConn(nc, br, opts)
+		c, err := f()
 		done <- result{c, err}
 	}()
 	r := <-done

@@ -142,6 +142,10 @@ const maxResponseHeaderBytes = 16 << 10
 // keeps scripts in a browser from flooding a host, and a program that dials
 // chooses its own concurrency.
 func Dial(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, error) {
+	return handshakeApart(func() (*Conn, error) { return dial(ctx, urlStr, opts) })
+}
+
+func dial(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, error) {
 	if opts == nil {
 		opts = &DialOptions{}
 	}

@@ -78,8 +78,8 @@
 // # Many connections: the event-driven mode
 //
 // A goroutine reading each connection keeps the 2 KiB stack it starts with
-// (AcceptConn runs the handshake on a goroutine of its own, and the read and
-// write paths of small messages stay shallow): about 4 KiB of a server's
+// (AcceptConn and Dial run the handshake on a goroutine of their own, and
+// the read and write paths of small messages stay shallow): about 4 KiB of a server's
 // memory for an idle connection, with no read or write buffer held. A
 // handler behind net/http that reads the Conn itself costs twice that, since
 // net/http keeps the request and the stack it grew while the handler runs;

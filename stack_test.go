@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"runtime"
@@ -20,8 +22,8 @@ var raceEnabled bool
 
 // idleStackPerConn serves n connections the way a user does, with a
 // goroutine each that calls AcceptConn and then echoes until the end, has
-// each client send a pong and have a small text message echoed, and returns the stack the server's
-// goroutines hold once idle, per connection.
+// each client send a pong and have a small text message echoed, and
+// returns the stack the server's goroutines hold once idle, per connection.
 func idleStackPerConn(t *testing.T, n int) int64 {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -100,8 +102,8 @@ func idleStackPerConn(t *testing.T, n int) int64 {
 
 // A goroutine starts with a 2 KiB stack, and one that grew keeps twice that
 // for good once it waits in a read (the runtime halves a stack only when
-// under a quarter of it is in use). So AcceptConn runs the handshake on a
-// goroutine of its own, and the read and write paths of small messages keep
+// under a quarter of it is in use). So AcceptConn and Dial run the handshake
+// on a goroutine of its own, and the read and write paths of small messages keep
 // their frames small, for a blocking reader to stay at 2 KiB: an idle
 // connection then costs 2 KiB less. A few goroutines may still grow (the
 // first take from a sync.Pool after a collection goes deep), hence the
@@ -132,6 +134,62 @@ func TestConnReaderStackStaysSmall(t *testing.T) {
 	if got := idleStackPerConn(t, 300); got > 2560 {
 		t.Fatalf("idle readers hold %d bytes of stack each, want the 2 KiB a goroutine starts with", got)
 	}
+	if got := idleClientStackPerConn(t, 300); got > 2560 {
+		t.Fatalf("idle clients' readers hold %d bytes of stack each, want the 2 KiB a goroutine starts with", got)
+	}
+}
+
+// idleClientStackPerConn is idleStackPerConn for clients: n goroutines each
+// call Dial, have a small text message echoed by a Poller (which holds no
+// goroutine per connection), and read on. It returns the stack they hold
+// once idle, per connection.
+func idleClientStackPerConn(t *testing.T, n int) int64 {
+	p, err := NewPoller(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, &AcceptOptions{Compression: CompressionOptions{Disabled: true}})
+		if err != nil {
+			return
+		}
+		if err := p.Add(c, newRecorder(echoBack)); err != nil {
+			c.CloseNow()
+		}
+	}))
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	settle()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	echoed := make(chan error, n)
+	for range n {
+		go func() {
+			c, err := Dial(t.Context(), url, nil)
+			if err != nil {
+				echoed <- err
+				return
+			}
+			defer c.CloseNow()
+			c.WriteMessage(OpText, []byte("a small message, é"))
+			_, p, err := c.ReadMessage()
+			if err == nil && string(p) != "a small message, é" {
+				err = fmt.Errorf("echo %q", p)
+			}
+			echoed <- err
+			for err == nil {
+				_, _, err = c.ReadMessage()
+			}
+		}()
+		if err := <-echoed; err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // the last clients park in their reads
+	settle()
+	runtime.ReadMemStats(&after)
+	return int64(after.StackInuse-before.StackInuse) / int64(n)
 }
 
 // settle collects until the stacks of goroutines that have ended are freed.
