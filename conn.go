@@ -253,27 +253,14 @@ func (c *Conn) AppendMessage(b []byte) (Opcode, []byte, error) {
 	if err != nil {
 		return 0, b, err
 	}
-	// The rare branches are not inlined, to keep the frame small: see
-	// TestConnReaderStackStaysSmall.
 	start := len(b)
 	for {
 		if len(b) == cap(b) {
-			if c.inflating() {
-				if b, err = c.appendInflatedByte(b, start); err != nil {
-					if err == io.EOF {
-						err = nil
-					}
-					return op, b, err
-				}
-				continue
+			var end bool
+			if b, end, err = c.makeRoom(b, start); end || err != nil {
+				return op, b, err
 			}
-			// The frame's length is only a claim: grow by what has
-			// arrived, to the end of the message at the most.
-			bound := c.rRemain
-			if !c.rFin {
-				bound = c.readLimit.Load() - c.rSize
-			}
-			b = grow(b, start, firstGrowth, bound)
+			continue
 		}
 		n, err := c.readData(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -284,6 +271,29 @@ func (c *Conn) AppendMessage(b []byte) (Opcode, []byte, error) {
 			return op, b, err
 		}
 	}
+}
+
+// makeRoom is AppendMessage's step when b, holding the message from start,
+// is full. It reports whether the message has ended. It is apart, and not
+// inlined, to keep AppendMessage's frame small, which is on the stack when
+// a ping is answered (TestConnReaderStackStaysSmall).
+//
+//go:noinline
+func (c *Conn) makeRoom(b []byte, start int) ([]byte, bool, error) {
+	if c.inflating() {
+		b, err := c.appendInflatedByte(b, start)
+		if err == io.EOF {
+			return b, true, nil
+		}
+		return b, false, err
+	}
+	// The frame's length is only a claim: grow by what has arrived, to the
+	// end of the message at the most.
+	bound := c.rRemain
+	if !c.rFin {
+		bound = c.readLimit.Load() - c.rSize
+	}
+	return grow(b, start, firstGrowth, bound), false, nil
 }
 
 // appendInflatedByte is AppendMessage's step when b is full and the message
