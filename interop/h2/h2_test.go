@@ -395,6 +395,27 @@ func TestServerShutdown(t *testing.T) {
 	for i := range clients {
 		clients[i] = openWS(t, cc, s, "/ws", nil)
 	}
+	// Accept answers before its handler has put the Conn in conns: wait for
+	// all of them, or the shutdown hook misses one.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		mu.Lock()
+		n := len(conns)
+		mu.Unlock()
+		if n == len(clients) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d handlers have their Conn, want %d", n, len(clients))
+		}
+	}
+	// A Close frame that never comes fails the reads below rather than
+	// hanging the test.
+	watchdog := time.AfterFunc(30*time.Second, func() {
+		for _, c := range clients {
+			c.cancel()
+		}
+	})
+	defer watchdog.Stop()
 	shut := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
