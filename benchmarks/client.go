@@ -41,7 +41,12 @@ func Dial(ctx context.Context, addr string, laddr net.Addr) (*Client, error) {
 // 7692 allows (each message may go uncompressed), and reads only frames
 // without them.
 func DialExtensions(ctx context.Context, addr string, laddr net.Addr, ext string) (*Client, error) {
-	d := net.Dialer{LocalAddr: laddr}
+	return DialWith(ctx, &net.Dialer{LocalAddr: laddr}, addr, "/ws", ext)
+}
+
+// DialWith is DialExtensions through d (its LocalAddr, its Control to set
+// socket options before connecting) to the request path path.
+func DialWith(ctx context.Context, d *net.Dialer, addr, path, ext string) (*Client, error) {
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
@@ -50,7 +55,7 @@ func DialExtensions(ctx context.Context, addr string, laddr net.Addr, ext string
 		nc.SetDeadline(dl)
 	}
 	c := &Client{nc: nc, br: bufio.NewReaderSize(nc, 4096)}
-	if err := c.handshake(addr, ext); err != nil {
+	if err := c.handshake(addr, path, ext); err != nil {
 		nc.Close()
 		return nil, err
 	}
@@ -58,8 +63,8 @@ func DialExtensions(ctx context.Context, addr string, laddr net.Addr, ext string
 	return c, nil
 }
 
-func (c *Client) handshake(host, ext string) error {
-	req := "GET /ws HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+func (c *Client) handshake(host, path, ext string) error {
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: " + clientKey + "\r\nSec-WebSocket-Version: 13\r\n"
 	if ext != "" {
 		req += "Sec-WebSocket-Extensions: " + ext + "\r\n"

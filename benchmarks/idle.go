@@ -106,6 +106,12 @@ type child struct {
 }
 
 func (c *child) line(prefix string) ([]string, error) {
+	return c.lineWithin(prefix, 30*time.Second)
+}
+
+// lineWithin reads the child's next line, which must start with prefix,
+// waiting at most timeout, and returns its other fields.
+func (c *child) lineWithin(prefix string, timeout time.Duration) ([]string, error) {
 	type res struct {
 		s   string
 		err error
@@ -122,8 +128,8 @@ func (c *child) line(prefix string) ([]string, error) {
 			return nil, fmt.Errorf("server child: unexpected line %q", r.s)
 		}
 		return f[1:], nil
-	case <-time.After(30 * time.Second):
-		return nil, errors.New("server child: no answer in 30s")
+	case <-time.After(timeout):
+		return nil, fmt.Errorf("child: no %s line in %v", prefix, timeout)
 	}
 }
 

@@ -60,10 +60,11 @@ func slabBytes() uint64 {
 	return 0
 }
 
-// startChild starts `exe args...`, a program that calls ServeChild, and
-// returns it with the address it serves.
-func startChild(exe string, args []string) (*child, string, func(), error) {
+// startChild starts `exe args...` with env added, a program that calls
+// ServeChild, and returns it with the address it serves.
+func startChild(exe string, args, env []string) (*child, string, func(), error) {
 	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -101,7 +102,7 @@ func startChild(exe string, args []string) (*child, string, func(), error) {
 // echo, and, if churn > 0, connection churn for churn.
 func MeasureScale(exe string, args []string, n int, echo, churn time.Duration) (ScaleResult, error) {
 	var r ScaleResult
-	ch, addr, stop, err := startChild(exe, args)
+	ch, addr, stop, err := startChild(exe, args, nil)
 	if err != nil {
 		return r, err
 	}
