@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -16,7 +17,23 @@ const childEnv = "FULLDUPLEX_BENCH_CHILD"
 // argument.
 const bcastChildEnv = "FULLDUPLEX_BENCH_BCAST_CHILD"
 
+// attackChildEnv makes the test binary a RunAttackers process for
+// MeasureAttack; its value is an AttackConfig's Spec.
+const attackChildEnv = "FULLDUPLEX_BENCH_ATTACK_CHILD"
+
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(attackChildEnv); spec != "" {
+		c, err := ParseAttackSpec(spec)
+		if err == nil {
+			RaiseFileLimit()
+			err = RunAttackers(c, os.Stdin, os.Stdout)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if spec := os.Getenv(bcastChildEnv); spec != "" {
 		var n, msgs, size int
 		if _, err := fmt.Sscanf(spec, "%d,%d,%d", &n, &msgs, &size); err != nil {
@@ -289,5 +306,50 @@ func TestScaleServersEcho(t *testing.T) {
 			}
 		}
 		s.Close()
+	}
+}
+
+// TestAttackWorkloadRuns smoke-runs the attack workload's machinery: for
+// each kind of attacker and each server it measures, a few attackers in a
+// child process and 100 ms phases. It checks that the honest clients echo
+// at baseline, that the attackers connect and send, and that the figures
+// are filled in; not how well a server resists, which the workload itself
+// measures.
+func TestAttackWorkloadRuns(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	attackers := func(c AttackConfig) ([]string, []string) {
+		return []string{"-test.run=^$"}, []string{attackChildEnv + "=" + c.Spec()}
+	}
+	var tab Table
+	for _, lib := range AttackOrder {
+		for _, k := range AttackKinds {
+			const n = 4
+			r, err := MeasureAttack(AttackSetup{
+				Exe: exe, ServeArgs: []string{"-test.run=^$"}, ServeEnv: []string{childEnv + "=" + lib},
+				AttackerCmd: attackers, Kind: k, N: n, Phase: 100 * time.Millisecond, Honest: 4,
+				Total: 1 << 20, MaxRSS: 1 << 30,
+			})
+			if err != nil {
+				t.Errorf("%s %s: %v", lib, k, err)
+				continue
+			}
+			if r.Baseline.Msgs == 0 || r.Baseline.Errors != 0 || r.Baseline.P50 <= 0 || r.Baseline.Max < r.Baseline.P99 {
+				t.Errorf("%s %s: baseline %+v", lib, k, r.Baseline)
+			}
+			if r.Ready.Established < n || r.Ready.Failed != 0 || r.Ready.Bytes < n {
+				t.Errorf("%s %s: attackers at READY %+v, want %d connected, each having sent", lib, k, r.Ready, n)
+			}
+			if r.Attack.Elapsed < 100*time.Millisecond || r.RSSBaseline == 0 || r.RSSEnd == 0 || r.RSSPeak == 0 || r.Cut != "" {
+				t.Errorf("%s %s: %+v", lib, k, r)
+			}
+			r.AddTo(&tab, AttackWorkload(k, n), lib)
+		}
+	}
+	s := AttackSummary(&tab, AttackOrder)
+	if strings.Count(s, "\n") != 2+len(AttackKinds) || strings.Contains(s, " – |") {
+		t.Errorf("summary:\n%s", s)
 	}
 }
