@@ -8,6 +8,8 @@
 //	go run ./cmd/wsbench -quick            # under 2 minutes
 //	go run ./cmd/wsbench -full -out r.md   # under 10 minutes
 //	go run ./cmd/wsbench -workloads read,write -libs fullduplex,gobwas
+//	go run ./cmd/wsbench -workloads attack -attack-time 5s   # hostile peers, see the README
+//	go run ./cmd/wsbench -attack trickle-data -n 128 -attack-addr 127.0.0.1:8082   # attackers alone
 package main
 
 import (
@@ -69,8 +71,16 @@ func main() {
 		bcastMsgs = flag.Int("bcast-msgs", 0, "messages per broadcast round (overrides the mode)")
 		bcastRnds = flag.Int("bcast-rounds", 0, "broadcast rounds (overrides the mode)")
 		bcastKid  = flag.String("bcast-child", "", "internal: N,M,SIZE: run N broadcast clients against the address given as argument")
+		a         attackFlags
 	)
+	a.register()
 	flag.Parse()
+	if a.kind != "" {
+		if err := a.runAttackers(); err != nil {
+			fatalf("%v", err)
+		}
+		return
+	}
 	if *bcastKid != "" {
 		var n, m, size int
 		if _, err := fmt.Sscanf(*bcastKid, "%d,%d,%d", &n, &m, &size); err != nil || flag.NArg() != 1 {
@@ -114,12 +124,20 @@ func main() {
 		cfg.bcastRounds = *bcastRnds
 	}
 	self := "fullduplex"
-	if *workloads == "scale" {
+	switch *workloads {
+	case "scale":
 		// The scale workload has its own columns: the event-driven mode
 		// and nbio besides the others (lib_scale.go).
 		self = "fullduplex-poller"
 		if !flagSet("libs") {
 			*libList = strings.Join(bench.ScaleOrder, ",")
+		}
+	case "attack":
+		// So has the attack workload (attack_run.go): the Poller, the
+		// blocking API and nbio.
+		self = "fullduplex-poller"
+		if !flagSet("libs") {
+			*libList = strings.Join(bench.AttackOrder, ",")
 		}
 	}
 	var libs []*bench.Lib
@@ -132,6 +150,7 @@ func main() {
 		libs = append(libs, l)
 		names = append(names, l.Name)
 	}
+	var general bool // a workload other than attack ran
 	limit := bench.RaiseFileLimit()
 	bench.SetBenchTime(cfg.benchTime)
 
@@ -171,9 +190,12 @@ func main() {
 			err = r.broadcast()
 		case "scale":
 			err = r.scale(*scaleN, *scaleTime)
+		case "attack":
+			err = r.attack(&a)
 		default:
 			err = fmt.Errorf("unknown workload %q", w)
 		}
+		general = general || strings.TrimSpace(w) != "attack"
 		if err != nil {
 			fatalf("%s: %v", w, err)
 		}
@@ -184,12 +206,20 @@ func main() {
 	fmt.Fprintf(&b, "Mode %s (%s), %s, %s/%s, GOMAXPROCS %d, %s, RLIMIT_NOFILE %d; %v.\n\n",
 		mode, *workloads, cpuModel(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.Version(),
 		limit, time.Since(start).Round(time.Second))
-	fmt.Fprintf(&b, "Medians of interleaved rounds. **Ratio** = how many times better than the best peer (fullduplex not counted), whatever the metric's direction: above 1.00 is ahead of every peer, the best peer is 1.00; in brackets the lowest and highest ratio of a single round. Read and write workloads: binary messages, \"text\" ASCII text, \"mixed\" text in several scripts (44 %% of its bytes not ASCII); ✓ marks the libraries that check text they read is UTF-8.\n\n")
-	b.WriteString(r.tab.Summary(names, self))
-	b.WriteString("\nAll metrics (medians):\n\n")
-	b.WriteString(r.tab.Raw(names))
-	if behind := r.tab.Behind(names, self); len(behind) > 0 {
-		fmt.Fprintf(&b, "\n%s behind the best peer on: %s\n", self, strings.Join(behind, "; "))
+	if general {
+		fmt.Fprintf(&b, "Medians of interleaved rounds. **Ratio** = how many times better than the best peer (fullduplex not counted), whatever the metric's direction: above 1.00 is ahead of every peer, the best peer is 1.00; in brackets the lowest and highest ratio of a single round. Read and write workloads: binary messages, \"text\" ASCII text, \"mixed\" text in several scripts (44 %% of its bytes not ASCII); ✓ marks the libraries that check text they read is UTF-8.\n\n")
+		b.WriteString(r.tab.Summary(names, self))
+		b.WriteString("\nAll metrics (medians):\n\n")
+		b.WriteString(r.tab.Raw(names))
+		if behind := r.tab.Behind(names, self); len(behind) > 0 {
+			fmt.Fprintf(&b, "\n%s behind the best peer on: %s\n", self, strings.Join(behind, "; "))
+		}
+	}
+	if r.attackCols != nil {
+		if general {
+			b.WriteString("\n")
+		}
+		b.WriteString(r.attackReport)
 	}
 	fmt.Print(b.String())
 	if *out != "" {
@@ -204,6 +234,11 @@ type runner struct {
 	libs  []*bench.Lib
 	kinds []bench.Kind
 	tab   bench.Table
+
+	// The attack workload's own table (attack.go).
+	atk          bench.Table
+	attackCols   []string
+	attackReport string
 }
 
 // order rotates the libraries by round, so that no library always runs
