@@ -16,12 +16,21 @@ func AttackWorkload(k AttackKind, n int) string { return fmt.Sprintf("%s ×%d", 
 
 const attackRatio = "during/baseline"
 
+// fmtLatency is FmtNs, in seconds from a second on: a stalled server's
+// honest clients wait that long.
+func fmtLatency(v float64) string {
+	if v >= 1e9 {
+		return fmt.Sprintf("%.2f s", v/1e9)
+	}
+	return FmtNs(v)
+}
+
 // fmtRecovery prints a recovery time, or that there was none in time.
 func fmtRecovery(v float64) string {
 	if v < 0 {
 		return fmt.Sprintf("none in %v", recoveryMax)
 	}
-	return FmtNs(v)
+	return fmtLatency(v)
 }
 
 // AddTo records r into t as lib's sample of workload w.
@@ -32,16 +41,18 @@ func (r AttackResult) AddTo(t *Table, w, lib string) {
 	add(attackRatio, false, FmtCount, r.Ratio())
 	add("msgs/s baseline", false, FmtRate, r.Baseline.Rate())
 	add("msgs/s during", false, FmtRate, r.Attack.Rate())
-	add("p50 baseline", true, FmtNs, float64(r.Baseline.P50))
-	add("p50 during", true, FmtNs, float64(r.Attack.P50))
-	add("p99 baseline", true, FmtNs, float64(r.Baseline.P99))
-	add("p99 during", true, FmtNs, float64(r.Attack.P99))
-	add("max baseline", true, FmtNs, float64(r.Baseline.Max))
-	add("max during", true, FmtNs, float64(r.Attack.Max))
+	add("p50 baseline", true, fmtLatency, float64(r.Baseline.P50))
+	add("p50 during", true, fmtLatency, float64(r.Attack.P50))
+	add("p99 baseline", true, fmtLatency, float64(r.Baseline.P99))
+	add("p99 during", true, fmtLatency, float64(r.Attack.P99))
+	add("max baseline", true, fmtLatency, float64(r.Baseline.Max))
+	add("max during", true, fmtLatency, float64(r.Attack.Max))
 	add("honest errors during", true, FmtCount, float64(r.Attack.Errors))
-	add("server RSS baseline", true, FmtBytes, float64(r.RSSBaseline))
-	add("server RSS end", true, FmtBytes, float64(r.RSSEnd))
-	add("server RSS peak", true, FmtBytes, float64(r.RSSPeak))
+	if r.RSSEnd > 0 { // else not read: no PID
+		add("server RSS baseline", true, FmtBytes, float64(r.RSSBaseline))
+		add("server RSS end", true, FmtBytes, float64(r.RSSEnd))
+		add("server RSS peak", true, FmtBytes, float64(r.RSSPeak))
+	}
 	add("kernel TCP mem peak", true, FmtBytes, float64(r.TCPMemPeak))
 	add("attackers connected", false, FmtCount, float64(r.Ready.Established))
 	add("attackers open at end", false, FmtCount, float64(r.End.Open))
@@ -54,8 +65,8 @@ func (r AttackResult) AddTo(t *Table, w, lib string) {
 		held = 1
 	}
 	add("held at server RSS bound", true, FmtCount, held)
-	add("ramp-up", true, FmtNs, float64(r.Ramp))
-	add("attack phase", false, FmtNs, float64(r.Attack.Elapsed))
+	add("ramp-up", true, fmtLatency, float64(r.Ramp))
+	add("attack phase", false, fmtLatency, float64(r.Attack.Elapsed))
 	for _, why := range []string{"server RSS", "TCP memory"} {
 		cut := 0.0
 		if r.Cut == why {
@@ -69,8 +80,8 @@ func (r AttackResult) AddTo(t *Table, w, lib string) {
 // AttackSummary renders one row per attack and a column per library:
 // the median ratio of the honest rate during the attack to the baseline
 // (bold; in brackets the lowest and highest of a round), the baseline and
-// attack rates, the worst honest latency during the attack and the
-// server's RSS at its end and at its peak (medians over rounds); ✓ when
+// attack rates, the worst honest latency during the attack of any round,
+// and the server's RSS at its end and at its peak (medians); ✓ when
 // every round met the targets (attackMeets), else ✗.
 func AttackSummary(t *Table, libs []string) string {
 	var b strings.Builder
@@ -101,10 +112,12 @@ func AttackSummary(t *Table, libs []string) string {
 			if len(s) > 1 {
 				fmt.Fprintf(&b, " (%.2f–%.2f)", slices.Min(s), slices.Max(s))
 			}
-			fmt.Fprintf(&b, " %s → %s, max %s, RSS %s (peak %s)",
-				med("msgs/s baseline", l, FmtRate), med("msgs/s during", l, FmtRate),
-				med("max during", l, FmtNs),
-				med("server RSS end", l, FmtBytes), med("server RSS peak", l, FmtBytes))
+			worst := slices.Max(t.index[[2]string{r.Workload, "max during"}].samples[l])
+			fmt.Fprintf(&b, " %s → %s, worst %s",
+				med("msgs/s baseline", l, FmtRate), med("msgs/s during", l, FmtRate), fmtLatency(worst))
+			if _, ok := t.Median(r.Workload, "server RSS end", l); ok {
+				fmt.Fprintf(&b, ", RSS %s (peak %s)", med("server RSS end", l, FmtBytes), med("server RSS peak", l, FmtBytes))
+			}
 			if v, _ := t.Median(r.Workload, "nonreaders held early", l); v > 0 {
 				fmt.Fprintf(&b, ", %.0f nonreaders held early", v)
 			}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRatioAboveOneMeansBetterInBothDirections(t *testing.T) {
@@ -76,5 +77,44 @@ func TestSummaryShowsSpreadAllocsAndMarks(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
+	}
+}
+
+// TestAttackSummaryShowsRatioSpreadAndTargets checks the attack table's
+// cell: the median ratio to the same server's baseline, the range over
+// rounds, the rates, and the target mark, which for the trickling kinds
+// also needs every worst latency under a second.
+func TestAttackSummaryShowsRatioSpreadAndTargets(t *testing.T) {
+	var tab Table
+	round := func(w, lib string, before, during float64, worst time.Duration) {
+		r := AttackResult{
+			Baseline: PhaseResult{Elapsed: time.Second, Msgs: int(before), Max: time.Millisecond},
+			Attack:   PhaseResult{Elapsed: time.Second, Msgs: int(during), Max: worst},
+			RSSEnd:   10 << 20, RSSPeak: 12 << 20,
+		}
+		r.AddTo(&tab, w, lib)
+	}
+	trickle, non := AttackWorkload(TrickleData, 128), AttackWorkload(NonReader, 64)
+	round(trickle, "a", 1000, 900, 10*time.Millisecond)
+	round(trickle, "a", 1000, 950, 20*time.Millisecond)
+	round(trickle, "b", 1000, 900, time.Second) // a second: misses the target
+	round(trickle, "b", 1000, 1000, time.Millisecond)
+	round(non, "a", 1000, 0, 5*time.Second)
+	round(non, "a", 1000, 100, 5*time.Second)
+	round(non, "b", 1000, 800, 3*time.Second) // no latency target for nonreaders
+	round(non, "b", 1000, 900, 3*time.Second)
+	s := AttackSummary(&tab, []string{"a", "b"})
+	for _, want := range []string{
+		"| trickle-data ×128 | **0.93×** (0.90–0.95) 1.0 k/s → 925 /s, worst 20.00 ms, RSS 10.0 MiB (peak 12.0 MiB) ✓ | **0.95×** (0.90–1.00)",
+		"worst 1.00 s, RSS 10.0 MiB (peak 12.0 MiB) ✗ |",
+		"| nonreader ×64 | **0.05×** (0.00–0.10)",
+		"850 /s, worst 3.00 s, RSS",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Count(s, "✓") != 2 || strings.Count(s, "✗") != 2 {
+		t.Errorf("want two cells meeting the targets and two not:\n%s", s)
 	}
 }
