@@ -41,10 +41,16 @@ func (r AttackResult) AddTo(t *Table, w, lib string) {
 	add(attackRatio, false, FmtCount, r.Ratio())
 	add("msgs/s baseline", false, FmtRate, r.Baseline.Rate())
 	add("msgs/s during", false, FmtRate, r.Attack.Rate())
-	add("p50 baseline", true, fmtLatency, float64(r.Baseline.P50))
-	add("p50 during", true, fmtLatency, float64(r.Attack.P50))
-	add("p99 baseline", true, fmtLatency, float64(r.Baseline.P99))
-	add("p99 during", true, fmtLatency, float64(r.Attack.P99))
+	// No percentile of no echo: a stalled server's row shows "–".
+	for _, p := range []struct {
+		name  string
+		phase PhaseResult
+	}{{"baseline", r.Baseline}, {"during", r.Attack}} {
+		if p.phase.Msgs > 0 {
+			add("p50 "+p.name, true, fmtLatency, float64(p.phase.P50))
+			add("p99 "+p.name, true, fmtLatency, float64(p.phase.P99))
+		}
+	}
 	add("max baseline", true, fmtLatency, float64(r.Baseline.Max))
 	add("max during", true, fmtLatency, float64(r.Attack.Max))
 	add("honest errors during", true, FmtCount, float64(r.Attack.Errors))
