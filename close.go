@@ -211,6 +211,13 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		c.closeTCP()
 		return err
 	}
+	if _, polled := c.netConn().(interface{ nonblocking() }); polled {
+		// The Poller reads: it sees the peer's Close frame and ends the
+		// connection, or closes it at the deadline. A handler that closes
+		// must not hold its worker for the answer.
+		c.SetReadDeadline(deadline)
+		return err
+	}
 	if c.readMu.TryLock() {
 		// No goroutine is reading: read until the peer's Close frame. The
 		// read path answers it and ends the connection, as it would for a reader.
@@ -280,9 +287,9 @@ func (c *Conn) peerClosed(ce *CloseError) error {
 		if !sentFirst {
 			c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
 		}
-		c.attachReader()
-		c.br.Discard(c.br.Buffered())
-		io.Copy(io.Discard, c.nc)
+		c.rRemain, c.rSize = -1, 0 // to the end of the stream (lingerOn)
+		c.lingerOn()
+		return ce
 	}
 	c.closeTCP()
 	return ce
@@ -341,50 +348,88 @@ const (
 // linger runs on the reading goroutine, so the failed read returns once the
 // connection is closed: a caller that then calls CloseNow, as a deferred
 // clean-up does, would otherwise cut the linger short and bring the reset
-// back. peerClosed makes a client wait in the same way.
+// back. peerClosed makes a client wait in the same way. Under a Poller it
+// does not wait: lingerOn stops where the input that has arrived ends, and
+// the Poller calls it again as more arrives, its sweep keeping the deadline.
 func (c *Conn) linger() {
-	defer c.closeTCP()
 	// The reader holds readMu and rerr is set, so nothing else reads the
-	// connection.
+	// connection. rRemain and rSize, which no read uses any more, keep
+	// the frame left to skip and the bytes thrown away.
 	c.nc.SetReadDeadline(time.Now().Add(min(lingerTimeout, c.closeTimeout)))
-	c.attachReader()
-	budget := int64(lingerBytes)
+	c.rSize = 0
 	if c.server {
 		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
 		}
-		skip := c.rRemain
-		for skip >= 0 {
-			if skip > budget {
-				return
-			}
-			n, err := c.br.Discard(int(skip))
-			budget -= int64(n)
-			if err != nil {
-				return
-			}
-			b, err := c.br.Peek(2)
-			if err != nil {
-				return
-			}
-			b, err = c.br.Peek(headerSize(b[1]))
-			if err != nil {
-				return
-			}
-			h, n, err := ParseHeader(b)
-			if err != nil {
-				break // lost track of the frames: read to the end
-			}
-			c.br.Discard(n)
-			budget -= int64(n)
-			if h.Opcode == OpClose {
-				return
-			}
-			skip = h.Length
+	} else {
+		c.rRemain = -1
+	}
+	c.lingerOn()
+}
+
+// lingerOn throws input away for linger: frame by frame from the payload
+// left in rRemain up to the peer's Close frame, or to the end of the stream
+// if rRemain is negative, within lingerBytes, and then closes the
+// connection. It returns errWouldBlock if it stopped for input that has
+// not arrived (under a Poller); the connection is then still open.
+func (c *Conn) lingerOn() error {
+	c.attachReader()
+	for c.rRemain >= 0 {
+		if c.rRemain > lingerBytes-c.rSize {
+			c.closeTCP()
+			return nil
+		}
+		n, err := c.br.Discard(int(c.rRemain))
+		c.rRemain -= int64(n)
+		c.rSize += int64(n)
+		if err == nil {
+			err = c.lingerHeader()
+		}
+		if err == errWouldBlock {
+			return err
+		}
+		if err != nil {
+			c.closeTCP()
+			return nil
 		}
 	}
-	c.br.Discard(c.br.Buffered())
-	io.CopyN(io.Discard, c.nc, budget)
+	for c.rSize < lingerBytes {
+		n, err := c.br.Discard(int(lingerBytes - c.rSize))
+		c.rSize += int64(n)
+		if err == errWouldBlock {
+			return err
+		}
+		if err != nil {
+			break
+		}
+	}
+	c.closeTCP()
+	return nil
+}
+
+// lingerHeader reads the header of the next frame lingerOn skips, and sets
+// rRemain to its payload, or to -1 after the peer's Close frame or a header
+// that does not parse, which has lingerOn read to the end.
+func (c *Conn) lingerHeader() error {
+	b, err := c.br.Peek(2)
+	if err != nil {
+		return err
+	}
+	if b, err = c.br.Peek(headerSize(b[1])); err != nil {
+		return err
+	}
+	h, n, err := ParseHeader(b)
+	if err != nil {
+		c.rRemain = -1 // lost track of the frames: read to the end
+		return nil
+	}
+	c.br.Discard(n)
+	c.rSize += int64(n)
+	c.rRemain = h.Length
+	if h.Opcode == OpClose {
+		return io.EOF // the end of what the peer sends (§5.5.1)
+	}
+	return nil
 }
 
 // closeState records that the TCP connection is closed, and gives those

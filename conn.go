@@ -253,22 +253,31 @@ func (c *Conn) AppendMessage(b []byte) (Opcode, []byte, error) {
 	if err != nil {
 		return 0, b, err
 	}
-	start := len(b)
+	b, err = c.appendData(b, len(b))
+	return op, b, err
+}
+
+// appendData appends the rest of the current message to b, whose bytes
+// from start are the message's so far, and returns a nil error at its end.
+// It is apart from AppendMessage for the Poller, which reads a message a
+// piece at a time as it arrives (readPolled).
+func (c *Conn) appendData(b []byte, start int) ([]byte, error) {
 	for {
 		if len(b) == cap(b) {
 			var end bool
+			var err error
 			if b, end, err = c.makeRoom(b, start); end || err != nil {
-				return op, b, err
+				return b, err
 			}
 			continue
 		}
 		n, err := c.readData(b[len(b):cap(b)])
 		b = b[:len(b)+n]
 		if err == io.EOF {
-			return op, b, nil
+			return b, nil
 		}
 		if err != nil {
-			return op, b, err
+			return b, err
 		}
 	}
 }
@@ -288,10 +297,16 @@ func (c *Conn) makeRoom(b []byte, start int) ([]byte, bool, error) {
 		return b, false, err
 	}
 	// The frame's length is only a claim: grow by what has arrived, to the
-	// end of the message at the most.
+	// end of the message at the most. A compressed message that is not
+	// being inflated is being gathered whole (readPolled), and held to the
+	// bound on its payload.
 	bound := c.rRemain
 	if !c.rFin {
-		bound = c.readLimit.Load() - c.rSize
+		limit := c.readLimit.Load()
+		if c.rComp {
+			limit = compressedLimit(limit)
+		}
+		bound = limit - c.rSize
 	}
 	return grow(b, start, firstGrowth, bound), false, nil
 }
@@ -363,6 +378,9 @@ func (r *messageReader) Read(p []byte) (int, error) {
 func (c *Conn) nextMessage() (Opcode, error) {
 	if c.rerr != nil {
 		return 0, c.rerr
+	}
+	if c.poll != nil {
+		return 0, errPolledRead
 	}
 	c.abandonInflate()
 	if c.rOp != 0 || c.inflating() {
@@ -531,9 +549,15 @@ func (c *Conn) readHeader() (Header, error) {
 		return Header{}, c.readFailed(err)
 	}
 	n := headerSize(b[1])
+	if b[0]&0x08 != 0 && b[1]&0x7f <= MaxControlPayload && n+int(b[1]&0x7f) <= c.br.Size() {
+		// A control frame is read whole, header and payload, so that one
+		// cut short under a Poller is taken again whole (errWouldBlock).
+		n += int(b[1] & 0x7f)
+	}
 	if b, err = c.br.Peek(n); err != nil {
 		return Header{}, c.readFailed(err)
 	}
+	n = headerSize(b[1])
 	h, _, err := ParseHeader(b)
 	c.br.Discard(n)
 	if err != nil {
@@ -648,6 +672,9 @@ func (c *Conn) closeFrame(p []byte) error {
 
 // readFailed records a failure of the underlying connection while reading.
 func (c *Conn) readFailed(err error) error {
+	if err == errWouldBlock {
+		return err // nothing lost: the Poller reads again when more arrives
+	}
 	// This side sent a Close frame (Close) or closed the connection
 	// (CloseNow): the connection ending now however it ends, even without
 	// the peer's Close frame or with a reset, is the end that was asked

@@ -11,10 +11,27 @@ import (
 // the Conn's read and write paths in conn.go.
 
 // payloadReader reads the payload of the current compressed message, across
-// its frames and past any control frames among them, for the decompressor.
-type payloadReader struct{ c *Conn }
+// its frames and past any control frames among them, for the decompressor;
+// or, under a Poller, the payload gathered whole before it is decompressed
+// (readPolled), since the decompressor cannot stop for input that has not
+// arrived and go on later.
+type payloadReader struct {
+	c        *Conn
+	gathered bool
+	mem      []byte // the rest of the gathered payload
+}
 
-func (r *payloadReader) Read(p []byte) (int, error) { return r.c.readPayload(p) }
+func (r *payloadReader) Read(p []byte) (int, error) {
+	if !r.gathered {
+		return r.c.readPayload(p)
+	}
+	if len(r.mem) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.mem)
+	r.mem = r.mem[n:]
+	return n, nil
+}
 
 // compressedLimit is how many payload bytes a compressed message may take on
 // the wire under a read limit of limit decompressed bytes. Incompressible

@@ -162,6 +162,14 @@ var writeBoundPool = sync.Pool{New: func() any {
 // within the close timeout. It reports whether the write stalled: the peer
 // did not take the frame in time and the connection has been closed.
 func (c *Conn) writeOwnControl(op Opcode, payload []byte) (stalled bool, err error) {
+	if q, ok := c.nc.(interface{ drainWithin(time.Duration) }); ok {
+		// Under a Poller the write does not wait: what the socket does
+		// not take is queued, and the Poller drops the connection if the
+		// queue has not drained within the bound.
+		err = c.writeControl(op, payload)
+		q.drainWithin(c.closeTimeout)
+		return false, err
+	}
 	w := writeBoundPool.Get().(*writeBound)
 	w.c.Store(c)
 	w.t.Reset(c.closeTimeout)

@@ -96,6 +96,9 @@ func (c *Conn) readyReader() error {
 // of the next one has arrived. A timeout then loses nothing, so the Conn
 // stays readable (SetReadDeadline). The caller holds readMu.
 func (c *Conn) idleReadFailed(err error) error {
+	if err == errWouldBlock {
+		return err
+	}
 	if isTimeout(err) && !c.isClosed() {
 		// bufio.Reader clears a read error once it has returned it, so
 		// the next read tries the network again.
