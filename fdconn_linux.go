@@ -1,12 +1,12 @@
 package websocket
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
 	"os"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -14,31 +14,41 @@ import (
 
 // A connection the Poller serves through epoll does its I/O on a descriptor
 // of its own. Add takes the socket over from the net.Conn it came with: it
-// dups the descriptor and closes the net.Conn, whose netFD, addresses and
-// runtime poller record would otherwise stay with every idle connection.
-// The pollConn is then the Conn's net.Conn: reads and writes are
-// non-blocking syscalls, and one that would block waits through a dup of
-// the descriptor that the runtime's poller watches (wait), so a waiter parks
-// a goroutine, not a thread, and holds the dup only while it waits.
+// moves the descriptor to one of the Poller's and closes the net.Conn, whose
+// netFD, addresses and runtime poller record would otherwise stay with every
+// idle connection. The pollConn is then the Conn's net.Conn, and nothing on
+// it ever waits:
+//
+//   - Read returns what has arrived, or errWouldBlock when nothing has: the
+//     Poller reads again when epoll reports input (poller.go).
+//   - Write writes what the socket takes at once and queues the rest on the
+//     connection, up to PollerOptions.WriteQueueLimit; the poll goroutine
+//     writes the queue when epoll reports room (flush).
+//
+// So a worker is never held by the network, and a connection costs one
+// descriptor however its peer behaves.
 
-// fdClosed marks pollConn.ref once Close has been called; the bits below it
-// count the goroutines inside a syscall on the descriptor. The descriptor is
+// fdClosed marks pollConn.ref once the descriptor is to be closed; the bits
+// below it count the goroutines inside a syscall on it. The descriptor is
 // closed when both say so, so that a number the kernel hands out again is
 // never read or written by a late caller.
 const fdClosed = 1 << 30
 
-// fdMore is a pollConn's state that only waiting needs; it is allocated by
-// the first waiter and let go by the last.
-type fdMore struct {
-	mu      sync.Mutex
-	gone    bool // let go: a waiter must load pollConn.more again
-	waiters []fdWaiter
-	pending []byte // input read before Add took the socket over; only Add sets it
+// pendingSource serves input read before Add took the socket over, then
+// reads from the pollConn: it is the source of the read buffer it is put
+// back in.
+type pendingSource struct {
+	p  []byte
+	pc *pollConn
 }
 
-type fdWaiter struct {
-	f     *os.File
-	write bool
+func (s *pendingSource) Read(b []byte) (int, error) {
+	if len(s.p) > 0 {
+		n := copy(b, s.p)
+		s.p = s.p[n:]
+		return n, nil
+	}
+	return s.pc.Read(b)
 }
 
 // takeOver makes pc the Conn's net.Conn in place of the socket it came with.
@@ -51,7 +61,7 @@ func (pc *pollConn) takeOver() error {
 		return errors.ErrUnsupported
 	}
 	fd, err := -1, error(nil)
-	if cerr := rc.Control(func(s uintptr) { fd, err = dupCloexec(int(s)) }); cerr != nil {
+	if cerr := rc.Control(func(s uintptr) { fd, err = pc.p.takeFD(int(s)) }); cerr != nil {
 		return cerr
 	}
 	if err != nil {
@@ -63,6 +73,9 @@ func (pc *pollConn) takeOver() error {
 	}
 	pc.fd = int32(fd)
 	_, pc.unix = c.nc.(*net.UnixConn)
+	// Under a Poller the read buffer is always one of the pool's: a frame
+	// header and a whole control frame must fit in it (readHeader), and it
+	// is let go between messages.
 	var pending []byte
 	if c.br != nil {
 		if n := c.br.Buffered(); n > 0 {
@@ -71,30 +84,32 @@ func (pc *pollConn) takeOver() error {
 		}
 		if c.br.Size() == DefaultBufferSize {
 			putReader(c.br)
-			c.br = nil
 		}
+		c.br = nil
 	}
 	// Closing the net.Conn frees its runtime poller record, and takes the
-	// socket out of the runtime's epoll; the dup keeps the socket open.
-	// Deadline setters and address getters may run on other goroutines:
-	// they load nc under ncMu.
+	// socket out of the runtime's epoll; the Poller's descriptor keeps the
+	// socket open. Deadline setters and address getters may run on other
+	// goroutines: they load nc under ncMu.
 	old := c.nc
 	c.ncMu.Lock()
 	c.nc = pc
 	c.ncMu.Unlock()
 	old.Close()
-	if c.br != nil {
-		c.br.Reset(pc)
-	}
+	pc.p.refillSpare()
 	if len(pending) > 0 {
 		// Back into a read buffer, which Peek fills from pending.
-		pc.more.Store(&fdMore{pending: pending})
-		c.attachReader()
-		c.br.Peek(len(pending))
-		pc.more.Store(nil)
+		br := bufio.NewReaderSize(&pendingSource{pending, pc}, max(len(pending), DefaultBufferSize))
+		br.Peek(len(pending))
+		c.br = br
 	}
 	return nil
 }
+
+// dup3 makes the descriptor to refer to the socket s, closing what it was.
+func dup3(s, to int) error { return syscall.Dup3(s, to, syscall.O_CLOEXEC) }
+
+func closeDescriptor(fd int) { syscall.Close(fd) }
 
 func dupCloexec(fd int) (int, error) {
 	r, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
@@ -138,338 +153,282 @@ func (pc *pollConn) opError(op string, err error) error {
 // expired reports whether the deadline d, in Unix nanoseconds, has passed.
 func expired(d int64) bool { return d != 0 && d <= time.Now().UnixNano() }
 
-// Read reads what has arrived, and waits for input only if none has.
+// nonblocking marks a net.Conn whose reads never wait (Conn.Close).
+func (pc *pollConn) nonblocking() {}
+
+// Read reads what has arrived. It never waits: with nothing there it
+// returns errWouldBlock, as it does once the turn's budget is spent.
+// Only the worker serving the connection reads, holding readMu.
 func (pc *pollConn) Read(b []byte) (int, error) {
-	if m := pc.more.Load(); m != nil && len(m.pending) > 0 {
-		n := copy(b, m.pending)
-		m.pending = m.pending[n:]
-		return n, nil
-	}
-	if !pc.acquire() {
-		return 0, pc.opError("read", net.ErrClosed)
-	}
-	defer pc.release()
 	if len(b) == 0 {
 		return 0, nil
 	}
-	if expired(pc.rdl.Load()) {
-		return 0, pc.opError("read", os.ErrDeadlineExceeded)
+	if pc.budget <= 0 {
+		pc.drained = false
+		return 0, errWouldBlock
+	}
+	if !pc.acquire() {
+		return 0, pc.opError("read", net.ErrClosed)
 	}
 	for {
 		n, err := syscall.Read(int(pc.fd), b)
 		switch err {
 		case nil:
+			pc.release()
 			if n == 0 {
 				return 0, io.EOF
 			}
+			// A short read emptied the socket: epoll reports the next
+			// input that comes (edge-triggered).
+			pc.drained = n < len(b)
+			pc.budget -= int32(min(n, turnBudget))
 			return n, nil
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			return pc.wait(b, false)
+			pc.release()
+			pc.drained = true
+			return 0, errWouldBlock
 		}
+		pc.release()
 		return 0, pc.opError("read", os.NewSyscallError("read", err))
 	}
 }
 
-// Write writes all of b, waiting for room in the socket's buffer when
-// there is none.
+// Write writes b whole or not at all, as far as its caller can tell: what
+// the socket does not take at once waits in the connection's queue, which
+// the poll goroutine writes once there is room. It never waits. It fails if
+// the queue already holds more than the Poller's WriteQueueLimit, the peer
+// not reading: the connection is then dropped.
 func (pc *pollConn) Write(b []byte) (int, error) {
-	if !pc.acquire() {
-		return 0, pc.opError("write", net.ErrClosed)
-	}
-	defer pc.release()
-	if expired(pc.wdl.Load()) {
-		return 0, pc.opError("write", os.ErrDeadlineExceeded)
-	}
-	n := 0
-	for n < len(b) {
-		k, err := syscall.Write(int(pc.fd), b[n:])
-		if k > 0 {
-			n += k
-		}
-		switch err {
-		case nil, syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			k, err := pc.wait(b[n:], true)
-			return n + k, err
-		}
-		return n, pc.opError("write", os.NewSyscallError("write", err))
-	}
-	return n, nil
-}
-
-// tryWrite writes what of b the socket takes now, without waiting: a
-// short count with a nil error means its buffer is full. It is for the
-// Poller's pings (poller_ping.go), which must not wait on one peer.
-func (pc *pollConn) tryWrite(b []byte) (int, error) {
-	if !pc.acquire() {
-		return 0, pc.opError("write", net.ErrClosed)
-	}
-	defer pc.release()
-	for {
-		n, err := syscall.Write(int(pc.fd), b)
-		switch err {
-		case nil:
-			return n, nil
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return 0, nil
-		}
-		return 0, pc.opError("write", os.NewSyscallError("write", err))
-	}
-}
-
-// readable reports whether input, an end of stream or an error waits on
-// the socket, without taking any of it.
-func (pc *pollConn) readable() bool {
-	if !pc.acquire() {
-		return false
-	}
-	defer pc.release()
-	return probeReadable(uintptr(pc.fd))
+	var bufs [2][]byte
+	bufs[0] = b
+	n, err := pc.writeOrQueue(bufs[:1])
+	return int(n), err
 }
 
 // writeBuffers writes a frame's header and payload with one writev, as
-// net.Buffers does on a *net.TCPConn (conn_writer.go).
+// net.Buffers does on a *net.TCPConn (conn_writer.go), and queues what the
+// socket does not take.
 func (pc *pollConn) writeBuffers(bufs net.Buffers) (int64, error) {
-	if len(bufs) != 2 || len(bufs[0]) == 0 || len(bufs[1]) == 0 {
-		var n int64
-		for _, b := range bufs {
-			k, err := pc.Write(b)
-			n += int64(k)
-			if err != nil {
-				return n, err
-			}
-		}
-		return n, nil
+	return pc.writeOrQueue(bufs)
+}
+
+func (pc *pollConn) writeOrQueue(bufs [][]byte) (int64, error) {
+	var total int64
+	for _, b := range bufs {
+		total += int64(len(b))
 	}
+	if expired(pc.wdl.Load()) {
+		return 0, pc.opError("write", os.ErrDeadlineExceeded)
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.why != 0 {
+		return 0, pc.opError("write", net.ErrClosed)
+	}
+	m := pc.more
+	if m == nil || m.queued() == 0 {
+		n, err := pc.writev(bufs)
+		if err != nil {
+			return n, err
+		}
+		if n == total {
+			return n, nil
+		}
+		bufs = skipBytes(bufs, n)
+	} else if m.queued() > pc.p.queueLimit {
+		// The peer has not taken what was queued before: drop it. The
+		// shutdown wakes the connection, whose worker ends it.
+		pc.why = whyOverflow
+		pc.shutdown(syscall.SHUT_RDWR)
+		return 0, pc.opError("write", errOverflow)
+	}
+	if m == nil {
+		m = new(pollMore)
+		pc.more = m
+	}
+	if m.queued() == 0 {
+		m.out, m.off = m.out[:0], 0
+		m.odl = time.Now().Add(pc.p.writeTimeout).UnixNano()
+		if d := pc.wdl.Load(); d != 0 {
+			m.odl = min(m.odl, d)
+		}
+	}
+	for _, b := range bufs {
+		m.out = append(m.out, b...)
+	}
+	return total, nil
+}
+
+// skipBytes returns bufs less their first n bytes.
+func skipBytes(bufs [][]byte, n int64) [][]byte {
+	for len(bufs) > 0 && n >= int64(len(bufs[0])) {
+		n -= int64(len(bufs[0]))
+		bufs = bufs[1:]
+	}
+	if len(bufs) > 0 {
+		bufs[0] = bufs[0][n:]
+	}
+	return bufs
+}
+
+// writev writes what of bufs the socket takes now, without waiting: a
+// short count with a nil error means its buffer is full.
+func (pc *pollConn) writev(in [][]byte) (int64, error) {
 	if !pc.acquire() {
 		return 0, pc.opError("write", net.ErrClosed)
 	}
-	if expired(pc.wdl.Load()) {
-		pc.release()
-		return 0, pc.opError("write", os.ErrDeadlineExceeded)
-	}
-	iov := [2]syscall.Iovec{{Base: &bufs[0][0]}, {Base: &bufs[1][0]}}
-	iov[0].SetLen(len(bufs[0]))
-	iov[1].SetLen(len(bufs[1]))
-	var r uintptr
-	var e syscall.Errno
-	for {
-		r, _, e = syscall.Syscall(syscall.SYS_WRITEV, uintptr(pc.fd), uintptr(unsafe.Pointer(&iov[0])), 2)
-		if e != syscall.EINTR {
-			break
-		}
-	}
-	pc.release()
-	n := int(r)
-	switch {
-	case e == syscall.EAGAIN:
-		n = 0
-	case e != 0:
-		return 0, pc.opError("writev", os.NewSyscallError("writev", e))
-	case n == len(bufs[0])+len(bufs[1]):
-		return int64(n), nil
-	}
-	// Short: Write waits for room for the rest.
-	if n < len(bufs[0]) {
-		k, err := pc.Write(bufs[0][n:])
-		n += k
-		if err != nil {
-			return int64(n), err
-		}
-		n = len(bufs[0])
-	}
-	k, err := pc.Write(bufs[1][n-len(bufs[0]):])
-	return int64(n + k), err
-}
-
-// wait reads or writes b once the descriptor is ready, within the deadline:
-// a dup of it, opened as an *os.File, is watched by the runtime's poller,
-// and the syscall runs inside its RawConn. The caller has acquired the
-// descriptor.
-func (pc *pollConn) wait(b []byte, write bool) (int, error) {
-	op := "read"
-	if write {
-		op = "write"
-	}
-	fd, err := dupCloexec(int(pc.fd))
-	if err != nil {
-		return 0, pc.opError(op, err)
-	}
-	f := os.NewFile(uintptr(fd), "")
-	defer f.Close()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return 0, pc.opError(op, err)
-	}
-	m := pc.enter(f, write)
-	defer pc.leave(m, f)
-	n := 0
-	var serr error
-	if write {
-		err = rc.Write(func(s uintptr) bool {
-			for n < len(b) {
-				k, e := syscall.Write(int(s), b[n:])
-				if k > 0 {
-					n += k
-				}
-				switch e {
-				case nil, syscall.EINTR:
-				case syscall.EAGAIN:
-					return false
-				default:
-					serr = e
-					return true
-				}
-			}
-			return true
-		})
-	} else {
-		err = rc.Read(func(s uintptr) bool {
-			for {
-				k, e := syscall.Read(int(s), b)
-				switch e {
-				case syscall.EINTR:
-					continue
-				case syscall.EAGAIN:
-					return false
-				case nil:
-					n = k
-					if k == 0 {
-						serr = io.EOF
-					}
-				default:
-					serr = e
-				}
-				return true
-			}
-		})
-	}
-	switch {
-	case serr == io.EOF:
-		return 0, io.EOF
-	case serr != nil:
-		return n, pc.opError(op, os.NewSyscallError(op, serr))
-	case err == nil:
-		return n, nil
-	case pc.ref.Load()&fdClosed != 0:
-		return n, pc.opError(op, net.ErrClosed)
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return n, pc.opError(op, os.ErrDeadlineExceeded)
-	}
-	return n, pc.opError(op, err)
-}
-
-// aLongTimeAgo is a deadline that has passed: it ends a wait at once.
-var aLongTimeAgo = time.Unix(1, 0)
-
-// enter records f as waiting, so that Close and deadline changes reach it,
-// and gives it the deadline now in force.
-func (pc *pollConn) enter(f *os.File, write bool) *fdMore {
-	for {
-		m := pc.more.Load()
-		if m == nil {
-			m = new(fdMore)
-			if !pc.more.CompareAndSwap(nil, m) {
-				continue
+	defer pc.release()
+	var local [2][]byte // the caller's slices are not moved on
+	bufs := local[:copy(local[:], in)]
+	var iov [2]syscall.Iovec
+	var total int64
+	for len(bufs) > 0 {
+		k := 0
+		for _, b := range bufs[:min(len(bufs), len(iov))] {
+			if len(b) > 0 {
+				iov[k] = syscall.Iovec{Base: &b[0]}
+				iov[k].SetLen(len(b))
+				k++
 			}
 		}
-		m.mu.Lock()
-		if m.gone {
-			m.mu.Unlock()
+		if k == 0 {
+			return total, nil
+		}
+		r, _, e := syscall.Syscall(syscall.SYS_WRITEV, uintptr(pc.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(k))
+		switch e {
+		case 0:
+		case syscall.EINTR:
 			continue
-		}
-		m.waiters = append(m.waiters, fdWaiter{f, write})
-		// Checked after the waiter is recorded: Close and the deadline
-		// setters store first and look at the waiters second.
-		switch {
-		case pc.ref.Load()&fdClosed != 0:
-			f.SetDeadline(aLongTimeAgo)
-		case write:
-			f.SetWriteDeadline(unixTime(pc.wdl.Load()))
+		case syscall.EAGAIN:
+			return total, nil
 		default:
-			f.SetReadDeadline(unixTime(pc.rdl.Load()))
+			return total, pc.opError("write", os.NewSyscallError("writev", e))
 		}
-		m.mu.Unlock()
-		return m
-	}
-}
-
-// leave forgets f, and lets m go when no one else waits.
-func (pc *pollConn) leave(m *fdMore, f *os.File) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for i, w := range m.waiters {
-		if w.f == f {
-			last := len(m.waiters) - 1
-			m.waiters[i] = m.waiters[last]
-			m.waiters[last] = fdWaiter{}
-			m.waiters = m.waiters[:last]
-			break
+		total += int64(r)
+		bufs = skipBytes(bufs, int64(r))
+		for len(bufs) > 0 && len(bufs[0]) == 0 {
+			bufs = bufs[1:]
 		}
 	}
-	if len(m.waiters) == 0 {
-		m.gone = true
-		pc.more.CompareAndSwap(m, nil)
+	return total, nil
+}
+
+// flush writes queued output, once epoll reports room for it, and closes
+// the descriptor if it was only waiting for that. It reports whether the
+// connection, paused while output waited, has input to read now, for the
+// caller to queue it. The caller holds mu.
+func (pc *pollConn) flush() bool {
+	m := pc.more
+	if m == nil || m.queued() == 0 {
+		return false
+	}
+	var bufs [2][]byte
+	bufs[0] = m.out[m.off:]
+	n, err := pc.writev(bufs[:1])
+	m.off += int(n)
+	if err != nil {
+		// The peer is gone: a turn reads the end of it.
+		m.out, m.off = nil, 0
+		pc.shutdown(syscall.SHUT_RDWR)
+	}
+	if m.queued() > 0 {
+		return false
+	}
+	// Drained: a large queue is let go, a small one kept for the next.
+	m.out, m.off, m.odl = m.out[:0], 0, 0
+	if cap(m.out) > DefaultBufferSize {
+		m.out = nil
+	}
+	if m.shutDone {
+		m.shutDone = false
+		pc.shutdown(syscall.SHUT_WR)
+	}
+	if m.closeDone {
+		pc.closeFD()
+	}
+	pc.tidy()
+	if pc.state != pollPaused {
+		return false
+	}
+	pc.state = pollIdle
+	if !pc.again {
+		return false
+	}
+	pc.again = false
+	return pc.wantTurn()
+}
+
+// tidy lets pc.more go when nothing is pending. The caller holds mu.
+func (pc *pollConn) tidy() {
+	if m := pc.more; m != nil && m.msg == nil && m.mdl == 0 && m.queued() == 0 && !m.closeDone && !m.shutDone {
+		pc.more = nil
 	}
 }
 
-// kick sets the deadline t on the waiters for reads, writes or both.
-func (pc *pollConn) kick(t time.Time, read, write bool) {
-	m := pc.more.Load()
-	if m == nil {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, w := range m.waiters {
-		if w.write && write {
-			w.f.SetWriteDeadline(t)
-		} else if !w.write && read {
-			w.f.SetReadDeadline(t)
-		}
+func (pc *pollConn) shutdown(how int) {
+	if pc.acquire() {
+		syscall.Shutdown(int(pc.fd), how)
+		pc.release()
 	}
 }
 
-func unixTime(d int64) time.Time {
-	if d == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, d)
-}
-
-// Close closes the connection: waiting reads and writes return an error
-// wrapping net.ErrClosed, and the descriptor is closed once no call is
-// inside a syscall on it.
+// Close closes the connection. Output still queued is written first, as a
+// blocking write would have finished, unless the connection is being
+// dropped or closed by CloseNow; the descriptor is closed once it has
+// drained, or at its deadline (the Poller's sweep).
 func (pc *pollConn) Close() error {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.ref.Load()&fdClosed != 0 {
+		return pc.opError("close", net.ErrClosed)
+	}
+	if m := pc.more; m != nil && m.queued() > 0 && pc.why == 0 && !pc.c.byApp.Load() && !pc.p.isClosed() {
+		if !m.closeDone {
+			m.closeDone = true
+			m.odl = min(m.odl, time.Now().Add(pc.c.closeTimeout).UnixNano())
+		}
+		return nil
+	}
+	pc.closeFD()
+	return nil
+}
+
+// closeFD takes the descriptor out of the Poller and closes it once no
+// call is inside a syscall on it. The caller holds mu.
+func (pc *pollConn) closeFD() {
+	if m := pc.more; m != nil {
+		m.out, m.off, m.closeDone, m.shutDone = nil, 0, false, false
+	}
+	pc.p.forget(pc)
 	for {
 		v := pc.ref.Load()
 		if v&fdClosed != 0 {
-			return pc.opError("close", net.ErrClosed)
+			return
 		}
 		if pc.ref.CompareAndSwap(v, v|fdClosed) {
-			pc.kick(aLongTimeAgo, true, true)
 			if v == 0 {
 				syscall.Close(int(pc.fd))
 			}
-			return nil
+			return
 		}
 	}
 }
 
-// CloseWrite shuts the sending side down, as *net.TCPConn's does.
+// CloseWrite shuts the sending side down, as *net.TCPConn's does, once the
+// queued output has gone out.
 func (pc *pollConn) CloseWrite() error {
-	if !pc.acquire() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.ref.Load()&fdClosed != 0 {
 		return pc.opError("close", net.ErrClosed)
 	}
-	defer pc.release()
-	if err := syscall.Shutdown(int(pc.fd), syscall.SHUT_WR); err != nil {
-		return pc.opError("close", os.NewSyscallError("shutdown", err))
+	if m := pc.more; m != nil && m.queued() > 0 {
+		m.shutDone = true
+		return nil
 	}
+	pc.shutdown(syscall.SHUT_WR)
 	return nil
 }
 
@@ -507,13 +466,16 @@ func (pc *pollConn) addr(name func(int) (syscall.Sockaddr, error)) net.Addr {
 	return (*net.TCPAddr)(nil)
 }
 
-// SetDeadline sets both deadlines, reaching reads and writes that wait.
+// SetDeadline sets both deadlines.
 func (pc *pollConn) SetDeadline(t time.Time) error { return pc.setDeadline(t, true, true) }
 
-// SetReadDeadline sets the read deadline, reaching a read that waits.
+// SetReadDeadline sets the read deadline: once it has passed, the Poller's
+// sweep closes the connection. The Conn sets it for its closing handshake
+// and for linger; MessageTimeout is apart (pollMore.mdl).
 func (pc *pollConn) SetReadDeadline(t time.Time) error { return pc.setDeadline(t, true, false) }
 
-// SetWriteDeadline sets the write deadline, reaching writes that wait.
+// SetWriteDeadline sets the write deadline: writes begun after it fail.
+// Queued output has a deadline of its own (PollerOptions.WriteTimeout).
 func (pc *pollConn) SetWriteDeadline(t time.Time) error { return pc.setDeadline(t, false, true) }
 
 func (pc *pollConn) setDeadline(t time.Time, read, write bool) error {
@@ -523,19 +485,37 @@ func (pc *pollConn) setDeadline(t time.Time, read, write bool) error {
 	var d int64
 	switch {
 	case t.IsZero():
-	case t.Before(aLongTimeAgo):
-		d = aLongTimeAgo.UnixNano()
 	case t.Year() >= 2262: // past int64 nanoseconds
 		d = 1<<63 - 1
 	default:
-		d = t.UnixNano()
+		d = max(t.UnixNano(), 1)
 	}
 	if read {
 		pc.rdl.Store(d)
 	}
 	if write {
 		pc.wdl.Store(d)
+		if d != 0 {
+			pc.drainBy(d)
+		}
 	}
-	pc.kick(t, read, write)
 	return nil
+}
+
+// drainBy brings the deadline of the output queued now forward to d: a
+// write deadline bounds how long output may wait for the peer, as it bounds
+// a blocking write.
+func (pc *pollConn) drainBy(d int64) {
+	pc.mu.Lock()
+	if m := pc.more; m != nil && m.queued() > 0 {
+		m.odl = min(m.odl, d)
+	}
+	pc.mu.Unlock()
+}
+
+// drainWithin is drainBy in d from now, for a write the Conn makes on its
+// own (writeOwnControl): a pong waits for the peer no longer than the
+// close timeout, as it would on a blocking Conn.
+func (pc *pollConn) drainWithin(d time.Duration) {
+	pc.drainBy(time.Now().Add(d).UnixNano())
 }

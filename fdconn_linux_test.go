@@ -106,96 +106,182 @@ func TestPollerTakeOverKeepsBufferedInput(t *testing.T) {
 	}
 }
 
-// stuckWriter returns a Conn a Poller serves whose peer never reads, and a
-// channel that gets the error of the write that fills the socket's buffers,
-// once that write has parked.
-func stuckWriter(t *testing.T, p *Poller, h Handler) (*Conn, <-chan error) {
+// stuckWriter returns a Conn a Poller serves with h, whose peer never
+// reads, and the peer's end; their socket buffers are small.
+func stuckWriter(t *testing.T, p *Poller, h Handler) (*Conn, net.Conn) {
 	t.Helper()
-	_, c := stuckPeer(t, time.Second)
+	a, c := stuckPeer(t, time.Second)
 	if err := p.Add(c, h); err != nil {
 		t.Fatal(err)
 	}
+	return c, a
+}
+
+// queued returns how many bytes wait in c's queue.
+func queued(c *Conn) int {
 	pc := c.nc.(*pollConn)
-	res := make(chan error, 1)
-	go func() {
-		msg := make([]byte, 64<<10)
-		for {
-			if err := c.WriteMessage(OpBinary, msg); err != nil {
-				res <- err
-				return
-			}
-		}
-	}()
-	for deadline := time.Now().Add(testTimeout); pc.more.Load() == nil; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the write to a peer that does not read did not wait")
-		}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.more == nil {
+		return 0
 	}
-	return c, res
+	return pc.more.queued()
 }
 
-func waitWriteEnd(t *testing.T, res <-chan error, want error) {
+// writeUntil writes msg to c until a write fails or stop says so, at most
+// max times, on a goroutine of its own, and returns the writes made, the
+// error that ended them, if any, and the most c had queued. A write that
+// waits for the peer keeps it from returning.
+func writeUntil(t *testing.T, c *Conn, msg []byte, limit int, stop func() bool) (int, error, int) {
 	t.Helper()
-	select {
-	case err := <-res:
-		if !errors.Is(err, want) {
-			t.Fatalf("write error = %v, want %v", err, want)
+	type result struct {
+		n, most int
+		err     error
+	}
+	res := make(chan result, 1)
+	go func() {
+		var r result
+		for r.n < limit && !stop() {
+			if r.err = c.WriteMessage(OpBinary, msg); r.err != nil {
+				break
+			}
+			r.n++
+			r.most = max(r.most, queued(c))
 		}
+		res <- r
+	}()
+	select {
+	case r := <-res:
+		return r.n, r.err, r.most
 	case <-time.After(testTimeout):
-		t.Fatal("the waiting write did not end")
+		t.Fatal("a write to a peer that does not read waited")
+		return 0, nil, 0
 	}
 }
 
-func TestPollerStuckWriteEndsBySetWriteDeadline(t *testing.T) {
-	goroutines := runtime.NumGoroutine()
-	p, err := NewPoller(nil)
-	if err != nil {
+// Writes to a peer that does not read never wait: what the socket does not
+// take is queued, up to WriteQueueLimit and one message, and the write that
+// finds more than the limit queued fails with an error wrapping ErrClosed
+// and drops the connection; HandleClose says why.
+func TestPollerWriteQueueOverflowDropsTheNonReader(t *testing.T) {
+	const limit = 64 << 10
+	p := newTestPoller(t, &PollerOptions{WriteQueueLimit: limit})
+	rec := newRecorder(nil)
+	c, _ := stuckWriter(t, p, rec)
+	msg := make([]byte, 16<<10)
+	n, err, most := writeUntil(t, c, msg, 100_000, func() bool { return false })
+	t.Logf("%d writes of %d bytes, then %v; at most %d bytes queued", n, len(msg), err, most)
+	if !errors.Is(err, ErrClosed) {
+		t.Fatalf("write error = %v, want one wrapping ErrClosed", err)
+	}
+	if bound := limit + len(msg) + MaxHeaderSize; most > bound {
+		t.Errorf("%d bytes queued, want at most the limit and a message, %d", most, bound)
+	}
+	if err := rec.waitClose(t); !errors.Is(err, ErrClosed) || !strings.Contains(err.Error(), "WriteQueueLimit") {
+		t.Fatalf("HandleClose error = %v, want the queue's", err)
+	}
+	if err := c.WriteMessage(OpText, []byte("after")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("write after the drop: %v, want one wrapping ErrClosed", err)
+	}
+}
+
+// Output queued while the peer does not read goes out, whole and in order,
+// once it does: the poll goroutine writes the queue as room comes.
+func TestPollerQueuedOutputDrainsInOrder(t *testing.T) {
+	p := newTestPoller(t, &PollerOptions{WriteQueueLimit: 64 << 20})
+	a, b := tcpConns(t)
+	c := newConn(b, nil, true, connConfig{})
+	if err := p.Add(c, newRecorder(nil)); err != nil {
 		t.Fatal(err)
 	}
-	c, res := stuckWriter(t, p, newRecorder(nil))
-	time.Sleep(20 * time.Millisecond)
-	start := time.Now()
-	c.SetWriteDeadline(time.Now().Add(-time.Second))
-	waitWriteEnd(t, res, os.ErrDeadlineExceeded)
-	t.Logf("write ended %v after the deadline was set", time.Since(start))
-	p.Close()
-	waitGoroutines(t, goroutines)
+	const n = 1000
+	msg := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 20000+i) }
+	for i := range n {
+		if err := c.WriteMessage(OpBinary, msg(i)); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	if queued(c) == 0 {
+		t.Fatal("nothing queued: the socket took 20 MB from a peer that reads nothing")
+	}
+	peer := &rawPeer{t: t, nc: a, br: bufio.NewReader(a), client: true}
+	a.SetReadDeadline(time.Now().Add(testTimeout))
+	for i := range n {
+		peer.mustReadFrame(OpBinary, string(msg(i)))
+	}
+	if q := queued(c); q != 0 {
+		t.Fatalf("%d bytes still queued once the peer read everything", q)
+	}
 }
 
-func TestPollerStuckWriteEndsByCloseNow(t *testing.T) {
-	goroutines := runtime.NumGoroutine()
-	p, err := NewPoller(nil)
-	if err != nil {
+// A queue that does not drain within WriteTimeout drops the connection.
+func TestPollerWriteTimeoutDropsTheNonReader(t *testing.T) {
+	p := newTestPoller(t, &PollerOptions{WriteTimeout: 100 * time.Millisecond, WriteQueueLimit: 32 << 20})
+	rec := newRecorder(nil)
+	c, _ := stuckWriter(t, p, rec)
+	msg := make([]byte, 16<<10)
+	if _, err, _ := writeUntil(t, c, msg, 10_000, func() bool { return queued(c) > 0 }); err != nil {
 		t.Fatal(err)
 	}
-	c, res := stuckWriter(t, p, newRecorder(nil))
-	time.Sleep(20 * time.Millisecond)
-	c.CloseNow()
-	waitWriteEnd(t, res, ErrClosed)
-	p.Close()
-	waitGoroutines(t, goroutines)
+	if err := rec.waitClose(t); !errors.Is(err, ErrClosed) || !strings.Contains(err.Error(), "not taken by the peer within") {
+		t.Fatalf("HandleClose error = %v, want the write timeout's", err)
+	}
+	if err := c.WriteMessage(OpText, []byte("after")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("write after the drop: %v, want one wrapping ErrClosed", err)
+	}
 }
 
-// Writes that wait park goroutines, not threads: a hundred peers that do
-// not read cost no thread each.
-func TestPollerStuckWritesHoldNoThread(t *testing.T) {
-	n := connsWithinFDLimit(100)
-	if n < 50 {
-		t.Skipf("a descriptor limit too low for %d connections", 50)
-	}
-	p := newTestPoller(t, nil)
-	before := threads(t)
-	var ress []<-chan error
-	for range n {
-		_, res := stuckWriter(t, p, newRecorder(nil))
-		ress = append(ress, res)
-	}
-	if got := threads(t) - before; got > n/4 {
-		t.Errorf("%d threads more for %d waiting writes", got, n)
-	}
-	p.Close()
-	for _, res := range ress {
-		waitWriteEnd(t, res, ErrClosed)
+// CloseNow drops queued output and closes at once; Close sends its Close
+// frame behind the queued output, which a peer that reads later gets whole.
+func TestPollerCloseWithOutputQueued(t *testing.T) {
+	for _, now := range []bool{true, false} {
+		t.Run(fmt.Sprintf("CloseNow=%v", now), func(t *testing.T) {
+			goroutines := runtime.NumGoroutine()
+			p, err := NewPoller(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := newRecorder(nil)
+			c, a := stuckWriter(t, p, rec)
+			msg := bytes.Repeat([]byte("q"), 16<<10)
+			n, err, _ := writeUntil(t, c, msg, 10_000, func() bool { return queued(c) > 0 })
+			if err != nil {
+				t.Fatal(err)
+			}
+			peer := &rawPeer{t: t, nc: a, br: bufio.NewReader(a), client: true}
+			a.SetReadDeadline(time.Now().Add(testTimeout))
+			if now {
+				c.CloseNow()
+				if err := rec.waitClose(t); !errors.Is(err, ErrClosed) {
+					t.Fatalf("HandleClose error = %v, want ErrClosed", err)
+				}
+				// The peer gets what the socket took, then the end: not
+				// all of it.
+				got := 0
+				for ; ; got++ {
+					if _, _, err := peer.readFrame(); err != nil {
+						break
+					}
+				}
+				if got >= n {
+					t.Fatalf("the peer got all %d messages after CloseNow dropped the queue", n)
+				}
+			} else {
+				if err := c.Close(StatusGoingAway, "bye"); err != nil {
+					t.Fatal(err)
+				}
+				for range n {
+					peer.mustReadFrame(OpBinary, string(msg))
+				}
+				peer.expectClose(StatusGoingAway)
+				peer.write(clientClose(1001, ""))
+				if err := rec.waitClose(t); CloseStatus(err) != StatusGoingAway {
+					t.Fatalf("HandleClose error = %v, want the peer's 1001", err)
+				}
+			}
+			p.Close()
+			waitGoroutines(t, goroutines)
+		})
 	}
 }
 
@@ -293,47 +379,27 @@ func fdNum(nc net.Conn) int {
 	return fd
 }
 
-// A read that waits ends with the read deadline, and with Close, at once.
-func TestPollerConnReadWaitEndsByDeadlineAndClose(t *testing.T) {
-	for _, byClose := range []bool{false, true} {
-		t.Run(fmt.Sprintf("byClose=%v", byClose), func(t *testing.T) {
-			p := newTestPoller(t, nil)
-			a, b := tcpConns(t)
-			c := newConn(b, nil, true, connConfig{})
-			t.Cleanup(func() { c.CloseNow() })
-			if err := p.Add(c, newRecorder(nil)); err != nil {
-				t.Fatal(err)
-			}
-			pc := c.nc.(*pollConn)
-			res := make(chan error, 1)
-			go func() {
-				_, err := pc.Read(make([]byte, 16))
-				res <- err
-			}()
-			for pc.more.Load() == nil {
-				time.Sleep(time.Millisecond)
-			}
-			want := net.ErrClosed
-			if byClose {
-				c.CloseNow()
-			} else {
-				want = os.ErrDeadlineExceeded
-				pc.SetReadDeadline(time.Now())
-			}
-			select {
-			case err := <-res:
-				if !errors.Is(err, want) {
-					t.Fatalf("read error = %v, want %v", err, want)
-				}
-				if ne, ok := err.(net.Error); !byClose && (!ok || !ne.Timeout()) {
-					t.Fatalf("read error %v is not a net.Error whose Timeout is true", err)
-				}
-			case <-time.After(testTimeout):
-				t.Fatal("the waiting read did not end")
-			}
-			a.Close()
-		})
+// A read never waits: with nothing arrived it returns errWouldBlock, for
+// the Poller to read again when epoll reports input.
+func TestPollerConnReadNeverWaits(t *testing.T) {
+	p := newTestPoller(t, nil)
+	a, b := tcpConns(t)
+	c := newConn(b, nil, true, connConfig{})
+	t.Cleanup(func() { c.CloseNow() })
+	if err := p.Add(c, newRecorder(nil)); err != nil {
+		t.Fatal(err)
 	}
+	pc := c.nc.(*pollConn)
+	c.readMu.Lock() // the worker's, so that no turn reads meanwhile
+	defer c.readMu.Unlock()
+	pc.budget = turnBudget
+	if n, err := pc.Read(make([]byte, 16)); n != 0 || err != errWouldBlock {
+		t.Fatalf("read with nothing arrived: %d, %v, want 0, errWouldBlock", n, err)
+	}
+	if !pc.drained {
+		t.Error("the socket is empty, and the read did not say so")
+	}
+	a.Close()
 }
 
 // A Unix socket is taken over too, and its addresses stay Unix ones.

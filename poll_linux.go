@@ -45,12 +45,12 @@ func probeReadable(fd uintptr) bool {
 
 // epoll is the Poller's own epoll instance, beside the runtime's. The
 // sockets in it are the Poller's own (fdconn_linux.go), out of the
-// runtime's; a read or write that must wait uses a dup, which the runtime's
-// does watch. This one is level-triggered and one-shot (EPOLLONESHOT), so a
-// connection is reported once and not again until rearm, which the worker
-// that handled it calls when it is done. The event's data carries the
-// descriptor and a sequence number, so that a report for a descriptor
-// closed and reused meanwhile is told apart.
+// runtime's. Each is in the set once, for input and for room to write,
+// edge-triggered: a report says that something changed, and the reader reads
+// until the socket is empty (a short read or EAGAIN) before it waits for the
+// next report, so no epoll_ctl is needed per message. The event's data
+// carries the descriptor and a sequence number, so that a report for a
+// descriptor closed and reused meanwhile is told apart.
 type epoll struct {
 	fd           int
 	wakeR, wakeW int // a pipe whose read end is in the set, to end wait
@@ -58,7 +58,13 @@ type epoll struct {
 
 type epollEvent = syscall.EpollEvent
 
-const epollEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+const (
+	epollEvents = syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | -syscall.EPOLLET
+	// epollInput is what a report of input, an end or an error carries.
+	epollInput = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLHUP | syscall.EPOLLERR
+	// epollOutput is what a report of room to write, or an error, carries.
+	epollOutput = syscall.EPOLLOUT | syscall.EPOLLHUP | syscall.EPOLLERR
+)
 
 func newEpoll() (*epoll, error) {
 	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
@@ -79,17 +85,10 @@ func newEpoll() (*epoll, error) {
 	return e, nil
 }
 
-// add puts fd in the set, armed.
+// add puts fd in the set. Input that is there already is reported.
 func (e *epoll) add(fd int, seq uint32) error {
 	ev := syscall.EpollEvent{Events: epollEvents, Fd: int32(fd), Pad: int32(seq)}
 	return syscall.EpollCtl(e.fd, syscall.EPOLL_CTL_ADD, fd, &ev)
-}
-
-// rearm arms fd again after a report. Level-triggered, it is reported at
-// once if input came meanwhile.
-func (e *epoll) rearm(fd int, seq uint32) error {
-	ev := syscall.EpollEvent{Events: epollEvents, Fd: int32(fd), Pad: int32(seq)}
-	return syscall.EpollCtl(e.fd, syscall.EPOLL_CTL_MOD, fd, &ev)
 }
 
 // del takes fd out of the set; it must be called before fd is closed.
@@ -98,9 +97,9 @@ func (e *epoll) del(fd int) {
 }
 
 // wait blocks until some descriptors are ready and calls ready for each,
-// with its descriptor and sequence number. It returns false once wake has
-// been called.
-func (e *epoll) wait(events []epollEvent, ready func(fd int, seq uint32)) bool {
+// with its descriptor, sequence number and events. It returns false once
+// wake has been called.
+func (e *epoll) wait(events []epollEvent, ready func(fd int, seq uint32, ev uint32)) bool {
 	n, err := syscall.EpollWait(e.fd, events, -1)
 	if errors.Is(err, syscall.EINTR) {
 		return true
@@ -112,7 +111,7 @@ func (e *epoll) wait(events []epollEvent, ready func(fd int, seq uint32)) bool {
 		if int(ev.Fd) == e.wakeR && ev.Pad == -1 {
 			return false
 		}
-		ready(int(ev.Fd), uint32(ev.Pad))
+		ready(int(ev.Fd), uint32(ev.Pad), ev.Events)
 	}
 	return true
 }
@@ -120,6 +119,10 @@ func (e *epoll) wait(events []epollEvent, ready func(fd int, seq uint32)) bool {
 // wake makes wait return false, now and from then on (the pipe stays
 // readable).
 func (e *epoll) wake() { syscall.Write(e.wakeW, []byte{0}) }
+
+// spare returns a new descriptor for the Poller to keep in reserve
+// (Poller.takeFD).
+func (e *epoll) spare() (int, error) { return dupCloexec(e.wakeR) }
 
 func (e *epoll) close() {
 	syscall.Close(e.wakeR)

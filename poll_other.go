@@ -16,25 +16,32 @@ func rawConnOf(net.Conn) syscall.RawConn { return nil }
 
 func probeReadable(uintptr) bool { return true }
 
-// The Poller takes no socket over (fdconn_linux.go).
-
-type fdMore struct{}
+// The Poller takes no socket over (fdconn_linux.go), and its records of
+// connections have no descriptor of their own.
 
 func (pc *pollConn) takeOver() error { return errors.ErrUnsupported }
+func (pc *pollConn) flush() bool     { return false }
+func (pc *pollConn) tidy()           {}
+func (pc *pollConn) closeFD()        {}
 
-func (pc *pollConn) tryWrite([]byte) (int, error) { return 0, errors.ErrUnsupported }
-
-func (pc *pollConn) readable() bool { return false }
+func dupCloexec(int) (int, error) { return -1, errors.ErrUnsupported }
+func dup3(int, int) error         { return errors.ErrUnsupported }
+func closeDescriptor(int)         {}
 
 type epoll struct{}
 
 type epollEvent struct{}
 
+const (
+	epollInput  = 0
+	epollOutput = 0
+)
+
 func newEpoll() (*epoll, error) { return nil, errors.ErrUnsupported }
 
-func (e *epoll) add(fd int, seq uint32) error                  { return errors.ErrUnsupported }
-func (e *epoll) rearm(fd int, seq uint32) error                { return errors.ErrUnsupported }
-func (e *epoll) del(fd int)                                    {}
-func (e *epoll) wait(_ []epollEvent, _ func(int, uint32)) bool { return false }
-func (e *epoll) wake()                                         {}
-func (e *epoll) close()                                        {}
+func (e *epoll) add(fd int, seq uint32) error                          { return errors.ErrUnsupported }
+func (e *epoll) del(fd int)                                            {}
+func (e *epoll) wait(_ []epollEvent, _ func(int, uint32, uint32)) bool { return false }
+func (e *epoll) wake()                                                 {}
+func (e *epoll) spare() (int, error)                                   { return -1, errors.ErrUnsupported }
+func (e *epoll) close()                                                {}

@@ -13,31 +13,53 @@ import (
 type Handler interface {
 	// HandleMessage is called with each data message of c, whole, in the
 	// order they arrive, never for two messages of c at once. p is valid
-	// only until HandleMessage returns. It may write to c, close it or
-	// block, but while it runs it holds one of the Poller's workers.
+	// only until HandleMessage returns. It runs on one of the Poller's
+	// workers, which it holds until it returns: it may write to c or to
+	// other connections (writes to a Conn the Poller serves never wait),
+	// close c, or block, but a handler that blocks keeps a worker from
+	// the other connections.
 	HandleMessage(c *Conn, op Opcode, p []byte)
 
 	// HandleClose is called once, last, when reading c has ended, with the
 	// error a blocking read would have returned: a *CloseError when the
 	// peer closed the connection, an error wrapping ErrClosed when it was
-	// closed on this side, and so on. The connection is closed by then.
+	// closed on this side or dropped by the Poller, and so on. The
+	// connection is closed by then.
 	HandleClose(c *Conn, err error)
 }
 
 // PollerOptions configures a Poller. A nil *PollerOptions is the same as a
 // zero PollerOptions, whose every field has a default.
 type PollerOptions struct {
-	// Workers bounds the goroutines that read messages and run the
-	// handlers; they are started as needed and kept until Close. Zero
-	// means 16 per CPU (runtime.GOMAXPROCS), and at least 64.
+	// Workers bounds the goroutines that run the handlers; they are
+	// started as needed and kept until Close. Zero means 16 per CPU
+	// (runtime.GOMAXPROCS), and at least 64. Only handlers hold a worker:
+	// reading and writing never wait on the network.
 	Workers int
 
-	// MessageTimeout bounds how long a worker waits for the rest of a
-	// frame header, control frame or data message once its first byte has
-	// arrived. A peer that is slower fails the connection with
-	// StatusPolicyViolation, and HandleClose gets an error whose Timeout
-	// method reports true. Zero means 10 seconds.
+	// MessageTimeout bounds how long a frame header, a control frame or a
+	// data message may take to arrive once its first byte has. A peer
+	// that is slower fails the connection with StatusPolicyViolation, and
+	// HandleClose gets an error whose Timeout method reports true. The
+	// next message has a bound of its own, from its own first byte. Zero
+	// means 10 seconds.
 	MessageTimeout time.Duration
+
+	// WriteQueueLimit bounds the output a connection may have waiting for
+	// its peer to read, in bytes. A write the socket cannot take at once
+	// is queued, and the caller goes on; a write begun while more than
+	// WriteQueueLimit bytes wait drops the connection, since its peer is
+	// not reading. A message of any size may go to a peer that keeps up:
+	// what the kernel's send buffer holds (up to 4 MiB with Linux's
+	// default tcp_wmem) does not count, and a message begun with the
+	// queue under the limit is queued whole. A connection so holds at
+	// most WriteQueueLimit plus one message. Zero means 256 KiB.
+	WriteQueueLimit int
+
+	// WriteTimeout bounds how long queued output may wait for the peer
+	// to take it: a connection whose queue has not drained within
+	// WriteTimeout of its first byte is dropped. Zero means 10 seconds.
+	WriteTimeout time.Duration
 
 	// PingInterval, if positive, keeps the connections alive: one that has
 	// sent nothing for about PingInterval (between 1 and 1.5 times it) is
@@ -45,9 +67,8 @@ type PollerOptions struct {
 	// ping is closed, with no closing handshake, and HandleClose gets an
 	// error wrapping ErrClosed that says so. Any input counts, a pong or
 	// a message, so a peer busy sending is never pinged. One goroutine of
-	// the Poller sweeps the connections every half interval; a connection
-	// costs no goroutine or timer for it, and a ping that the peer's full
-	// receive window would hold up is not waited for. Zero means no pings.
+	// the Poller sweeps the connections; a connection costs no goroutine
+	// or timer for it. Zero means no pings.
 	//
 	// A connection the Poller serves with a goroutine of its own (see
 	// Poller) is pinged by a second goroutine, as the PingInterval of
@@ -56,48 +77,69 @@ type PollerOptions struct {
 	PingInterval time.Duration
 }
 
+// Defaults of PollerOptions.
+const (
+	defaultMessageTimeout  = 10 * time.Second
+	defaultWriteQueueLimit = 256 << 10
+	defaultPollerWrite     = 10 * time.Second
+)
+
 // A Poller serves WebSocket connections in event-driven mode: it waits for
 // input on all of them at once, and a connection that has no message
-// arriving holds no goroutine and no read or write buffer. On Linux it waits
-// through epoll; a worker from a bounded pool then reads what arrived, with
-// the same frame handling and limits as the blocking API (read limit,
-// UTF-8 checks, pings answered, the closing handshake, compression), and
-// calls the Handler with each message. Once nothing is buffered it gives the
-// buffer back and the connection waits again. Connections whose readiness the
-// kernel cannot report, a *tls.Conn among them (it may hold decrypted input
-// the socket no longer shows), and every connection on other systems, are
-// served by a goroutine of their own, with the same Handler.
+// arriving holds no goroutine and no read or write buffer. On Linux it
+// waits through epoll, with the same frame handling and limits as the
+// blocking API (read limit, UTF-8 checks, pings answered, the closing
+// handshake, compression), and calls the Handler with each message once it
+// has arrived whole. Connections whose readiness the kernel cannot report,
+// a *tls.Conn among them (it may hold decrypted input the socket no longer
+// shows), and every connection on other systems, are served by a goroutine
+// of their own, with the same Handler.
 //
-// Backpressure: when every worker is busy, the Poller stops taking readiness
-// reports from the kernel until one is free, so input waits in the sockets'
-// buffers and then in the peers' (TCP flow control); nothing is queued in the
-// process. A worker is held while a handler runs and while a message arrives,
-// which MessageTimeout bounds.
+// No peer can hold the Poller up. A worker only runs handlers: input is
+// read as it arrives and kept on the connection until a frame or message is
+// whole (within the read limit, and MessageTimeout of its first byte), and
+// output the socket cannot take waits on the connection (within
+// WriteQueueLimit and WriteTimeout) and goes out when epoll reports room.
+// Connections with input ready wait their turn in a queue that holds each
+// at most once, and a connection with many messages buffered is served one
+// message a turn, so a busy peer shares the workers fairly.
 //
-// A Conn given to a Poller must not be read by the application; it may be
-// written to, pinged and closed from any goroutine, as always. A pong
-// answering Ping is seen when the worker reads.
+// Writing to a Conn a Poller serves never waits: WriteMessage and the other
+// writes return nil once the message is written or queued; an error
+// wrapping ErrClosed once the connection is closed, or when the write
+// found more than WriteQueueLimit bytes queued, which drops the connection.
+// A connection whose queue does not drain within WriteTimeout is dropped
+// too. Either way HandleClose gets an error that says why. Close sends the
+// Close frame and returns at once; the Poller reads the peer's answer and
+// ends the connection, or closes it when the close timeout has passed.
+//
+// A Conn given to a Poller must not be read by the application (reads
+// return an error); it may be written to and closed from any goroutine, as
+// always. A pong answering Ping is read by the Poller, so a handler must
+// not wait for one: use PollerOptions.PingInterval.
 //
 // Keep-alive: set PollerOptions.PingInterval, which costs no goroutine per
 // connection. The PingInterval of AcceptOptions and DialOptions still works
 // on a Conn given to a Poller, but at the cost of a goroutine for each, which
 // is what the Poller is there to save: leave it zero for such connections.
 type Poller struct {
-	ep      *epoll // nil where there is none
-	max     int
-	timeout time.Duration
-	ping    time.Duration  // PollerOptions.PingInterval; 0: none
-	work    chan *pollConn // to an idle worker; unbuffered
-	quit    chan struct{}  // closed by Close
-	polled  chan struct{}  // closed when the poll goroutine returns
-	wg      sync.WaitGroup // workers, goroutines per connection, ends
+	ep           *epoll // nil where there is none
+	timeout      time.Duration
+	queueLimit   int
+	writeTimeout time.Duration
+	ping         time.Duration // PollerOptions.PingInterval; 0: none
+	q            readyQueue
+	quit         chan struct{}  // closed by Close
+	polled       chan struct{}  // closed when the poll goroutine returns
+	wg           sync.WaitGroup // workers, the sweep, goroutines per connection
+	closing      atomic.Bool    // Close has begun
 
-	mu      sync.Mutex
-	closed  bool
-	workers int
-	seq     uint32
-	slots   []*pollConn            // by descriptor: the connections in ep
-	others  map[*pollConn]struct{} // served by a goroutine each
+	mu     sync.Mutex
+	closed bool
+	seq    uint32
+	spare  int                    // a descriptor kept for takeOver (takeFD); -1: none
+	slots  []*pollConn            // by descriptor: the connections in ep
+	others map[*pollConn]struct{} // served by a goroutine each
 }
 
 // pollConn is a Poller's record of one connection. For a connection it
@@ -105,29 +147,98 @@ type Poller struct {
 // taken from the one the Conn came with (fdconn_linux.go): one small
 // record per connection, and no netFD or runtime poller record besides.
 type pollConn struct {
-	p   *Poller
-	c   *Conn
-	h   Handler
-	fd  int32  // -1: served by a goroutine of its own
-	seq uint32 // tells this connection from a later one on the same fd
+	p    *Poller
+	c    *Conn
+	h    Handler
+	more *pollMore // what is pending, if anything; mu
 
-	mu    sync.Mutex
-	state uint8 // pollIdle, pollBusy or pollClosed; mu
-	ended bool  // end has run or is running; mu
-	quiet uint8 // keep-alive sweeps without input (poller_ping.go); mu
+	rdl, wdl atomic.Int64 // deadlines in Unix nanoseconds; 0: none
+	fd       int32        // -1: served by a goroutine of its own
+	seq      uint32       // tells this connection from a later one on the same fd
+	ref      atomic.Int32 // fdClosed, and the calls inside a syscall on fd
+	budget   int32        // bytes this turn may still read; readMu
 
-	// The net.Conn over fd.
-	unix     bool                   // a Unix socket, else TCP
-	ref      atomic.Int32           // fdClosed, and the calls inside a syscall on fd
-	rdl, wdl atomic.Int64           // deadlines in Unix nanoseconds; 0: none
-	more     atomic.Pointer[fdMore] // while a read or write waits; else nil
+	mu      sync.Mutex
+	state   uint8 // pollIdle, pollQueued, pollBusy or pollDone; mu
+	quiet   uint8 // keep-alive sweeps without input (poller_ping.go); mu
+	why     uint8 // why the Poller dropped it: whyOverflow, whyWriteTimeout; mu
+	again   bool  // input reported while queued or busy; mu
+	ended   bool  // end has run or is running; mu
+	unix    bool  // a Unix socket, else TCP
+	drained bool  // the last read emptied the socket; readMu
+}
+
+// pollMore is what a connection holds only while something is pending: a
+// message part of which has arrived, or output that waits for the socket.
+// It is let go when neither is left, so an idle connection has none. Its
+// fields are guarded by pollConn.mu.
+type pollMore struct {
+	msg []byte // the data message in progress, as far as it has arrived
+	mdl int64  // when the input pending must be complete (Unix ns); 0: none
+
+	out       []byte // output the socket has not taken yet, from off
+	off       int
+	odl       int64 // when out must have drained (Unix ns)
+	closeDone bool  // close the descriptor once out has drained
+	shutDone  bool  // shut the sending side down once out has drained
+}
+
+func (m *pollMore) queued() int { return len(m.out) - m.off }
+
+const (
+	pollIdle   = iota // waiting for input; no worker has it
+	pollPaused        // not read until its queued output has drained
+	pollQueued        // in the ready queue
+	pollBusy          // a worker has it, or a goroutine of its own
+	pollDone          // ended: HandleClose has been or is being called
+)
+
+// wantTurn marks that pc has input to read and reports whether to queue it
+// for a turn now: not while it is queued or a worker has it (the turn
+// after will read), nor while output waits for the peer to take it. A
+// connection whose peer has not taken what was written to it is not read
+// until it has, as a blocking writer would not read: so a peer that sends
+// without reading is held back by TCP's flow control, and the output kept
+// for it stays within what one turn writes. The caller holds mu.
+func (pc *pollConn) wantTurn() bool {
+	switch pc.state {
+	case pollIdle, pollPaused:
+		if m := pc.more; m != nil && m.queued() > 0 {
+			pc.state, pc.again = pollPaused, true
+			return false
+		}
+		pc.state = pollQueued
+		return true
+	case pollQueued, pollBusy:
+		pc.again = true
+	}
+	return false
 }
 
 const (
-	pollIdle   = iota // in the epoll set, armed; no worker has it
-	pollBusy          // a worker has it, or is about to
-	pollClosed        // out of the epoll set
+	whyOverflow     = 1 + iota // a write found more than WriteQueueLimit queued
+	whyWriteTimeout            // the queue did not drain within WriteTimeout
 )
+
+// errOverflow is the write error of a connection dropped because its queue
+// was over WriteQueueLimit.
+var errOverflow = fmt.Errorf("websocket: dropped: more than the Poller's WriteQueueLimit queued for a peer that does not read: %w", ErrClosed)
+
+// turnBudget is how many bytes a worker reads from one connection in one
+// turn: a peer sending fast is then served a piece at a time, in turn with
+// the others (Poller.turn).
+const turnBudget = 256 << 10
+
+// errWouldBlock is what a read of a Conn a Poller serves returns when the
+// input it needs has not arrived: nothing is lost, and the read is taken up
+// again when more arrives.
+var errWouldBlock = errors.New("websocket: no input yet")
+
+// errPolledRead is what the application's reads return on a Conn a Poller
+// serves.
+var errPolledRead = errors.New("websocket: read of a Conn a Poller serves")
+
+var errPollerClosed = fmt.Errorf("%w: poller closed", ErrClosed)
 
 // NewPoller returns a Poller, which serves connections until Close. opts
 // may be nil.
@@ -136,19 +247,24 @@ func NewPoller(opts *PollerOptions) (*Poller, error) {
 		opts = &PollerOptions{}
 	}
 	p := &Poller{
-		max:     opts.Workers,
-		timeout: opts.MessageTimeout,
-		ping:    opts.PingInterval,
-		work:    make(chan *pollConn),
-		quit:    make(chan struct{}),
-		polled:  make(chan struct{}),
-		others:  make(map[*pollConn]struct{}),
+		timeout:      opts.MessageTimeout,
+		queueLimit:   opts.WriteQueueLimit,
+		writeTimeout: opts.WriteTimeout,
+		ping:         opts.PingInterval,
+		quit:         make(chan struct{}),
+		polled:       make(chan struct{}),
+		spare:        -1,
+		others:       make(map[*pollConn]struct{}),
 	}
-	if p.max <= 0 {
-		p.max = max(64, 16*runtime.GOMAXPROCS(0))
-	}
+	p.q.init(opts.Workers, p)
 	if p.timeout <= 0 {
-		p.timeout = 10 * time.Second
+		p.timeout = defaultMessageTimeout
+	}
+	if p.queueLimit <= 0 {
+		p.queueLimit = defaultWriteQueueLimit
+	}
+	if p.writeTimeout <= 0 {
+		p.writeTimeout = defaultPollerWrite
 	}
 	ep, err := newEpoll()
 	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
@@ -159,11 +275,10 @@ func NewPoller(opts *PollerOptions) (*Poller, error) {
 		return p, nil
 	}
 	p.ep = ep
+	p.spare, _ = ep.spare()
 	go p.poll()
-	if p.ping > 0 {
-		p.wg.Add(1)
-		go p.sweep()
-	}
+	p.wg.Add(1)
+	go p.sweep()
 	return p, nil
 }
 
@@ -171,31 +286,37 @@ func NewPoller(opts *PollerOptions) (*Poller, error) {
 // h. Call it once, right after Accept, AcceptConn or Dial, before c is
 // read; other goroutines may write to c, set its deadlines or close it
 // meanwhile. It returns an error, and leaves c to the caller, if the Poller
-// is closed or c is closed or served by a Poller already. The Poller sets
-// c's read deadline as it reads (see PollerOptions.MessageTimeout).
+// is closed or c is closed or served by a Poller already.
 //
-// Where the Poller waits through epoll, it takes the socket over: it keeps
-// a descriptor of its own for it and closes the net.Conn c was made with,
-// which the caller must not use any more. c goes on as before over the
-// Poller's descriptor, without the deadlines set before Add; its LocalAddr
-// and RemoteAddr ask the kernel on each call, and return a nil
-// *net.TCPAddr or *net.UnixAddr once c is closed.
+// Where the Poller waits through epoll, it takes the socket over: it moves
+// it to a descriptor of its own, kept in reserve so that Add does not fail
+// when the process is out of descriptors, and closes the net.Conn c was
+// made with, which the caller must not use any more. c goes on as before
+// over the Poller's descriptor, without the deadlines set before Add; its
+// LocalAddr and RemoteAddr ask the kernel on each call, and return a nil
+// *net.TCPAddr or *net.UnixAddr once c is closed. In the rare case that the
+// kernel refuses to watch the socket (its epoll limits reached) Add closes
+// c and returns the error: with Accept and AcceptConn, the client has had
+// its 101 by then.
+//
+// Over HTTP/2 (RFC 8441) a WebSocket is a stream that ends with the handler
+// Accept was called from: Add then serves c on the calling goroutine and
+// returns once c has ended and HandleClose has returned, so that the same
+// handler, Accept then Add then return, serves both protocols.
 func (p *Poller) Add(c *Conn, h Handler) error {
 	pc := &pollConn{p: p, c: c, h: h, fd: -1, state: pollBusy}
-	if p.ep == nil || rawConnOf(c.nc) == nil {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if p.closed {
-			return errPollerClosed
+	if _, ok := c.netConn().(*streamConn); ok && c.server {
+		if err := p.addOther(pc, false); err != nil {
+			return err
 		}
-		p.others[pc] = struct{}{}
-		p.wg.Add(1)
-		go p.serveBlocking(pc)
-		if p.ping > 0 {
-			p.wg.Add(1)
-			go p.keepAlive(pc)
-		}
+		p.serveBlocking(pc)
 		return nil
+	}
+	if p.ep == nil || rawConnOf(c.netConn()) == nil {
+		return p.addOther(pc, true)
+	}
+	if p.closing.Load() {
+		return errPollerClosed
 	}
 	// The net.Conn is replaced under the locks of everything that uses it:
 	// readers, writers (a keep-alive may be pinging) and closers. From here
@@ -221,13 +342,6 @@ func (p *Poller) Add(c *Conn, h Handler) error {
 		return err
 	}
 
-	pc.mu.Lock()
-	if pc.state == pollClosed {
-		// Closed since: nothing to register, but HandleClose is owed.
-		pc.mu.Unlock()
-		p.end(pc)
-		return nil
-	}
 	fd := int(pc.fd)
 	p.mu.Lock()
 	err = errPollerClosed
@@ -245,26 +359,82 @@ func (p *Poller) Add(c *Conn, h Handler) error {
 	}
 	p.mu.Unlock()
 	if err != nil {
-		// The caller keeps the Conn; pc stays inert.
-		pc.state, pc.ended = pollClosed, true
+		// The socket is the Poller's, which cannot serve it.
+		pc.mu.Lock()
+		pc.state, pc.ended = pollDone, true
 		pc.mu.Unlock()
+		c.CloseNow()
 		return err
 	}
-	if !pending {
-		pc.state = pollIdle
+	// Input may have come, and the connection closed, meanwhile: a turn
+	// looks at both. Until it is idle, reports of input mark it again.
+	pc.mu.Lock()
+	pc.state = pollIdle
+	queue := false
+	switch {
+	case c.isClosed():
+		pc.state, queue = pollQueued, true // for a turn that ends it
+	case pending || pc.again:
+		pc.again = false
+		queue = pc.wantTurn()
 	}
 	pc.mu.Unlock()
-	if pending {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			p.serve(pc, nil)
-		}()
+	if queue {
+		p.q.push(pc)
 	}
 	return nil
 }
 
-var errPollerClosed = fmt.Errorf("%w: poller closed", ErrClosed)
+// addOther records pc as served by a goroutine of its own, and starts it
+// if start is set.
+func (p *Poller) addOther(pc *pollConn, start bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errPollerClosed
+	}
+	p.others[pc] = struct{}{}
+	p.wg.Add(1)
+	if start {
+		go p.serveBlocking(pc)
+	}
+	if p.ping > 0 {
+		p.wg.Add(1)
+		go p.keepAlive(pc)
+	}
+	return nil
+}
+
+// takeFD returns a descriptor of the Poller's for the socket s: the spare,
+// made the socket's by dup3, when there is one, so that taking a socket
+// over needs no descriptor the process may not have.
+func (p *Poller) takeFD(s int) (int, error) {
+	p.mu.Lock()
+	spare := p.spare
+	p.spare = -1
+	p.mu.Unlock()
+	if spare >= 0 {
+		if err := dup3(s, spare); err == nil {
+			return spare, nil
+		}
+		closeDescriptor(spare)
+	}
+	return dupCloexec(s)
+}
+
+// refillSpare makes a new spare descriptor, once takeOver has closed the
+// net.Conn and so freed one.
+func (p *Poller) refillSpare() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.spare < 0 && !p.closed {
+		if fd, err := p.ep.spare(); err == nil {
+			p.spare = fd
+		}
+	}
+}
+
+func (p *Poller) isClosed() bool { return p.closing.Load() }
 
 // Close stops the Poller: it closes every connection it serves (with no
 // closing handshake), waits for their handlers to return and for
@@ -278,6 +448,7 @@ func (p *Poller) Close() error {
 		return errPollerClosed
 	}
 	p.closed = true
+	p.closing.Store(true)
 	p.mu.Unlock()
 	close(p.quit)
 	if p.ep != nil {
@@ -298,15 +469,23 @@ func (p *Poller) Close() error {
 	for _, c := range all {
 		c.CloseNow()
 	}
+	p.q.close()
 	p.wg.Wait()
 	if p.ep != nil {
+		p.mu.Lock()
+		if p.spare >= 0 {
+			closeDescriptor(p.spare)
+			p.spare = -1
+		}
+		p.mu.Unlock()
 		p.ep.close()
 	}
 	return nil
 }
 
-// poll waits for readiness and hands ready connections to workers, until
-// Close.
+// poll waits for readiness and acts on it, until Close. It never waits for
+// anything else: input puts the connection in the ready queue, room to
+// write is used at once (flush).
 func (p *Poller) poll() {
 	defer close(p.polled)
 	events := make([]epollEvent, 256)
@@ -315,7 +494,7 @@ func (p *Poller) poll() {
 }
 
 // ready is called by poll for a descriptor reported ready.
-func (p *Poller) ready(fd int, seq uint32) {
+func (p *Poller) ready(fd int, seq uint32, ev uint32) {
 	var pc *pollConn
 	p.mu.Lock()
 	if fd >= 0 && fd < len(p.slots) {
@@ -325,153 +504,196 @@ func (p *Poller) ready(fd int, seq uint32) {
 	if pc == nil || pc.seq != seq {
 		return // closed since, and maybe the descriptor reused
 	}
+	queue := false
 	pc.mu.Lock()
-	idle := pc.state == pollIdle
-	if idle {
-		pc.state = pollBusy
+	if ev&epollOutput != 0 {
+		queue = pc.flush()
+	}
+	if ev&epollInput != 0 {
 		pc.quiet = 0 // the peer is alive
+		queue = pc.wantTurn() || queue
 	}
 	pc.mu.Unlock()
-	if idle {
-		p.dispatch(pc)
+	if queue {
+		p.q.push(pc)
 	}
 }
 
-// dispatch hands pc to an idle worker, or to a new one if there are fewer
-// than the bound, or else waits for a worker to be free: this is the
-// backpressure, since poll takes no more reports meanwhile.
-func (p *Poller) dispatch(pc *pollConn) {
-	select {
-	case p.work <- pc:
-		return
-	default:
-	}
-	p.mu.Lock()
-	if p.workers < p.max {
-		p.workers++
-		p.wg.Add(1)
-		p.mu.Unlock()
-		go p.worker(pc)
-		return
-	}
-	p.mu.Unlock()
-	select {
-	case p.work <- pc:
-	case <-p.quit:
-		// Close has begun and the workers may be gone; Close closes pc,
-		// and someone must see it through.
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			p.serve(pc, nil)
-		}()
-	}
-}
-
-// worker serves connections handed to it until Close. Its message buffer
-// is kept from one to the next, up to maxKeptMessage.
-func (p *Poller) worker(pc *pollConn) {
+// worker takes connections from the ready queue and gives each a turn,
+// until Close. Its message buffers are kept from one turn to the next, up
+// to maxKeptMessage.
+func (p *Poller) worker() {
 	defer p.wg.Done()
-	var buf []byte
+	var w workerBufs
 	for {
-		buf = p.serve(pc, buf)
-		select {
-		case pc = <-p.work:
-		case <-p.quit:
+		pc := p.q.pop()
+		if pc == nil {
 			return
 		}
+		p.turn(pc, &w)
 	}
 }
+
+// workerBufs are a worker's buffers: one for messages, one for the output
+// of the decompressor.
+type workerBufs struct{ msg, out []byte }
 
 // maxKeptMessage is the largest message buffer a worker keeps between
 // messages.
 const maxKeptMessage = 64 << 10
 
-// serve handles what has arrived on pc, then waits for more by arming the
-// descriptor again, or ends pc.
-func (p *Poller) serve(pc *pollConn, buf []byte) []byte {
-	live, buf := p.drain(pc, buf)
-	if !live {
-		p.end(pc)
-		return buf
-	}
+// turn serves pc once: it reads what has arrived, up to turnBudget bytes,
+// acts on control frames and hands at most one message to the handler.
+// A message still arriving stays on pc (pollMore) for the next turn.
+func (p *Poller) turn(pc *pollConn, w *workerBufs) {
+	c := pc.c
 	pc.mu.Lock()
-	if pc.state == pollClosed {
-		pc.mu.Unlock()
-		p.end(pc)
-		return buf
-	}
-	err := p.ep.rearm(int(pc.fd), pc.seq)
-	if err == nil {
-		pc.state = pollIdle
+	pc.state, pc.again = pollBusy, false
+	buf, resumed := w.msg, false
+	if m := pc.more; m != nil && m.msg != nil {
+		buf, resumed, m.msg = m.msg, true, nil
 	}
 	pc.mu.Unlock()
-	if err != nil {
-		pc.c.closeTCP()
+	if c.isClosed() {
 		p.end(pc)
+		return
 	}
-	return buf
+	c.readMu.Lock()
+	pc.budget, pc.drained = turnBudget, false
+	c.attachReader()
+	var (
+		op  Opcode
+		msg []byte
+		err error
+	)
+	if c.rerr == nil {
+		op, buf, msg, err = c.readPolled(buf, w.out)
+		if err == nil && c.rComp {
+			w.out = keepBuf(w.out, msg)
+		}
+	} else {
+		// Failed, and not closed yet: input is thrown away until the
+		// peer is done (linger), the deadline closing it otherwise.
+		err = c.lingerOn()
+	}
+	// Input that has begun a frame or a message is pending: the next turn
+	// goes on with it, within MessageTimeout of the turn that first saw
+	// it. A failed connection has its own deadline (linger).
+	pending := c.rerr == nil && (c.rOp != 0 || c.br.Buffered() > 0)
+	// Another turn at once if the socket may hold more, or the buffer
+	// more than the message just handled. Bytes of an incomplete frame
+	// wait for the next report of input.
+	more := !pc.drained || err == nil && c.br.Buffered() > 0
+	c.releaseReader()
+	gave := false
+	pc.mu.Lock()
+	m := pc.more
+	switch {
+	case pending:
+		if m == nil {
+			m = new(pollMore)
+			pc.more = m
+		}
+		if c.rOp != 0 {
+			m.msg, gave = buf, true // the message so far
+		}
+		if m.mdl == 0 {
+			m.mdl = time.Now().Add(p.timeout).UnixNano()
+		}
+	case m != nil:
+		m.msg, m.mdl = nil, 0
+		pc.tidy()
+	}
+	pc.mu.Unlock()
+	c.readMu.Unlock()
+	switch {
+	case !gave:
+		w.msg = keepBuf(w.msg, buf)
+	case !resumed:
+		w.msg = nil
+	}
+
+	if err == nil && c.rerr == nil {
+		pc.h.HandleMessage(c, op, msg)
+	}
+	p.settle(pc, more)
 }
 
-// drain reads and handles the frames that have arrived on pc, through the
-// Conn's own frame handling: control frames as they come, data messages
-// whole, each passed to the handler. It returns once nothing is buffered
-// between messages, with the read buffer given back, reporting whether the
-// connection is still open for reading. A frame or message that has begun
-// is waited for, up to the message timeout.
-func (p *Poller) drain(pc *pollConn, buf []byte) (bool, []byte) {
-	c := pc.c
-	c.readMu.Lock()
-	c.attachReader()
-	for first := true; c.rerr == nil && (first || c.br.Buffered() > 0); first = false {
-		c.nc.SetReadDeadline(time.Now().Add(p.timeout))
-		b, err := c.br.Peek(1)
-		if err != nil {
-			c.readFailed(err)
-			break
-		}
-		if Opcode(b[0] & 0x0f).IsControl() {
-			// Between messages: AppendMessage would wait on past it for
-			// a data frame.
-			if h, err := c.readHeader(); err == nil {
-				c.handleControl(h)
-			}
-			continue
-		}
-		c.readMu.Unlock()
-		op, msg, err := c.AppendMessage(buf[:0])
-		if err == nil {
-			pc.h.HandleMessage(c, op, msg)
-		}
-		if cap(msg) <= maxKeptMessage {
-			buf = msg[:0]
-		}
-		c.readMu.Lock()
+// keepBuf returns the buffer a worker keeps of b, or old if b is too large
+// to keep.
+func keepBuf(old, b []byte) []byte {
+	if cap(b) > maxKeptMessage {
+		return old
 	}
-	live := c.rerr == nil
-	if live {
-		c.releaseReader()
+	return b[:0]
+}
+
+// settle ends a turn: pc goes back to the ready queue if it has more to
+// read, ends if it is closed, or waits for input.
+func (p *Poller) settle(pc *pollConn, more bool) {
+	pc.mu.Lock()
+	if pc.c.isClosed() {
+		pc.mu.Unlock()
+		p.end(pc)
+		return
 	}
-	c.readMu.Unlock()
-	return live, buf
+	again := more || pc.again
+	pc.state, pc.again = pollIdle, false
+	queue := again && pc.wantTurn()
+	pc.mu.Unlock()
+	if queue {
+		p.q.push(pc)
+	}
+}
+
+// readPolled advances the read side of c with the input that has arrived,
+// without waiting for more: it acts on control frames as they come and
+// appends the payload of the data message in progress to b, which holds
+// what had arrived of it before. Once the message is whole it returns it,
+// with its type: in b, or for a compressed message, whose payload is
+// gathered in b and decompressed whole (compress/flate cannot stop for
+// input and go on later), in out, grown as needed. It returns errWouldBlock
+// once the input is used up, or the error that ended reading. It always
+// returns b, grown, for the caller to keep. The caller holds readMu.
+func (c *Conn) readPolled(b, out []byte) (op Opcode, nb, msg []byte, err error) {
+	if c.rOp == 0 {
+		if err := c.nextDataFrame(); err != nil {
+			return 0, b, nil, err
+		}
+		b = b[:0]
+		if c.inflating() {
+			c.comp.r.release() // begun again once the payload is whole
+		}
+	}
+	op = c.rOp
+	if b, err = c.appendData(b, 0); err != nil || !c.rComp {
+		return op, b, b, err
+	}
+	c.comp.src.gathered, c.comp.src.mem = true, b
+	c.beginInflate(op)
+	out, err = c.appendData(out[:0], 0)
+	c.comp.src.gathered, c.comp.src.mem = false, nil
+	return op, b, out, err
 }
 
 // end finishes pc once reading it has ended, or it was closed: it closes
-// the connection, failing it with StatusPolicyViolation if the peer was too
-// slow, and calls HandleClose. It runs once.
+// the connection if it is not closed yet and calls HandleClose, with the
+// reason the Poller dropped it, if it did. It runs once.
 func (p *Poller) end(pc *pollConn) {
 	pc.mu.Lock()
 	if pc.ended {
 		pc.mu.Unlock()
 		return
 	}
-	pc.ended = true
-	if pc.state != pollClosed {
-		pc.state = pollClosed
+	pc.ended, pc.state = true, pollDone
+	if m := pc.more; m != nil {
+		m.msg, m.mdl = nil, 0
+	}
+	why, lost := pc.why, pc.quiet == quietLost
+	pc.mu.Unlock()
+	if pc.fd < 0 {
 		p.forget(pc)
 	}
-	lost := pc.quiet == quietLost
-	pc.mu.Unlock()
 	c := pc.c
 	c.readMu.Lock()
 	err := c.rerr
@@ -480,44 +702,37 @@ func (p *Poller) end(pc *pollConn) {
 		c.br = nil
 	}
 	c.readMu.Unlock()
-	if err == nil || lost {
+	switch {
+	case why == whyOverflow:
+		err = errOverflow
+	case why == whyWriteTimeout:
+		err = fmt.Errorf("websocket: dropped: output not taken by the peer within %v: %w", p.writeTimeout, ErrClosed)
+	case lost:
+		err = fmt.Errorf("websocket: no answer to a ping within %v: %w", p.ping, ErrClosed)
+	case err == nil:
 		err = ErrClosed
 	}
-	if lost {
-		err = fmt.Errorf("websocket: no answer to a ping within %v: %w", p.ping, err)
-	}
 	if !c.isClosed() {
-		if isTimeout(err) {
-			err = fmt.Errorf("websocket: message not complete within %v: %w", p.timeout, err)
-			c.writeClose(StatusPolicyViolation, "message timeout")
-		}
 		c.closeTCP()
 	}
 	pc.h.HandleClose(c, err)
 }
 
-// closing is called by the Conn when it closes its net.Conn, just before:
-// the descriptor leaves the epoll set while it is still this connection's.
-// If no worker has the connection, one is started to end it.
+// closing is called by the Conn when it closes, just before its net.Conn:
+// a connection no worker has is queued, for a turn that ends it.
 func (pc *pollConn) closing() {
 	pc.mu.Lock()
-	idle := pc.state == pollIdle
-	if pc.state != pollClosed {
-		pc.state = pollClosed
-		pc.p.forget(pc)
+	queue := pc.state == pollIdle || pc.state == pollPaused
+	if queue {
+		pc.state = pollQueued
 	}
 	pc.mu.Unlock()
-	if idle {
-		pc.p.wg.Add(1)
-		go func() {
-			defer pc.p.wg.Done()
-			pc.p.end(pc)
-		}()
+	if queue {
+		pc.p.q.push(pc)
 	}
 }
 
 // forget takes pc out of the Poller's records and out of the epoll set.
-// The caller holds pc.mu.
 func (p *Poller) forget(pc *pollConn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -548,4 +763,91 @@ func (p *Poller) serveBlocking(pc *pollConn) {
 		}
 	}
 	p.end(pc)
+}
+
+// readyQueue holds the connections with input to read, in the order it
+// came, each at most once (pollQueued), so it never holds more entries
+// than the Poller has connections. Workers are started as it needs them,
+// up to max.
+type readyQueue struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	ring    []*pollConn // a circle: n entries from head
+	head, n int
+	idle    int // workers waiting, less those already signalled
+	workers int
+	max     int
+	closed  bool
+	start   func() // starts a worker
+}
+
+func (q *readyQueue) init(workers int, p *Poller) {
+	q.cond.L = &q.mu
+	q.max = workers
+	if q.max <= 0 {
+		q.max = max(64, 16*runtime.GOMAXPROCS(0))
+	}
+	// A func value, set here, rather than a call: the worker's read path
+	// leads back to push, which a call would make an initialization cycle.
+	q.start = func() {
+		p.wg.Add(1)
+		go p.worker()
+	}
+}
+
+// push puts pc at the end of the queue and wakes a worker for it, or
+// starts one.
+func (q *readyQueue) push(pc *pollConn) {
+	q.mu.Lock()
+	if q.n == len(q.ring) {
+		ring := make([]*pollConn, max(16, 2*len(q.ring)))
+		for i := range q.n {
+			ring[i] = q.ring[(q.head+i)%len(q.ring)]
+		}
+		q.ring, q.head = ring, 0
+	}
+	q.ring[(q.head+q.n)%len(q.ring)] = pc
+	q.n++
+	start := false
+	switch {
+	case q.idle > 0:
+		q.idle--
+		q.cond.Signal()
+	case q.workers < q.max:
+		q.workers++
+		start = true
+	}
+	q.mu.Unlock()
+	if start {
+		q.start()
+	}
+}
+
+// pop takes the connection at the head of the queue, waiting for one. It
+// returns nil once the queue is closed and empty.
+func (q *readyQueue) pop() *pollConn {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.n == 0 {
+		if q.closed {
+			q.workers--
+			return nil
+		}
+		q.idle++
+		q.cond.Wait()
+	}
+	pc := q.ring[q.head]
+	q.ring[q.head] = nil
+	q.head = (q.head + 1) % len(q.ring)
+	q.n--
+	return pc
+}
+
+// close makes pop return nil to every worker once the queue is empty.
+func (q *readyQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.idle = 0
+	q.cond.Broadcast()
+	q.mu.Unlock()
 }

@@ -100,7 +100,7 @@ func BenchmarkPollerSweep(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		p.sweepAll(batch)
+		p.sweepAll(batch, 0, true)
 		b.StopTimer()
 		for _, pc := range p.slots {
 			pc.quiet = 0
