@@ -1,0 +1,254 @@
+package websocket
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Peers that try to take a Poller down: they trickle frames a byte at a
+// time, begin a frame and stall, or send without reading. With a pool of
+// 4 workers and 16 such peers, each would hold a worker if anything but a
+// handler could, and an honest client would get nothing. The verdict is
+// the honest client's echo rate during the attack against its own rate
+// just before, in the same process: the attack may slow it, a stall fails
+// it (its reads have a deadline).
+
+// pollerUnderAttack serves echoes through a Poller with opts on loopback,
+// for AcceptConn'd connections as a server of many clients does, and
+// returns its address.
+func pollerUnderAttack(t *testing.T, opts *PollerOptions) (*Poller, string) {
+	t.Helper()
+	p := newTestPoller(t, opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var h echoHandler
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c, err := AcceptConn(nc, nil, nil)
+				if err != nil {
+					nc.Close()
+					return
+				}
+				if err := p.Add(c, h); err != nil {
+					c.CloseNow()
+				}
+			}()
+		}
+	}()
+	return p, ln.Addr().String()
+}
+
+// echoHandler writes every message back, and keeps nothing.
+type echoHandler struct{}
+
+func (echoHandler) HandleMessage(c *Conn, op Opcode, p []byte) { c.WriteMessage(op, p) }
+func (echoHandler) HandleClose(*Conn, error)                   {}
+
+// rawClient connects to addr and completes the opening handshake by hand.
+func rawClient(addr string) (net.Conn, *bufio.Reader, error) {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	nc.SetDeadline(time.Now().Add(testTimeout))
+	if _, err := nc.Write([]byte(reqSpec{}.build(addr))); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	br := bufio.NewReader(nc)
+	if _, err := readResponse(br); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	nc.SetDeadline(time.Time{})
+	return nc, br, nil
+}
+
+// echoes has c send messages of 1 KiB, each echoed before the next, for
+// at least n messages and at least window, and returns the rate.
+func echoes(t *testing.T, c *Conn, n int, window time.Duration) float64 {
+	t.Helper()
+	msg := make([]byte, 1024)
+	start := time.Now()
+	i := 0
+	for ; i < n || time.Since(start) < window; i++ {
+		msg[0] = byte(i)
+		c.SetDeadline(time.Now().Add(testTimeout))
+		if err := c.WriteMessage(OpBinary, msg); err != nil {
+			t.Fatalf("echo %d: %v", i, err)
+		}
+		if _, got, err := c.ReadMessage(); err != nil || len(got) != len(msg) || got[0] != byte(i) {
+			t.Fatalf("echo %d: %d bytes, %v: the honest client is stalled", i, len(got), err)
+		}
+	}
+	return float64(i) / time.Since(start).Seconds()
+}
+
+// attack runs attackers, n goroutines each calling attacker until stop is
+// closed, and returns a func that stops them and waits for them.
+func attack(n int, attacker func(stop <-chan struct{})) func() {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			attacker(stop)
+		}()
+	}
+	return func() {
+		close(stop)
+		wg.Wait()
+	}
+}
+
+// trickle sends frame one byte at a time, every gap, over and over, on
+// one connection, until stop, reconnecting when the server drops it.
+func trickle(addr string, frame []byte, gap time.Duration, stop <-chan struct{}) {
+	for {
+		nc, _, err := rawClient(addr)
+		if err != nil {
+			select {
+			case <-stop:
+				return
+			case <-time.After(gap):
+				continue
+			}
+		}
+		go func() { // what the server sends back (pongs) is read and dropped
+			buf := make([]byte, 512)
+			for {
+				if _, err := nc.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+		for i := 0; ; i = (i + 1) % len(frame) {
+			if _, err := nc.Write(frame[i : i+1]); err != nil {
+				break // dropped: come back
+			}
+			select {
+			case <-stop:
+				nc.Close()
+				return
+			case <-time.After(gap):
+			}
+		}
+		nc.Close()
+	}
+}
+
+// The honest client's rate must keep at least this share of its rate
+// before the attack. It is low, for a loaded machine: what the test tells
+// apart is an honest client served as before from one that gets nothing.
+const minAttackedShare = 0.2
+
+func TestPollerHostileTricklersHoldNoWorker(t *testing.T) {
+	const (
+		workers   = 4
+		attackers = 4 * workers
+		honest    = 200
+		window    = 500 * time.Millisecond
+	)
+	tests := []struct {
+		kind    string
+		frame   []byte
+		gap     time.Duration // between the bytes of frame
+		timeout time.Duration // MessageTimeout
+	}{
+		// A 7-byte masked frame with a 1-byte payload, a byte every
+		// 100 ms: each frame comes whole, within MessageTimeout, and
+		// the next begins.
+		{"data", fromClient(true, OpBinary, "x"), 100 * time.Millisecond, 0},
+		{"ping", fromClient(true, OpPing, "x"), 100 * time.Millisecond, 0},
+		// One byte of a header and no more: dropped at MessageTimeout,
+		// several times while the honest client is measured, and back.
+		{"header", fromClient(true, OpBinary, "x")[:1], time.Hour, 250 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind, func(t *testing.T) {
+			_, addr := pollerUnderAttack(t, &PollerOptions{Workers: workers, MessageTimeout: tt.timeout})
+			c, err := Dial(context.Background(), "ws://"+addr+"/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			before := echoes(t, c, honest, window)
+			stop := attack(attackers, func(stop <-chan struct{}) { trickle(addr, tt.frame, tt.gap, stop) })
+			defer stop()
+			time.Sleep(100 * time.Millisecond) // every attacker connected and trickling
+			during := echoes(t, c, honest, window)
+			t.Logf("%d attackers, %d workers: %.0f echoes/s before, %.0f during (%.2fx)", attackers, workers, before, during, during/before)
+			if during < minAttackedShare*before {
+				t.Errorf("%.0f echoes/s during the attack, %.0f before: below %.1fx", during, before, minAttackedShare)
+			}
+		})
+	}
+}
+
+// Clients that send as fast as they can and never read, each message
+// echoed: their output is queued, and while it waits they are not read, so
+// they hold neither a worker nor more memory than a message each; the
+// honest client goes on.
+func TestPollerHostileNonReadersHoldNoWorker(t *testing.T) {
+	const (
+		workers   = 4
+		attackers = 4 * workers
+		honest    = 400
+		msgSize   = 64 << 10
+		queue     = 256 << 10
+	)
+	_, addr := pollerUnderAttack(t, &PollerOptions{Workers: workers, WriteQueueLimit: queue})
+	c, err := Dial(context.Background(), "ws://"+addr+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	before := echoes(t, c, honest, 0)
+	heapBefore := liveHeap()
+	frame := clientFrame(Header{Fin: true, Opcode: OpBinary}, make([]byte, msgSize))
+	var sent sync.Map
+	stop := attack(attackers, func(stop <-chan struct{}) {
+		nc, _, err := rawClient(addr)
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		nc.(*net.TCPConn).SetReadBuffer(4096) // and never read
+		go func() { <-stop; nc.Close() }()
+		n := 0
+		for ; n < (8<<20)/msgSize; n++ {
+			if _, err := nc.Write(frame); err != nil {
+				break
+			}
+		}
+		sent.Store(nc, n)
+		<-stop
+	})
+	defer stop()
+	time.Sleep(200 * time.Millisecond) // the attackers' buffers fill
+	during := echoes(t, c, honest, 0)
+	grown := int64(liveHeap()) - int64(heapBefore)
+	t.Logf("%d non-readers, %d workers: %.0f echoes/s before, %.0f during (%.2fx); live heap grew %d bytes, %d per attacker",
+		attackers, workers, before, during, during/before, grown, grown/attackers)
+	if during < minAttackedShare*before {
+		t.Errorf("%.0f echoes/s during the attack, %.0f before: below %.1fx", during, before, minAttackedShare)
+	}
+	// What a non-reader may cost: its queue, a message arriving and one
+	// echoed, and a read buffer.
+	if per, bound := grown/attackers, int64(queue+3*msgSize+DefaultBufferSize); per > bound {
+		t.Errorf("live heap grew %d bytes per non-reader, want at most %d", per, bound)
+	}
+}
