@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,10 +15,12 @@ import (
 // TestBrowserEcho opens the echo page in a headless Chromium, types a
 // message as a user would and waits for the server's echo to show up in the
 // page; a screenshot goes to $FULLDUPLEX_TEST_OUT/echo.
-func TestBrowserEcho(t *testing.T) {
+func TestBrowserEcho(t *testing.T) { modes(t, testBrowserEcho) }
+
+func testBrowserEcho(t *testing.T, h http.Handler) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	srv := httptest.NewServer(newHandler())
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 
 	b := browser.StartTest(ctx, t)
@@ -37,5 +41,5 @@ func TestBrowserEcho(t *testing.T) {
 			t.Fatalf("waiting for the echo of %q: %v", msg, err)
 		}
 	}
-	browser.SaveScreenshot(ctx, t, p, "echo", "echo.png")
+	browser.SaveScreenshot(ctx, t, p, "echo", strings.ReplaceAll(t.Name(), "/", "-")+".png")
 }

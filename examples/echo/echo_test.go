@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -12,9 +13,23 @@ import (
 	"github.com/fullduplex/websocket"
 )
 
-func dialEcho(t *testing.T) *websocket.Conn {
+// modes runs test against the echo server of each mode: a goroutine per
+// connection, and a Poller (-poller).
+func modes(t *testing.T, test func(t *testing.T, h http.Handler)) {
+	t.Run("goroutines", func(t *testing.T) { test(t, newHandler(nil)) })
+	t.Run("poller", func(t *testing.T) {
+		p, err := websocket.NewPoller(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		test(t, newHandler(p))
+	})
+}
+
+func dialEcho(t *testing.T, h http.Handler) *websocket.Conn {
 	t.Helper()
-	srv := httptest.NewServer(newHandler())
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -38,83 +53,91 @@ func pattern(n int) []byte {
 }
 
 func TestEchoKeepsTypeAndBytes(t *testing.T) {
-	c := dialEcho(t)
-	for _, n := range []int{0, 1, 125, 126, 65535, 65536, 1 << 20} {
-		for _, op := range []websocket.Opcode{websocket.OpText, websocket.OpBinary} {
-			want := pattern(n)
-			if err := c.WriteMessage(op, want); err != nil {
-				t.Fatalf("write %v %d B: %v", op, n, err)
-			}
-			gotOp, got, err := c.ReadMessage()
-			if err != nil {
-				t.Fatalf("read %v %d B: %v", op, n, err)
-			}
-			if gotOp != op || !bytes.Equal(got, want) {
-				t.Fatalf("sent %v %d B, got %v %d B (equal: %v)", op, n, gotOp, len(got), bytes.Equal(got, want))
+	modes(t, func(t *testing.T, h http.Handler) {
+		c := dialEcho(t, h)
+		for _, n := range []int{0, 1, 125, 126, 65535, 65536, 1 << 20} {
+			for _, op := range []websocket.Opcode{websocket.OpText, websocket.OpBinary} {
+				want := pattern(n)
+				if err := c.WriteMessage(op, want); err != nil {
+					t.Fatalf("write %v %d B: %v", op, n, err)
+				}
+				gotOp, got, err := c.ReadMessage()
+				if err != nil {
+					t.Fatalf("read %v %d B: %v", op, n, err)
+				}
+				if gotOp != op || !bytes.Equal(got, want) {
+					t.Fatalf("sent %v %d B, got %v %d B (equal: %v)", op, n, gotOp, len(got), bytes.Equal(got, want))
+				}
 			}
 		}
-	}
+	})
 }
 
 func TestEchoFragmentedMessage(t *testing.T) {
-	c := dialEcho(t)
-	w, err := c.NextWriter(websocket.OpText)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []byte
-	for i := range 10 {
-		// Each part is larger than the write buffer, so it leaves as frames.
-		part := bytes.Repeat([]byte{'0' + byte(i)}, 5000)
-		want = append(want, part...)
-		if _, err := w.Write(part); err != nil {
+	modes(t, func(t *testing.T, h http.Handler) {
+		c := dialEcho(t, h)
+		w, err := c.NextWriter(websocket.OpText)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	op, got, err := c.ReadMessage()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if op != websocket.OpText || !bytes.Equal(got, want) {
-		t.Fatalf("got %v %d B, want text %d B", op, len(got), len(want))
-	}
+		var want []byte
+		for i := range 10 {
+			// Each part is larger than the write buffer, so it leaves as frames.
+			part := bytes.Repeat([]byte{'0' + byte(i)}, 5000)
+			want = append(want, part...)
+			if _, err := w.Write(part); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		op, got, err := c.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if op != websocket.OpText || !bytes.Equal(got, want) {
+			t.Fatalf("got %v %d B, want text %d B", op, len(got), len(want))
+		}
+	})
 }
 
 // TestEchoRefusesInvalidText checks that the echo does not pass on a text
 // message that is not UTF-8: the server fails the connection with 1007.
 func TestEchoRefusesInvalidText(t *testing.T) {
-	c := dialEcho(t)
-	// The library checks what it reads, not what it sends.
-	w, err := c.NextWriter(websocket.OpText)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte{0xff, 0xfe})
-	w.Close()
-	_, _, err = c.ReadMessage()
-	if got := websocket.CloseStatus(err); got != websocket.StatusInvalidFramePayloadData {
-		t.Fatalf("after invalid UTF-8: %v (code %d), want close 1007", err, got)
-	}
+	modes(t, func(t *testing.T, h http.Handler) {
+		c := dialEcho(t, h)
+		// The library checks what it reads, not what it sends.
+		w, err := c.NextWriter(websocket.OpText)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte{0xff, 0xfe})
+		w.Close()
+		_, _, err = c.ReadMessage()
+		if got := websocket.CloseStatus(err); got != websocket.StatusInvalidFramePayloadData {
+			t.Fatalf("after invalid UTF-8: %v (code %d), want close 1007", err, got)
+		}
+	})
 }
 
 func TestEchoClosesNormally(t *testing.T) {
-	c := dialEcho(t)
-	if err := c.WriteMessage(websocket.OpText, []byte("bye")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "bye" {
-		t.Fatalf("echo: %q, %v", msg, err)
-	}
-	if err := c.Close(websocket.StatusNormalClosure, "done"); err != nil {
-		t.Fatalf("close handshake: %v", err)
-	}
-	// The server's echo of our Close frame carries our code.
-	_, _, err := c.ReadMessage()
-	var ce *websocket.CloseError
-	if !errors.As(err, &ce) || ce.Code != websocket.StatusNormalClosure {
-		t.Fatalf("read after close: %v, want the server's close 1000", err)
-	}
+	modes(t, func(t *testing.T, h http.Handler) {
+		c := dialEcho(t, h)
+		if err := c.WriteMessage(websocket.OpText, []byte("bye")); err != nil {
+			t.Fatal(err)
+		}
+		if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "bye" {
+			t.Fatalf("echo: %q, %v", msg, err)
+		}
+		if err := c.Close(websocket.StatusNormalClosure, "done"); err != nil {
+			t.Fatalf("close handshake: %v", err)
+		}
+		// The server's echo of our Close frame carries our code.
+		_, _, err := c.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.StatusNormalClosure {
+			t.Fatalf("read after close: %v, want the server's close 1000", err)
+		}
+	})
 }

@@ -136,7 +136,7 @@ func TestBrowserOverHTTP2(t *testing.T) {
 	defer cancel()
 	var log protoLog
 	observed := make(chan error, 1)
-	url := serveTLS(t, log.wrap(peerHandler(observed)))
+	url := serveTLS(t, log.wrap(peerHandler(t, observed)))
 	p := openPeerPage(ctx, t, url, "--ignore-certificate-errors")
 	t.Run("EverySize", func(t *testing.T) { testEchoesEverySize(ctx, t, p) })
 	t.Run("ClosingHandshake", func(t *testing.T) { testClosingHandshake(ctx, t, p, observed) })
@@ -157,7 +157,7 @@ func TestBrowserHTTP2Fallback(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var log protoLog
-	url := serveTLS(t, log.wrap(peerHandler(nil)))
+	url := serveTLS(t, log.wrap(peerHandler(t, nil)))
 	p := openPeerPage(ctx, t, url, "--ignore-certificate-errors")
 	var got string
 	err := p.Eval(ctx, `(async () => {
@@ -180,7 +180,7 @@ func TestBrowserHTTP2Fallback(t *testing.T) {
 // own client: HTTP/2 over TLS, and HTTP/2 in clear text with prior knowledge.
 func TestServerProtocols(t *testing.T) {
 	var log protoLog
-	h := log.wrap(newHandler())
+	h := log.wrap(newHandler(nil))
 
 	url := serveTLS(t, h)
 	var p http.Protocols

@@ -20,6 +20,13 @@
 //	GODEBUG=http2xconnect=1 go run ./examples/echo -tls   # https://localhost:8082
 //
 // Without it they fall back to an HTTP/1.1 connection per WebSocket.
+//
+// With -poller it serves the same page and endpoint through a
+// websocket.Poller with its default options: an idle connection then holds
+// no goroutine and no buffer, and no client, however slow or hostile, can
+// hold the server up (see the Poller's documentation).
+//
+//	go run ./examples/echo -poller
 package main
 
 import (
@@ -50,8 +57,16 @@ func main() {
 	addr := flag.String("addr", "localhost:8082", "address to listen on (use :PORT in a container or VM)")
 	useTLS := flag.Bool("tls", false, "serve HTTPS (HTTP/2 and HTTP/1.1) with a self-signed certificate made at start")
 	h2c := flag.Bool("h2c", false, "also serve cleartext HTTP/2 to clients with prior knowledge")
+	usePoller := flag.Bool("poller", false, "serve WebSockets through a Poller (event-driven: no goroutine per idle connection)")
 	flag.Parse()
-	hs, err := newServer(newHandler(), *useTLS, *h2c)
+	var p *websocket.Poller
+	if *usePoller {
+		var err error
+		if p, err = websocket.NewPoller(nil); err != nil {
+			log.Fatal(err)
+		}
+	}
+	hs, err := newServer(newHandler(p), *useTLS, *h2c)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -68,7 +83,11 @@ func main() {
 	if strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1") {
 		xconnect = "on"
 	}
-	log.Printf("echo: serving on %s://%s", scheme, ln.Addr())
+	mode := "a goroutine per connection"
+	if p != nil {
+		mode = "a Poller"
+	}
+	log.Printf("echo: serving on %s://%s, WebSockets through %s", scheme, ln.Addr(), mode)
 	if *useTLS || *h2c {
 		log.Printf("echo: WebSockets over HTTP/2 %s", xconnect)
 	}
@@ -126,17 +145,51 @@ func selfSignedCert() (tls.Certificate, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
-// newHandler serves the page at / and the echo endpoint at /ws. The
-// endpoint's pattern names no method: it takes the GET of an HTTP/1.1
-// upgrade and the CONNECT of a WebSocket over HTTP/2.
-func newHandler() http.Handler {
+// newHandler serves the page at / and the echo endpoint at /ws, through p
+// if it is not nil. The endpoint's pattern names no method: it takes the
+// GET of an HTTP/1.1 upgrade and the CONNECT of a WebSocket over HTTP/2.
+func newHandler(p *websocket.Poller) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(page)
 	})
-	mux.HandleFunc("/ws", serveEcho)
+	if p != nil {
+		mux.Handle("/ws", pollerEcho{p})
+	} else {
+		mux.HandleFunc("/ws", serveEcho)
+	}
 	return mux
+}
+
+// pollerEcho serves the echo endpoint through a Poller: the HTTP handler
+// hands the Conn over and returns (over HTTP/2, where the WebSocket is a
+// stream that ends with the handler, Add returns once the Conn has ended),
+// and the Poller calls HandleMessage with each message as it arrives whole.
+type pollerEcho struct{ p *websocket.Poller }
+
+func (e pollerEcho) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil) // same-origin browsers and non-browser clients
+	if err != nil {
+		return // Accept has answered the request
+	}
+	if err := e.p.Add(c, e); err != nil {
+		c.CloseNow()
+	}
+}
+
+// HandleMessage sends each message back as it came. The write never waits
+// for the peer: what the socket does not take is queued, and a peer that
+// does not read is dropped by the Poller.
+func (pollerEcho) HandleMessage(c *websocket.Conn, op websocket.Opcode, p []byte) {
+	c.WriteMessage(op, p)
+}
+
+// HandleClose logs connections that did not end as planned.
+func (pollerEcho) HandleClose(c *websocket.Conn, err error) {
+	if !websocket.IsNormalClose(err) {
+		log.Printf("echo: %v", err)
+	}
 }
 
 // serveEcho echoes each message as it arrives. It streams rather than

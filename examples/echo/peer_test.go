@@ -75,19 +75,26 @@ window.peer = {
 // peerServer serves peerHandler on HTTP/1.1 until t ends.
 func peerServer(t *testing.T, closeErr chan<- error) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(peerHandler(closeErr))
+	srv := httptest.NewServer(peerHandler(t, closeErr))
 	t.Cleanup(srv.Close)
 	return srv
 }
 
 // peerHandler serves the echo example with extra endpoints for the peer
-// tests: /ws-takeover and /ws-plain echo with context takeover and with no
+// tests: /ws-poller echoes through a Poller, as -poller does; /ws-takeover
+// and /ws-plain echo with context takeover and with no
 // compression; /ws-close closes with 4002 after the first message;
 // /ws-limit has a 1 KiB read limit; /ws-observe reports the error its
 // read ended with on closeErr.
-func peerHandler(closeErr chan<- error) http.Handler {
+func peerHandler(t *testing.T, closeErr chan<- error) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/", newHandler())
+	mux.Handle("/", newHandler(nil))
+	p, err := websocket.NewPoller(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	mux.Handle("/ws-poller", pollerEcho{p})
 	echoWith := func(opts *websocket.AcceptOptions) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			c, err := websocket.Accept(w, r, opts)
@@ -188,6 +195,7 @@ func testEchoesEverySize(ctx context.Context, t *testing.T, p *browser.Page) {
 	}{
 		// The default: no context takeover either way.
 		{"/ws", "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
+		{"/ws-poller", "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
 		{"/ws-takeover", "permessage-deflate"},
 		{"/ws-plain", ""},
 	} {
