@@ -149,8 +149,9 @@ func (o *AcceptOptions) negotiateExtensions(offers []string, cfg *connConfig) st
 //
 // The stream ends when the handler returns, so over HTTP/2 the handler must
 // not return while the Conn is in use. A handler that reads the Conn itself
-// and defers c.CloseNow() is right as it is; one that hands the Conn to other
-// goroutines must wait for <-c.Done() before it returns. Reads and writes
+// and defers c.CloseNow() is right as it is, and so is one that gives it to
+// a Poller (Poller.Add returns once it has ended); one that hands the Conn
+// to other goroutines must wait for <-c.Done() before it returns. Reads and writes
 // after the stream has ended return an error wrapping ErrClosed that says so.
 // Over HTTP/1.1 the connection is taken over and outlives the handler.
 //

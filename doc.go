@@ -87,11 +87,11 @@
 // return (see Accept).
 //
 // A Poller serves connections without a goroutine each: it waits for input
-// on all of them at once (epoll on Linux), and a bounded pool of workers
-// reads what arrives, with the same frame handling and limits as
-// ReadMessage, and calls a Handler with each message, in order for each
-// connection. A connection with no message arriving holds no goroutine and
-// no buffer: about 0.6 KiB of a server's memory on Linux, where the Poller
+// on all of them at once (epoll on Linux), reads what arrives, with the same
+// frame handling and limits as ReadMessage, and calls a Handler with each
+// whole message, in order for each connection, on a bounded pool of
+// workers. A connection with no message arriving holds no goroutine and no
+// buffer: about 0.6 KiB of a server's memory on Linux, where the Poller
 // takes the socket over from its net.Conn (the scale workload of
 // benchmarks/).
 //
@@ -101,15 +101,17 @@
 //	...
 //	err = p.Add(c, handler) // handler.HandleMessage(c, op, msg) for each message
 //
-// When every worker is busy, the Poller stops reading until one is free:
-// input waits in the kernel and then at the peer, never in an unbounded
-// queue. A message that has begun to arrive holds a worker until it is
-// whole, at most PollerOptions.MessageTimeout, after which the connection
-// fails with StatusPolicyViolation. TLS connections, and every connection
-// on systems other than Linux, are served by a goroutine each through the
-// same Handler. PollerOptions.PingInterval keeps the connections alive, from
-// one goroutine that sweeps them all: a peer silent for an interval is
-// pinged, and dropped if it stays silent for another.
+// No peer can hold a Poller up: a worker only runs handlers. Input is kept
+// on its connection until a frame or message is whole, within
+// PollerOptions.MessageTimeout of its first byte; writes never wait, and
+// what the socket does not take is queued on the connection, within
+// WriteQueueLimit and WriteTimeout, while the connection is not read. Over
+// HTTP/2, Add serves the connection on the handler's goroutine, whose
+// return would end the stream. TLS connections, and every connection on
+// systems other than Linux, are served by a goroutine each through the same
+// Handler. PollerOptions.PingInterval keeps the connections alive, from one
+// goroutine that sweeps them all: a peer silent for an interval is pinged,
+// and dropped if it stays silent for another.
 //
 // The blocking API is lean too: a reader waiting for the next message over
 // TCP holds no read buffer (on Linux), only its goroutine.

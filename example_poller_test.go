@@ -25,7 +25,7 @@ func (u upper) HandleClose(c *websocket.Conn, err error) { u.closed <- err }
 // A server whose connections a Poller serves: the HTTP handler returns once
 // the connection is handed over, and the connection holds no goroutine
 // while no message is arriving. Over HTTP/2 a WebSocket is a stream that
-// ends with its handler, which must then wait for the Conn to be done.
+// ends with its handler: there Add returns once the Conn has ended.
 func ExamplePoller() {
 	p, err := websocket.NewPoller(nil)
 	if err != nil {
@@ -40,10 +40,6 @@ func ExamplePoller() {
 		}
 		if err := p.Add(c, h); err != nil {
 			c.CloseNow()
-			return
-		}
-		if r.ProtoMajor == 2 {
-			<-c.Done()
 		}
 	}))
 	defer srv.Close()

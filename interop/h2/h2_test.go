@@ -484,3 +484,78 @@ func TestServerCloseEndsStreams(t *testing.T) {
 		t.Errorf("%d of 3 reads failed with ErrClosed", n)
 	}
 }
+
+// pollerEcho is a Poller's Handler that echoes, and reports each
+// connection's end on closed.
+type pollerEcho struct{ closed chan<- error }
+
+func (pollerEcho) HandleMessage(c *websocket.Conn, op websocket.Opcode, p []byte) {
+	c.WriteMessage(op, p)
+}
+
+func (h pollerEcho) HandleClose(c *websocket.Conn, err error) { h.closed <- err }
+
+// TestPollerOverStream serves WebSockets over HTTP/2 streams through a
+// Poller with the handler of an HTTP/1.1 server, Accept then Add then
+// return: Add serves the stream on the handler's goroutine, since the
+// stream ends with the handler, and returns once HandleClose has.
+func TestPollerOverStream(t *testing.T) {
+	p, err := websocket.NewPoller(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	events := make(chan string, 64)
+	closed := make(chan error, 64)
+	s := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		if err := p.Add(c, pollerEcho{closed}); err != nil {
+			c.CloseNow()
+		}
+		events <- "handler returned"
+	}), nil)
+	cc := s.dial(t)
+	const streams = 8
+	for i := range streams {
+		c := openWS(t, cc, s, "/ws", nil)
+		for _, n := range []int{0, 125, 126, 65535, 65536, 1 << 20} {
+			want := pattern(n + i)
+			if err := c.writeMessage(websocket.OpBinary, want); err != nil {
+				t.Fatal(err)
+			}
+			op, got, err := c.readMessage()
+			if err != nil || op != websocket.OpBinary || !bytes.Equal(got, want) {
+				t.Fatalf("stream %d, %d bytes: got %v of %d bytes, %v", i, n+i, op, len(got), err)
+			}
+		}
+		select {
+		case e := <-events:
+			t.Fatalf("stream %d: %s while the WebSocket was open", i, e)
+		default:
+		}
+		ce, err := c.closeHandshake(websocket.StatusNormalClosure, "")
+		if err != nil || ce.code != websocket.StatusNormalClosure {
+			t.Fatalf("stream %d: closing handshake: %v %v", i, ce, err)
+		}
+		c.ended(t)
+		select {
+		case err := <-closed:
+			if websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+				t.Errorf("stream %d: HandleClose %v, want the client's 1000", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("stream %d: HandleClose was not called", i)
+		}
+		select {
+		case <-events:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("stream %d: the handler did not return after HandleClose", i)
+		}
+	}
+	if n := s.tcpConns.Load(); n != 1 {
+		t.Errorf("the server accepted %d TCP connections, want 1", n)
+	}
+}
