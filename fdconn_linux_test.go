@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -438,5 +440,98 @@ func TestPollerTakesAUnixSocketOver(t *testing.T) {
 		if _, got, err := cli.ReadMessage(); err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%d bytes: got %d bytes, %v", n, len(got), err)
 		}
+	}
+}
+
+// Out of descriptors, as a server under a flood of connections may be, the
+// connections a Poller serves go on: reads and writes that must wait take
+// no descriptor (the Poller's epoll reports room and input), and Add takes
+// a socket over with the spare descriptor the Poller keeps. It runs in a
+// child process, whose descriptor limit it lowers.
+func TestPollerOutOfDescriptors(t *testing.T) {
+	if os.Getenv("FULLDUPLEX_FD_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestPollerOutOfDescriptors$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "FULLDUPLEX_FD_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte("--- PASS: TestPollerOutOfDescriptors")) {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		t.Logf("child:\n%s", out)
+		return
+	}
+	p := newTestPoller(t, &PollerOptions{WriteQueueLimit: 8 << 20})
+	var clients []*Conn
+	for range 4 {
+		a, b := tcpConns(t)
+		cli := newConn(a, nil, false, connConfig{})
+		if err := p.Add(newConn(b, nil, true, connConfig{}), newRecorder(echoBack)); err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, cli)
+	}
+	a, b := tcpConns(t) // to be added once the descriptors are gone
+	late := newConn(a, nil, false, connConfig{})
+
+	// Every descriptor the limit allows, taken.
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	open, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip(err)
+	}
+	low := lim
+	low.Cur = uint64(len(open) + 16)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Skip(err)
+	}
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	var fill []int
+	defer func() {
+		for _, fd := range fill {
+			syscall.Close(fd)
+		}
+	}()
+	for {
+		fd, err := syscall.Open("/dev/null", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			if !errors.Is(err, syscall.EMFILE) {
+				t.Fatal(err)
+			}
+			break
+		}
+		fill = append(fill, fd)
+	}
+	t.Logf("descriptor limit %d, all taken", low.Cur)
+
+	if err := p.Add(newConn(b, nil, true, connConfig{}), newRecorder(echoBack)); err != nil {
+		t.Fatalf("Add with no descriptor left: %v", err)
+	}
+	clients = append(clients, late)
+	// Messages of 1 MiB each way: the socket buffers take a part, and the
+	// reads and writes of the rest wait on the peer.
+	var wg sync.WaitGroup
+	errs := make(chan error, len(clients))
+	for i, cli := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cli.SetDeadline(time.Now().Add(testTimeout))
+			for k := range 4 {
+				want := bytes.Repeat([]byte{byte(i*4 + k)}, 1<<20)
+				go cli.WriteMessage(OpBinary, want)
+				_, got, err := cli.ReadMessage()
+				if err != nil || !bytes.Equal(got, want) {
+					errs <- fmt.Errorf("conn %d, message %d: %d bytes, %v", i, k, len(got), err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
