@@ -1,8 +1,11 @@
 // Command server is the testee for the server side of the Autobahn|Testsuite
 // (the fuzzingclient mode): it echoes every message back unchanged, text as
 // text, with permessage-deflate on for every message. See ../README.md.
+// With -poller its connections are served by a websocket.Poller, with its
+// default options, rather than a goroutine each.
 //
 //	go run ./examples/autobahn/server -addr 127.0.0.1:9002
+//	go run ./examples/autobahn/server -addr 127.0.0.1:9002 -poller
 package main
 
 import (
@@ -16,9 +19,18 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9002", "address to listen on")
+	usePoller := flag.Bool("poller", false, "serve the connections through a websocket.Poller")
 	flag.Parse()
-	hs := &http.Server{Addr: *addr, Handler: http.HandlerFunc(echo), ReadHeaderTimeout: 10 * time.Second}
-	log.Printf("autobahn server testee on ws://%s", *addr)
+	var h http.Handler = http.HandlerFunc(echo)
+	if *usePoller {
+		p, err := websocket.NewPoller(nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		h = pollerEcho{p}
+	}
+	hs := &http.Server{Addr: *addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	log.Printf("autobahn server testee on ws://%s (poller: %v)", *addr, *usePoller)
 	log.Fatal(hs.ListenAndServe())
 }
 
@@ -51,3 +63,23 @@ func echo(w http.ResponseWriter, r *http.Request) {
 		buf = msg
 	}
 }
+
+// pollerEcho is echo through a Poller: the handler hands the Conn over, and
+// each message, whole and checked, is written back as it came.
+type pollerEcho struct{ p *websocket.Poller }
+
+func (e pollerEcho) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, &options)
+	if err != nil {
+		return
+	}
+	if err := e.p.Add(c, e); err != nil {
+		c.CloseNow()
+	}
+}
+
+func (pollerEcho) HandleMessage(c *websocket.Conn, op websocket.Opcode, p []byte) {
+	c.WriteMessage(op, p)
+}
+
+func (pollerEcho) HandleClose(*websocket.Conn, error) {}
