@@ -126,15 +126,16 @@
 // # Shutting down
 //
 // http.Server.Shutdown closes the listeners and waits for the requests under
-// way, but not for WebSockets: Accept took their connections over, and the
-// server has forgotten them. Nor does it wait for the functions registered
-// with RegisterOnShutdown, which it starts on goroutines of their own. A
-// program whose main returns once the server's Shutdown has returned ends
-// its WebSockets with no Close frame: their clients see 1006 (abnormal
-// closure), a failure, where StatusGoingAway (1001) would have told them
-// that the server is going away as planned. So a server takes its
-// WebSockets with a Group's Accept, and main shuts the Group down after the
-// http.Server and returns once that is done. The whole program:
+// way, but not for WebSockets over HTTP/1.1: Accept took their connections
+// over, and the server has forgotten them. Nor does it wait for the
+// functions registered with RegisterOnShutdown, which it starts on
+// goroutines of their own. A program whose main returns once the server's
+// Shutdown has returned ends its WebSockets with no Close frame: their
+// clients see 1006 (abnormal closure), a failure, where StatusGoingAway
+// (1001) would have told them that the server is going away as planned. So
+// a server takes its WebSockets with a Group's Accept, and main shuts the
+// Group down, then the http.Server, and returns once both are done. The
+// whole program:
 //
 //	var room websocket.Group
 //
@@ -169,17 +170,20 @@
 //		stop() // a second signal ends the program at once
 //		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 //		defer cancel()
-//		srv.Shutdown(ctx)  // no new connections; waits for requests under way
-//		room.Shutdown(ctx) // closes every WebSocket with 1001 and waits for it
+//		room.Shutdown(ctx) // 1001 to every WebSocket, and 503 to new handshakes
+//		srv.Shutdown(ctx)  // then the listener and the other requests
 //	}
 //
 // TestShutdownRecipe builds this program as written here, connects 20
 // clients, sends it SIGTERM and checks that every client gets 1001, ten
-// times in a row. The Group's Accept makes the Conn a member as it takes
-// the connection over, so Shutdown also waits for a handshake under way
-// when it begins (with Accept and then Add, a Conn could slip between
-// them). The signals are caught before the server starts, since until then
-// SIGTERM ends the program with no Close frames.
+// times in a row. The Group goes first because over HTTP/2 a WebSocket is
+// a stream that the server's Shutdown waits for, and the stream ends only
+// once the WebSocket is closed. From then on the Group's Accept refuses
+// handshakes with 503, so no WebSocket opens behind the Group's back, and
+// one under way when the Shutdown began is closed with 1001 and waited for
+// as the members are (with the package's Accept and then Add, a Conn could
+// slip between the two). The signals are caught before the server starts,
+// since until then SIGTERM ends the program at once.
 //
 // A server that never broadcasts keeps its WebSockets in a Group for this
 // alone: a member costs about 160 bytes and no goroutine. A Conn in no Group

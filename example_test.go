@@ -329,8 +329,8 @@ func ExampleParseHeader() {
 }
 
 // A server's connections in a Group: one broadcast reaches every member,
-// and Shutdown, called after the http.Server's, closes them all with 1001
-// (Shutdown and Close of net/http do not touch hijacked connections).
+// and Shutdown closes them all with 1001 (Shutdown and Close of net/http do
+// not touch hijacked connections), before the http.Server's Shutdown.
 func ExampleGroup() {
 	var room websocket.Group
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -383,8 +383,8 @@ func ExampleGroup() {
 			codes[i] = websocket.CloseStatus(err)
 		}()
 	}
-	srv.Config.Shutdown(ctx)                    // no new connections
 	fmt.Println(room.Shutdown(ctx), room.Len()) // closes with 1001 and waits
+	srv.Config.Shutdown(ctx)                    // then the rest
 	reading.Wait()
 	for i, code := range codes {
 		fmt.Println(i, code)

@@ -15,10 +15,10 @@ import (
 // connections with StatusGoingAway. net/http's Server.Shutdown and Close do
 // not touch hijacked connections, so a handler takes its Conn with the
 // Group's Accept, and main, once the signal to stop has come, shuts the
-// Group down after the http.Server and returns once that is done:
+// Group down, then the http.Server, and returns once both are done:
 //
-//	srv.Shutdown(ctx)  // no new connections; waits for requests under way
-//	room.Shutdown(ctx) // closes every WebSocket with 1001 and waits for it
+//	room.Shutdown(ctx) // 1001 to every WebSocket, and 503 to new handshakes
+//	srv.Shutdown(ctx)  // then the listener and the other requests
 //
 // Registered with http.Server.RegisterOnShutdown, Shutdown would run on a
 // goroutine that nothing waits for, and main would return before the
@@ -230,8 +230,8 @@ const shutdownReason = "server shutting down"
 // first, Shutdown ends the remaining connections at once (CloseNow), waits
 // for its closes to return and returns ctx.Err(). Shutdown may be called
 // more than once and from several goroutines; each call waits as the first
-// does. A server calls it from main after http.Server.Shutdown, and returns
-// once it has (see Group).
+// does. A server calls it from main before http.Server.Shutdown, which
+// over HTTP/2 waits for the WebSockets' streams (see Group).
 func (g *Group) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	if !g.shutdown {

@@ -69,8 +69,8 @@ func readClose(c *Conn) <-chan error {
 	return ch
 }
 
-// TestGroupAcceptBehindHTTPServer: http.Server.Shutdown and then
-// Group.Shutdown, in that order and waited for, as main does, close a
+// TestGroupAcceptBehindHTTPServer: Group.Shutdown and then
+// http.Server.Shutdown, in that order and waited for, as main does, close a
 // WebSocket taken with the Group's Accept with 1001.
 func TestGroupAcceptBehindHTTPServer(t *testing.T) {
 	before := runtime.NumGoroutine()
@@ -85,11 +85,11 @@ func TestGroupAcceptBehindHTTPServer(t *testing.T) {
 		}
 		defer c.CloseNow()
 		read := readClose(c)
-		if err := s.hs.Shutdown(ctx); err != nil {
-			t.Fatalf("http.Server.Shutdown: %v", err)
-		}
 		if err := g.Shutdown(ctx); err != nil {
-			t.Fatalf("Group.Shutdown after the server's: %v", err)
+			t.Fatalf("Group.Shutdown: %v", err)
+		}
+		if err := s.hs.Shutdown(ctx); err != nil {
+			t.Fatalf("http.Server.Shutdown after the group's: %v", err)
 		}
 		if err := <-read; CloseStatus(err) != StatusGoingAway {
 			t.Fatalf("client read ends with %v, want close %v", err, StatusGoingAway)
@@ -119,10 +119,11 @@ func (w *stallAfterHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // TestGroupShutdownWaitsForAcceptUnderWay: a Conn that the Group's Accept
-// has taken over from the http.Server, but not yet made a member, when
-// Shutdown begins is closed with 1001 too, and Shutdown waits for it. With
-// Accept and then Add, Shutdown returned at once and Add refused the Conn,
-// which a program exiting then dropped with no Close frame.
+// has taken over from the http.Server (which then forgets it), but not yet
+// made a member, when Shutdown begins is closed with 1001 too, and Shutdown
+// waits for it. With Accept and then Add, Shutdown returned at once and Add
+// refused the Conn, which a program exiting then dropped with no Close
+// frame.
 func TestGroupShutdownWaitsForAcceptUnderWay(t *testing.T) {
 	var g Group
 	stall := &stallAfterHijack{hijacked: make(chan struct{}), proceed: make(chan struct{})}
@@ -148,9 +149,6 @@ func TestGroupShutdownWaitsForAcceptUnderWay(t *testing.T) {
 	case <-stall.hijacked:
 	case <-ctx.Done():
 		t.Fatal("the handler did not take the connection over within 10s")
-	}
-	if err := s.hs.Shutdown(ctx); err != nil {
-		t.Fatalf("http.Server.Shutdown: %v", err)
 	}
 	shut := make(chan error, 1)
 	go func() { shut <- g.Shutdown(ctx) }()
