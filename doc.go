@@ -135,7 +135,7 @@
 // (1001) would have told them that the server is going away as planned. So
 // a server takes its WebSockets with a Group's Accept, and main shuts the
 // Group down, then the http.Server, and returns once both are done. The
-// whole program:
+// whole program, but for its package clause and imports:
 //
 //	var room websocket.Group
 //
