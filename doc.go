@@ -62,8 +62,8 @@
 //
 // A Group holds a server's connections: Broadcast queues a PreparedMessage
 // for every member without waiting for any (a member that cannot keep up is
-// dropped with StatusPolicyViolation), and Shutdown, registered with
-// http.Server.RegisterOnShutdown, closes them all with StatusGoingAway.
+// dropped with StatusPolicyViolation), and Shutdown closes them all with
+// StatusGoingAway (see Shutting down, below).
 //
 // # Concurrency
 //
@@ -124,6 +124,74 @@
 // errors.As or CloseStatus. A peer that breaks the protocol gets the
 // matching close code (1002 for a framing error, 1007 for invalid UTF-8,
 // 1009 for a message over the read limit) and the read returns the error.
+//
+// # Shutting down
+//
+// http.Server.Shutdown closes the listeners and waits for the requests under
+// way, but not for WebSockets over HTTP/1.1: Accept took their connections
+// over, and the server has forgotten them. Nor does it wait for the
+// functions registered with RegisterOnShutdown, which it starts on
+// goroutines of their own. A program whose main returns once the server's
+// Shutdown has returned ends its WebSockets with no Close frame: their
+// clients see 1006 (abnormal closure), a failure, where StatusGoingAway
+// (1001) would have told them that the server is going away as planned. So
+// a server takes its WebSockets with a Group's Accept, and main shuts the
+// Group down, then the http.Server, and returns once both are done. The
+// whole program, but for its package clause and imports:
+//
+//	var room websocket.Group
+//
+//	func serve(w http.ResponseWriter, r *http.Request) {
+//		c, err := room.Accept(w, r, nil)
+//		if err != nil {
+//			return // refused: Accept has answered the request
+//		}
+//		defer c.CloseNow()
+//		for { // read until the connection ends: this answers pings and the Close
+//			if _, _, err := c.ReadMessage(); err != nil {
+//				return
+//			}
+//		}
+//	}
+//
+//	func main() {
+//		addr := flag.String("addr", ":8080", "address to listen on")
+//		flag.Parse()
+//		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+//		defer stop()
+//
+//		http.HandleFunc("/ws", serve)
+//		srv := &http.Server{Addr: *addr, ReadHeaderTimeout: 10 * time.Second}
+//		go func() {
+//			if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+//				log.Fatal(err)
+//			}
+//		}()
+//
+//		<-ctx.Done()
+//		stop() // a second signal ends the program at once
+//		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+//		defer cancel()
+//		room.Shutdown(ctx) // 1001 to every WebSocket, and 503 to new handshakes
+//		srv.Shutdown(ctx)  // then the listener and the other requests
+//	}
+//
+// TestShutdownRecipe builds this program as written here, connects 20
+// clients, sends it SIGTERM and checks that every client gets 1001, ten
+// times in a row. The Group goes first because over HTTP/2 a WebSocket is
+// a stream that the server's Shutdown waits for, and the stream ends only
+// once the WebSocket is closed. From then on the Group's Accept refuses
+// handshakes with 503, so no WebSocket opens behind the Group's back, and
+// one under way when the Shutdown began is closed with 1001 and waited for
+// as the members are (with the package's Accept and then Add, a Conn could
+// slip between the two). The signals are caught before the server starts,
+// since until then SIGTERM ends the program at once.
+//
+// A server that never broadcasts keeps its WebSockets in a Group for this
+// alone: a member costs about 160 bytes and no goroutine. A Conn in no Group
+// gets no Close frame when main returns. A Poller's Close ends its
+// connections with no closing handshake: add each Conn to a Group as well
+// (Add) and shut the Group down before closing the Poller.
 //
 // # Limits and defaults
 //

@@ -329,29 +329,22 @@ func ExampleParseHeader() {
 }
 
 // A server's connections in a Group: one broadcast reaches every member,
-// and Shutdown, registered with the http.Server, closes them all with 1001
-// (Shutdown and Close of net/http do not touch hijacked connections).
+// and Shutdown closes them all with 1001 (Shutdown and Close of net/http do
+// not touch hijacked connections), before the http.Server's Shutdown.
 func ExampleGroup() {
 	var room websocket.Group
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := room.Accept(w, r, nil) // a member from the start
 		if err != nil {
 			return
 		}
 		defer c.CloseNow()
-		if !room.Add(c) {
-			c.Close(websocket.StatusGoingAway, "shutting down")
-			return
-		}
-		defer room.Remove(c)
 		for { // read until the connection ends; this answers pings and Close
 			if _, _, err := c.ReadMessage(); err != nil {
 				return
 			}
 		}
 	}))
-	srv.Config.RegisterOnShutdown(func() { room.Shutdown(context.Background()) })
-	srv.Start()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -366,7 +359,7 @@ func ExampleGroup() {
 		clients = append(clients, c)
 	}
 	for room.Len() < len(clients) && ctx.Err() == nil {
-		time.Sleep(time.Millisecond) // until every handler has added its Conn
+		time.Sleep(time.Millisecond) // until every Accept has added its Conn
 	}
 
 	pm, err := websocket.NewPreparedMessage(websocket.OpText, []byte("price: 42"))
@@ -390,8 +383,8 @@ func ExampleGroup() {
 			codes[i] = websocket.CloseStatus(err)
 		}()
 	}
-	srv.Config.Shutdown(ctx)                    // runs room.Shutdown, which closes with 1001
-	fmt.Println(room.Shutdown(ctx), room.Len()) // waits until they are closed
+	fmt.Println(room.Shutdown(ctx), room.Len()) // closes with 1001 and waits
+	srv.Config.Shutdown(ctx)                    // then the rest
 	reading.Wait()
 	for i, code := range codes {
 		fmt.Println(i, code)

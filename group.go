@@ -3,6 +3,7 @@ package websocket
 import (
 	"context"
 	"errors"
+	"net/http"
 	"runtime"
 	"sync"
 	"time"
@@ -10,12 +11,19 @@ import (
 
 // Group is a set of server connections that messages are broadcast to and
 // that are closed together when the server shuts down: the registry a chat
-// room or a live dashboard keeps. net/http's Server.Shutdown and Close do not
-// touch hijacked connections, so a server registers Shutdown with
-// RegisterOnShutdown:
+// room or a live dashboard keeps, and the one any server keeps to close its
+// connections with StatusGoingAway. net/http's Server.Shutdown and Close do
+// not touch hijacked connections, so a handler takes its Conn with the
+// Group's Accept, and main, once the signal to stop has come, shuts the
+// Group down, then the http.Server, and returns once both are done:
 //
-//	var g websocket.Group
-//	srv.RegisterOnShutdown(func() { g.Shutdown(context.Background()) })
+//	room.Shutdown(ctx) // 1001 to every WebSocket, and 503 to new handshakes
+//	srv.Shutdown(ctx)  // then the listener and the other requests
+//
+// Registered with http.Server.RegisterOnShutdown, Shutdown would run on a
+// goroutine that nothing waits for, and main would return before the
+// Close frames are out. The package doc's Shutting down section has the
+// whole program, which TestShutdownRecipe runs.
 //
 // Each member has a queue of messages waiting to be written, drained by a
 // writer goroutine that runs only while the queue is not empty (an idle
@@ -29,8 +37,8 @@ import (
 //
 // A Conn leaves the group when it is closed (by Close, CloseNow, the peer or
 // a failure), when Remove is called, or when it is dropped. The Group never
-// reads: the handler that added a Conn goes on reading it, which is what
-// answers pings and the peer's Close frame.
+// reads: the handler that accepted or added a Conn goes on reading it, which
+// is what answers pings and the peer's Close frame.
 //
 // The zero value is an empty group with the default limits. A Group is safe
 // for concurrent use and must not be copied after first use.
@@ -51,7 +59,7 @@ type Group struct {
 	mu       sync.Mutex
 	members  map[*Conn]*member
 	list     []*member            // the members, for broadcasting in one pass
-	pending  int                  // members, plus closes under way
+	pending  int                  // members, plus closes and Accepts under way
 	closing  map[*member]struct{} // closes under way
 	shutdown bool
 	done     chan struct{} // closed when pending reaches 0 after Shutdown began
@@ -74,17 +82,61 @@ type member struct {
 	gone    bool // removed or dropped: queue no more
 }
 
+// Accept upgrades the request as the package's Accept does and makes the
+// Conn a member, in one step that Shutdown waits for: a Conn accepted while
+// the group shuts down is closed with StatusGoingAway, as the members are,
+// before Shutdown returns. Once the group is shutting down, a request not
+// yet taken over is refused with 503 Service Unavailable. On error the
+// request has been answered, and the handler must not write another
+// response.
+//
+// A handler behind net/http uses it rather than the package's Accept and
+// then Add: a Shutdown that began between those two would not wait for the
+// Conn, which Add would then refuse, and a program that exits once
+// Shutdown returns would drop it with no Close frame.
+func (g *Group) Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	g.mu.Lock()
+	if g.shutdown {
+		g.mu.Unlock()
+		ref := &refusal{status: http.StatusServiceUnavailable, reason: shutdownReason}
+		ref.respond(w)
+		return nil, ref
+	}
+	g.pending++ // the accept under way, which Shutdown waits for
+	g.mu.Unlock()
+	c, err := Accept(w, r, opts)
+	if err != nil {
+		g.mu.Lock()
+		g.pending--
+		g.checkDoneLocked()
+		g.mu.Unlock()
+		return nil, err
+	}
+	g.add(c, true)
+	return c, nil
+}
+
 // Add makes c a member. It returns false, and adds nothing, if c is closed
 // or the group is shutting down; the caller then closes c, with
 // StatusGoingAway in the second case, as Shutdown does the members. Adding
-// a member again does nothing and returns true.
-func (g *Group) Add(c *Conn) bool {
+// a member again does nothing and returns true. A handler behind net/http
+// takes its Conn with the Group's Accept instead, which Shutdown waits for.
+func (g *Group) Add(c *Conn) bool { return g.add(c, false) }
+
+// add makes c a member. accepted says that Accept counted c in pending
+// before taking it over, and that Shutdown may be waiting for it: c is then
+// added even if the group is shutting down, and closed as Shutdown closed
+// the others.
+func (g *Group) add(c *Conn, accepted bool) bool {
 	g.mu.Lock()
-	if g.shutdown {
+	if accepted {
+		g.pending-- // the member's count, below, takes over
+	} else if g.shutdown {
 		g.mu.Unlock()
 		return false
 	}
 	if _, ok := g.members[c]; ok {
+		g.checkDoneLocked()
 		g.mu.Unlock()
 		return true
 	}
@@ -95,6 +147,9 @@ func (g *Group) Add(c *Conn) bool {
 	g.members[c] = m
 	g.list = append(g.list, m)
 	g.pending++
+	if g.shutdown {
+		g.closeLocked(m, StatusGoingAway, shutdownReason)
+	}
 	g.mu.Unlock()
 
 	// Registered first and then checked, so that either closeTCP sees the
@@ -168,14 +223,15 @@ func (g *Group) Send(c *Conn, pms ...*PreparedMessage) bool {
 const shutdownReason = "server shutting down"
 
 // Shutdown closes every member with StatusGoingAway (1001), makes Add refuse
-// new members, and waits until every member has left and every close
-// started by the group has ended, or until ctx is done. Each Close is
-// bounded by the Conn's close timeout (AcceptOptions.CloseTimeout). If ctx
-// ends first, Shutdown ends the remaining connections at once (CloseNow),
-// waits for its closes to return and returns ctx.Err(). Shutdown may be
-// called more than once and from several goroutines; each call waits as the
-// first does. Its signature is that of http.Server.Shutdown, with which it
-// is meant to run (see Group).
+// new members and Accept refuse new handshakes, and waits until every member
+// has left and every close started by the group has ended, handshakes that
+// Accept had under way included, or until ctx is done. Each Close is bounded
+// by the Conn's close timeout (AcceptOptions.CloseTimeout). If ctx ends
+// first, Shutdown ends the remaining connections at once (CloseNow), waits
+// for its closes to return and returns ctx.Err(). Shutdown may be called
+// more than once and from several goroutines; each call waits as the first
+// does. A server calls it from main before http.Server.Shutdown, which
+// over HTTP/2 waits for the WebSockets' streams (see Group).
 func (g *Group) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	if !g.shutdown {

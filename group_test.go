@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"runtime"
 	"sync"
 	"testing"
@@ -475,70 +474,4 @@ func TestGroupAddRemove(t *testing.T) {
 	if held {
 		t.Fatal("a removed Conn is still recorded as grouped")
 	}
-}
-
-// TestGroupRegisterOnShutdown wires a Group into a real http.Server: its
-// Shutdown closes the WebSockets, which it does not track, with 1001.
-func TestGroupRegisterOnShutdown(t *testing.T) {
-	before := runtime.NumGoroutine()
-	func() {
-		var g Group
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var handlers sync.WaitGroup
-		hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			handlers.Add(1)
-			defer handlers.Done()
-			c, err := Accept(w, r, nil)
-			if err != nil {
-				return
-			}
-			defer c.CloseNow()
-			if !g.Add(c) {
-				c.Close(StatusGoingAway, "shutting down")
-				return
-			}
-			for {
-				if _, _, err := c.ReadMessage(); err != nil {
-					return
-				}
-			}
-		})}
-		hs.RegisterOnShutdown(func() { g.Shutdown(context.Background()) })
-		served := make(chan error, 1)
-		go func() { served <- hs.Serve(ln) }()
-
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, err := Dial(ctx, "ws://"+ln.Addr().String()+"/", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.CloseNow()
-		for g.Len() == 0 && ctx.Err() == nil {
-			time.Sleep(time.Millisecond)
-		}
-		readErr := make(chan error, 1)
-		go func() {
-			c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			_, _, err := c.ReadMessage()
-			readErr <- err
-		}()
-		if err := hs.Shutdown(ctx); err != nil {
-			t.Fatalf("http.Server.Shutdown: %v", err)
-		}
-		if err := g.Shutdown(ctx); err != nil {
-			t.Fatalf("Group.Shutdown after the server's: %v", err)
-		}
-		if err := <-readErr; CloseStatus(err) != StatusGoingAway {
-			t.Fatalf("client read ends with %v, want close %v", err, StatusGoingAway)
-		}
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Fatalf("Serve = %v", err)
-		}
-		handlers.Wait()
-	}()
-	checkGoroutines(t, before)
 }

@@ -41,24 +41,27 @@ func main() {
 	if err != nil {
 		log.Fatalf("chat: %v (is another server on that port? choose one with -addr)", err)
 	}
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	// Shutdown does not touch hijacked connections: the room (a
-	// websocket.Group) says goodbye to each WebSocket itself (close 1001,
-	// which the pages show and then reconnect after).
-	hs.RegisterOnShutdown(s.Shutdown)
-
+	// Signals are caught before serving: until then SIGTERM would end the
+	// program with no Close frames.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		hs.Shutdown(sctx)
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Fatal(err)
+		}
 	}()
-
 	log.Printf("chat: serving on http://%s", ln.Addr())
-	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
-	}
+
+	<-ctx.Done()
+	stop() // a second Ctrl-C ends the program at once
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The shutdown of the websocket package doc: the room (a websocket.Group)
+	// first, which closes every WebSocket with 1001 and waits (the pages
+	// show it and reconnect), then the http.Server. A hook registered with
+	// RegisterOnShutdown would not be waited for.
+	s.Shutdown()
+	hs.Shutdown(sctx)
 	s.Wait()
 }

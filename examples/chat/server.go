@@ -116,8 +116,15 @@ func newServer(opts options) *server {
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	// Counted before the takeover, after which http.Server.Shutdown no
+	// longer waits for this handler, so that Wait does.
+	s.conns.Add(1)
+	defer s.conns.Done()
 	// The page is served by this server, so the default same-origin check
-	// is what we want: another site's page cannot join the room.
+	// is what we want: another site's page cannot join the room. The Conn
+	// joins the room only with a valid name, and its hello must be the
+	// first message it gets, so it is not taken with the room's Accept; if
+	// the room, shutting down, refuses it, it is closed with 1001 below.
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		ReadLimit:    s.opts.MaxMessageBytes,
 		PingInterval: s.opts.PingInterval,
@@ -127,8 +134,6 @@ func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.opts.Logf("chat: accept from %s: %v", r.RemoteAddr, err)
 		return // Accept has answered the request
 	}
-	s.conns.Add(1)
-	defer s.conns.Done()
 	defer conn.CloseNow()
 
 	name, ok := s.cleanName(r.URL.Query().Get("name"))

@@ -78,20 +78,23 @@ func main() {
 		log.Fatal(err)
 	}
 	hs := &http.Server{Handler: n, ReadHeaderTimeout: 10 * time.Second}
-	// Shutdown does not touch hijacked connections: the node says goodbye
-	// to each WebSocket itself (close 1001).
-	hs.RegisterOnShutdown(n.Shutdown)
 	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		hs.Shutdown(sctx)
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Fatal(err)
+		}
 	}()
-
 	log.Printf("cluster: node %q of room %q serving on http://%s (redis %s)", cfg.Name, cfg.Room, ln.Addr(), *redisAddr)
-	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
-	}
-	n.Shutdown() // again: RegisterOnShutdown runs it in a goroutine that may not have run yet
+
+	<-ctx.Done()
+	stop() // a second Ctrl-C ends the program at once
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The shutdown of the websocket package doc: the node first, which
+	// closes every WebSocket with 1001 (the pages reconnect, through the
+	// load balancer, to another node) and refuses new ones with 503, then
+	// the http.Server. A hook registered with RegisterOnShutdown would not
+	// be waited for.
+	n.Shutdown()
+	hs.Shutdown(sctx)
 	n.Wait()
 }

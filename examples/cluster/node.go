@@ -187,6 +187,14 @@ func (n *node) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	// The page is served by this node, so the default same-origin check is
 	// what we want. Behind a load balancer every node has the public
 	// origin as its Host.
+	// Counted before the takeover, after which http.Server.Shutdown no
+	// longer waits for this handler, so that Wait does; once the node is
+	// shutting down, no WebSocket opens.
+	if !n.local.track(&n.conns) {
+		http.Error(w, "node shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer n.conns.Done()
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		ReadLimit:    n.cfg.MaxMessageBytes,
 		PingInterval: n.cfg.PingInterval,
@@ -196,11 +204,6 @@ func (n *node) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		n.cfg.Logf("cluster: accept from %s: %v", r.RemoteAddr, err)
 		return // Accept has answered the request
 	}
-	if !n.local.track(&n.conns) {
-		conn.Close(websocket.StatusGoingAway, "node shutting down")
-		return
-	}
-	defer n.conns.Done()
 
 	q := r.URL.Query()
 	name, ok := n.cleanName(q.Get("name"))
@@ -298,8 +301,8 @@ func (n *node) reply(c *client, text string) {
 }
 
 // Shutdown closes every connection with 1001 (going away), turns new ones
-// away and stops following Redis. Pages reconnect, through the load
-// balancer, to another node.
+// away (503, before the handshake) and stops following Redis. Pages
+// reconnect, through the load balancer, to another node.
 // It may be called more than once.
 func (n *node) Shutdown() {
 	n.shutdownOnce.Do(func() {

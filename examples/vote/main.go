@@ -43,24 +43,27 @@ func main() {
 	if err != nil {
 		log.Fatalf("vote: %v (is another server on that port? choose one with -addr)", err)
 	}
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	// Shutdown does not touch hijacked connections: the board (a
-	// websocket.Group) closes each WebSocket with 1001 itself, and the
-	// pages reconnect to the next server.
-	hs.RegisterOnShutdown(s.Shutdown)
-
+	// Signals are caught before serving: until then SIGTERM would end the
+	// program with no Close frames.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		hs.Shutdown(sctx)
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Fatal(err)
+		}
 	}()
-
 	log.Printf("vote: serving on http://%s", ln.Addr())
-	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
-	}
+
+	<-ctx.Done()
+	stop() // a second Ctrl-C ends the program at once
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The shutdown of the websocket package doc: the board (a websocket.Group)
+	// first, which closes every WebSocket with 1001 and waits (the pages
+	// show it and reconnect), then the http.Server. A hook registered with
+	// RegisterOnShutdown would not be waited for.
+	s.Shutdown()
+	hs.Shutdown(sctx)
 	s.Wait()
 }

@@ -150,9 +150,14 @@ func newServer(opts options) (*server, error) {
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	// Counted before the takeover, after which http.Server.Shutdown no
+	// longer waits for this handler, so that Wait does.
+	s.conns.Add(1)
+	defer s.conns.Done()
 	// Same-origin only (the default): another site cannot vote through a
-	// visitor's browser.
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	// visitor's browser. A page from the start, which Shutdown closes with
+	// 1001 (once it has begun, handshakes are refused with 503).
+	conn, err := s.pages.Accept(w, r, &websocket.AcceptOptions{
 		ReadLimit:    s.opts.MaxMessageBytes,
 		PingInterval: s.opts.PingInterval,
 		CloseTimeout: s.opts.CloseTimeout,
@@ -161,14 +166,9 @@ func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.opts.Logf("vote: accept from %s: %v", r.RemoteAddr, err)
 		return
 	}
-	s.conns.Add(1)
-	defer s.conns.Done()
 	defer conn.CloseNow()
 
-	if !s.join(conn) {
-		conn.Close(websocket.StatusGoingAway, "server shutting down")
-		return
-	}
+	s.join()
 	for {
 		op, p, err := conn.ReadMessage()
 		if err != nil {
@@ -271,17 +271,14 @@ func prepare(p []byte) *websocket.PreparedMessage {
 	return pm
 }
 
-// join adds conn to the board; it and everyone else get a board with the
-// new number of pages online. It reports false once the server is shutting
-// down.
-func (s *server) join(conn *websocket.Conn) bool {
+// join tells every page, the new one included, the new number of pages
+// online.
+func (s *server) join() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing || !s.pages.Add(conn) {
-		return false
+	if !s.closing {
+		s.publishLocked()
 	}
-	s.publishLocked()
-	return true
 }
 
 // leave removes conn, whether it left or was dropped, and the others see

@@ -80,13 +80,12 @@ type App interface {
 }
 
 // Serve serves app on ln until the returned stop is called or t ends. stop
-// shuts down as the examples' main functions do on SIGINT: the http.Server
-// stops accepting, app closes its WebSockets (the pages see close 1001), and
-// stop waits for them.
+// shuts down as the examples' main functions do on SIGINT: app closes its
+// WebSockets (the pages see close 1001), the http.Server stops, and stop
+// waits for the handlers.
 func Serve(t testing.TB, ln net.Listener, app App) (stop func()) {
 	t.Helper()
 	hs := &http.Server{Handler: app, ReadHeaderTimeout: 5 * time.Second}
-	hs.RegisterOnShutdown(app.Shutdown)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	var stopped bool
@@ -97,6 +96,7 @@ func Serve(t testing.TB, ln net.Listener, app App) (stop func()) {
 		stopped = true
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		app.Shutdown()
 		hs.Shutdown(ctx)
 		app.Wait()
 		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
