@@ -189,9 +189,10 @@
 //
 // A server that never broadcasts keeps its WebSockets in a Group for this
 // alone: a member costs about 160 bytes and no goroutine. A Conn in no Group
-// gets no Close frame when main returns. A Poller's Close ends its
-// connections with no closing handshake: add each Conn to a Group as well
-// (Add) and shut the Group down before closing the Poller.
+// gets no Close frame when main returns. A server whose connections a
+// Poller serves shuts the Poller down in the Group's place: p.Shutdown(ctx),
+// then srv.Shutdown(ctx) (the Poller's Close ends its connections with no
+// closing handshake).
 //
 // # Limits and defaults
 //

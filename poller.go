@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -134,12 +135,14 @@ type Poller struct {
 	wg           sync.WaitGroup // workers, the sweep, goroutines per connection
 	closing      atomic.Bool    // Close has begun
 
-	mu     sync.Mutex
-	closed bool
-	seq    uint32
-	spare  int                    // a descriptor kept for takeOver (takeFD); -1: none
-	slots  []*pollConn            // by descriptor: the connections in ep
-	others map[*pollConn]struct{} // served by a goroutine each
+	mu       sync.Mutex
+	closed   bool
+	draining chan struct{} // made by Shutdown, closed when live reaches 0
+	live     int           // connections served and not yet ended
+	seq      uint32
+	spare    int                    // a descriptor kept for takeOver (takeFD); -1: none
+	slots    []*pollConn            // by descriptor: the connections in ep
+	others   map[*pollConn]struct{} // served by a goroutine each
 }
 
 // pollConn is a Poller's record of one connection. For a connection it
@@ -355,8 +358,11 @@ func (p *Poller) Add(c *Conn, h Handler) error {
 		if err = p.ep.add(fd, pc.seq); err != nil {
 			p.slots[fd] = nil
 			err = fmt.Errorf("websocket: poller: %w", err)
+		} else {
+			p.live++
 		}
 	}
+	draining := p.draining != nil
 	p.mu.Unlock()
 	if err != nil {
 		// The socket is the Poller's, which cannot serve it.
@@ -382,6 +388,9 @@ func (p *Poller) Add(c *Conn, h Handler) error {
 	if queue {
 		p.q.push(pc)
 	}
+	if draining {
+		c.Close(StatusGoingAway, shutdownReason) // as Shutdown closed the others
+	}
 	return nil
 }
 
@@ -394,6 +403,7 @@ func (p *Poller) addOther(pc *pollConn, start bool) error {
 		return errPollerClosed
 	}
 	p.others[pc] = struct{}{}
+	p.live++
 	p.wg.Add(1)
 	if start {
 		go p.serveBlocking(pc)
@@ -401,6 +411,9 @@ func (p *Poller) addOther(pc *pollConn, start bool) error {
 	if p.ping > 0 {
 		p.wg.Add(1)
 		go p.keepAlive(pc)
+	}
+	if p.draining != nil {
+		go pc.c.Close(StatusGoingAway, shutdownReason) // as Shutdown closed the others
 	}
 	return nil
 }
@@ -436,11 +449,62 @@ func (p *Poller) refillSpare() {
 
 func (p *Poller) isClosed() bool { return p.closing.Load() }
 
+// Shutdown closes every connection the Poller serves with StatusGoingAway
+// (1001), as does Add from then on, and waits, the Poller reading the
+// peers' answers meanwhile, until every connection has ended and
+// HandleClose has been called for it, or until ctx is done. Then it closes
+// the Poller, which closes what is left at once, and returns ctx's error if
+// ctx ended first. A server shuts its Poller down before its http.Server,
+// as it does a Group (see the package doc's Shutting down): over HTTP/2 the
+// http.Server waits for the WebSockets' streams, which end with them. It
+// must not be called from a Handler of p.
+func (p *Poller) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return errPollerClosed
+	}
+	if p.draining == nil {
+		p.draining = make(chan struct{})
+		p.drainedLocked()
+	}
+	done := p.draining
+	all := p.connsLocked()
+	p.mu.Unlock()
+	for _, c := range all {
+		// Under epoll, Close sends the Close frame and returns; a Conn
+		// served by a goroutine of its own waits for the answer.
+		go c.Close(StatusGoingAway, shutdownReason)
+	}
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	p.Close()
+	return err
+}
+
+// connsLocked returns the Conns p serves. The caller holds p.mu.
+func (p *Poller) connsLocked() []*Conn {
+	var all []*Conn
+	for _, pc := range p.slots {
+		if pc != nil {
+			all = append(all, pc.c)
+		}
+	}
+	for pc := range p.others {
+		all = append(all, pc.c)
+	}
+	return all
+}
+
 // Close stops the Poller: it closes every connection it serves (with no
 // closing handshake), waits for their handlers to return and for
 // HandleClose to be called for each, and releases the epoll instance.
-// Close a connection with Conn.Close first for a closing handshake. Close
-// must not be called from a Handler of p, since it waits for them.
+// Shutdown closes them with a closing handshake first. Close must not be
+// called from a Handler of p, since it waits for them.
 func (p *Poller) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -456,15 +520,7 @@ func (p *Poller) Close() error {
 	}
 	<-p.polled
 	p.mu.Lock()
-	var all []*Conn
-	for _, pc := range p.slots {
-		if pc != nil {
-			all = append(all, pc.c)
-		}
-	}
-	for pc := range p.others {
-		all = append(all, pc.c)
-	}
+	all := p.connsLocked()
 	p.mu.Unlock()
 	for _, c := range all {
 		c.CloseNow()
@@ -716,6 +772,23 @@ func (p *Poller) end(pc *pollConn) {
 		c.closeTCP()
 	}
 	pc.h.HandleClose(c, err)
+	p.mu.Lock()
+	p.live--
+	p.drainedLocked()
+	p.mu.Unlock()
+}
+
+// drainedLocked tells Shutdown when no connection is left. The caller holds
+// p.mu.
+func (p *Poller) drainedLocked() {
+	if p.live > 0 || p.draining == nil {
+		return
+	}
+	select {
+	case <-p.draining:
+	default:
+		close(p.draining)
+	}
 }
 
 // closing is called by the Conn when it closes, just before its net.Conn:

@@ -677,3 +677,45 @@ func TestPollerAddWhileConnInUse(t *testing.T) {
 		c.CloseNow()
 	}
 }
+
+// Shutdown closes every connection with 1001 and waits for the peers'
+// answers, read by the Poller, and for HandleClose; a Conn added meanwhile
+// is closed as the others, and Add refuses once the Poller is closed.
+func TestPollerShutdown(t *testing.T) {
+	p, err := NewPoller(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder(echoBack)
+	const n = 20
+	var clients []*Conn
+	for range n {
+		cli := pollerPair(t, p, rec, connConfig{}, connConfig{})
+		cli.SetDeadline(time.Now().Add(testTimeout))
+		clients = append(clients, cli)
+	}
+	got := make(chan error, n)
+	for _, cli := range clients {
+		go func() {
+			_, _, err := cli.ReadMessage()
+			got <- err
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	for i := range n {
+		if err := rec.waitClose(t); CloseStatus(err) != StatusGoingAway {
+			t.Errorf("HandleClose %d: %v, want the peer's echo of 1001", i, err)
+		}
+		if err := <-got; CloseStatus(err) != StatusGoingAway {
+			t.Errorf("client %d: %v, want 1001", i, err)
+		}
+	}
+	_, srv := connPair(t, tcpConns, connConfig{}, connConfig{})
+	if err := p.Add(srv, rec); !errors.Is(err, ErrClosed) {
+		t.Errorf("Add after Shutdown: %v, want an error wrapping ErrClosed", err)
+	}
+}
