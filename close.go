@@ -477,9 +477,6 @@ func (c *Conn) closeTCP() {
 	if s.ch != nil {
 		close(s.ch)
 	}
-	if c.poll != nil {
-		c.poll.closing() // before the descriptor is closed and reused
-	}
 	c.nc.Close()
 	if s.grouped.Load() {
 		c.leaveGroups()

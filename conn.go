@@ -75,6 +75,7 @@ type Conn struct {
 	rOne      [1]byte       // AppendMessage's probe for the end of a compressed message
 	rUTF8     utf8Validator // state of the current text message
 	server    bool
+	evented   bool // read as input is reported (a Poller), not by the application; readMu
 	midFrames bool // a message's first frames are out, not its last; frameMu
 
 	// Write side. msgMu is held for a whole message, frameMu for one frame;
@@ -93,7 +94,6 @@ type Conn struct {
 
 	comp   *compression // permessage-deflate state; nil when not negotiated
 	closed closeState   // whether the TCP connection is closed (close.go)
-	poll   *pollConn    // the Poller serving the Conn, if any (poller.go)
 }
 
 func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg connConfig) *Conn {
@@ -379,7 +379,7 @@ func (c *Conn) nextMessage() (Opcode, error) {
 	if c.rerr != nil {
 		return 0, c.rerr
 	}
-	if c.poll != nil {
+	if c.evented {
 		return 0, errPolledRead
 	}
 	c.abandonInflate()

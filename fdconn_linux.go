@@ -379,6 +379,7 @@ func (pc *pollConn) shutdown(how int) {
 // dropped or closed by CloseNow; the descriptor is closed once it has
 // drained, or at its deadline (the Poller's sweep).
 func (pc *pollConn) Close() error {
+	pc.closing()
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pc.ref.Load()&fdClosed != 0 {

@@ -328,11 +328,11 @@ func (p *Poller) Add(c *Conn, h Handler) error {
 	c.frameMu.Lock()
 	c.closed.mu.Lock()
 	err := fmt.Errorf("websocket: poller: %w, or served by a Poller already", ErrClosed)
-	if c.poll == nil && !c.closed.done.Load() {
+	if !c.evented && !c.closed.done.Load() {
 		if err = pc.takeOver(); err != nil {
 			err = fmt.Errorf("websocket: poller: %w", err)
 		} else {
-			c.poll = pc
+			c.evented = true
 		}
 	}
 	// Frames that came behind the handshake are buffered already, and the
@@ -791,8 +791,8 @@ func (p *Poller) drainedLocked() {
 	}
 }
 
-// closing is called by the Conn when it closes, just before its net.Conn:
-// a connection no worker has is queued, for a turn that ends it.
+// closing is called when the Conn closes its net.Conn, the pollConn: a
+// connection no worker has is queued, for a turn that ends it.
 func (pc *pollConn) closing() {
 	pc.mu.Lock()
 	queue := pc.state == pollIdle || pc.state == pollPaused
