@@ -88,6 +88,11 @@ type AcceptOptions struct {
 	// offer it can honour and asks the client not to keep its context
 	// either. See CompressionOptions.
 	Compression CompressionOptions
+
+	// Observer, if not nil, is told of every handshake Accept and
+	// AcceptConn complete or refuse, and of what then happens on each
+	// Conn. See Observer.
+	Observer *Observer
 }
 
 func (o *AcceptOptions) connConfig(subprotocol string) connConfig {
@@ -165,9 +170,37 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if opts == nil {
 		opts = &AcceptOptions{}
 	}
-	if r.ProtoMajor == 2 {
-		return acceptHTTP2(w, r, opts) // RFC 8441, in http2.go
+	var start time.Time
+	if opts.Observer != nil {
+		start = time.Now()
 	}
+	var c *Conn
+	var err error
+	if r.ProtoMajor == 2 {
+		c, err = acceptHTTP2(w, r, opts) // RFC 8441, in http2.go
+	} else {
+		c, err = acceptHTTP1(w, r, opts)
+	}
+	opts.observe(c, err, start, r.ProtoMajor == 2, r.RemoteAddr)
+	return c, err
+}
+
+// observe tells the Observer, if any, of a handshake's outcome.
+func (o *AcceptOptions) observe(c *Conn, err error, start time.Time, http2 bool, remote string) {
+	if o.Observer == nil {
+		return
+	}
+	var ref *refusal
+	switch {
+	case c != nil:
+		c.opened(o.Observer, start, http2, c.comp.extensions())
+	case errors.As(err, &ref):
+		o.Observer.refused(RefusalInfo{Server: true, Status: ref.status, Reason: ref.reason, RemoteAddr: remote})
+	}
+}
+
+// acceptHTTP1 is Accept for a request that came over HTTP/1.x.
+func acceptHTTP1(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	key, ref := checkRequest(r, opts)
 	if ref != nil {
 		ref.respond(w)
@@ -229,6 +262,16 @@ func acceptConn(nc net.Conn, br *bufio.Reader, opts *AcceptOptions) (*Conn, erro
 	if opts == nil {
 		opts = &AcceptOptions{}
 	}
+	var start time.Time
+	if opts.Observer != nil {
+		start = time.Now()
+	}
+	c, err := acceptConnRequest(nc, br, opts)
+	opts.observe(c, err, start, false, nc.RemoteAddr().String())
+	return c, err
+}
+
+func acceptConnRequest(nc net.Conn, br *bufio.Reader, opts *AcceptOptions) (*Conn, error) {
 	timeout := opts.handshakeTimeout()
 	if err := nc.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return nil, fmt.Errorf("websocket: accept: %w", err)

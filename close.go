@@ -262,6 +262,9 @@ func (c *Conn) writeClose(code StatusCode, reason string) error {
 		return errCloseSent
 	}
 	c.closeSent.Store(true)
+	if c.x != nil {
+		c.noteSent(code, reason)
+	}
 	if c.werr != nil {
 		return c.werr
 	}
@@ -279,6 +282,9 @@ func (c *Conn) peerClosed(ce *CloseError) error {
 		code = StatusNormalClosure
 	}
 	sentFirst := c.closeSent.Load()
+	if c.x != nil {
+		c.noteGot(ce, !sentFirst)
+	}
 	c.writeClose(code, "")
 	c.rerr = ce
 	if !c.server {
@@ -301,6 +307,9 @@ func (c *Conn) peerClosed(ce *CloseError) error {
 // caller holds readMu, and rRemain is the payload of the current frame still
 // to come, or -1 if the stream cannot be followed any more.
 func (c *Conn) fail(code StatusCode, err error) error {
+	if c.x != nil {
+		c.noteFailure(err)
+	}
 	reason := strings.TrimPrefix(err.Error(), "websocket: ")
 	werr := c.writeClose(code, reason)
 	c.rerr = err
@@ -467,8 +476,8 @@ func (s *closeState) wait() <-chan struct{} {
 func (c *Conn) closeTCP() {
 	s := &c.closed
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.done.Load() {
+		s.mu.Unlock()
 		return
 	}
 	// Mark the Conn closed first, so a read or write that the Close cuts
@@ -480,6 +489,13 @@ func (c *Conn) closeTCP() {
 	c.nc.Close()
 	if s.grouped.Load() {
 		c.leaveGroups()
+	}
+	// A Poller reports the end itself, from a worker: the goroutine closing
+	// may be its sweep, which an Observer must not hold up.
+	observe := c.x != nil && c.x.obs != nil && !c.evented
+	s.mu.Unlock()
+	if observe {
+		c.observeClosed(nil)
 	}
 }
 

@@ -78,10 +78,11 @@ const (
 // one endpoint: "write" is the direction this endpoint compresses, "read" the
 // one it decompresses.
 type deflateParams struct {
-	writeTakeover   bool // keep the compressor's window across messages
-	readTakeover    bool // the peer may refer to earlier messages
-	writeWindowBits int  // the largest window this endpoint may compress with (0: 15)
-	readWindowBits  int  // the largest window the peer may compress with (0: 15)
+	ext             string // the Sec-WebSocket-Extensions value agreed, for the Observer
+	writeTakeover   bool   // keep the compressor's window across messages
+	readTakeover    bool   // the peer may refer to earlier messages
+	writeWindowBits int    // the largest window this endpoint may compress with (0: 15)
+	readWindowBits  int    // the largest window the peer may compress with (0: 15)
 	level           int
 	threshold       int
 }
@@ -138,6 +139,14 @@ func newCompression(p *deflateParams) *compression {
 	return c
 }
 
+// extensions returns the Sec-WebSocket-Extensions value agreed, or "".
+func (c *compression) extensions() string {
+	if c == nil {
+		return ""
+	}
+	return c.params.ext
+}
+
 // windowBits is the window size of a negotiated max_window_bits, 0 meaning
 // none was negotiated and the window is the largest.
 func windowBits(b int) int {
@@ -163,10 +172,11 @@ func (c *compression) compressStream() bool {
 // closes w, which sends the final frame.
 type compressWriter struct {
 	e *encoder
-	w io.WriteCloser
+	w *messageWriter
+	n int // bytes written, before compression
 }
 
-func (e *encoder) writer(cw *compressWriter, w io.WriteCloser) io.WriteCloser {
+func (e *encoder) writer(cw *compressWriter, w *messageWriter) io.WriteCloser {
 	e.begin(w, nil)
 	*cw = compressWriter{e: e, w: w}
 	return cw
@@ -183,6 +193,7 @@ func (cw *compressWriter) Write(p []byte) (int, error) {
 	if cw.e.err != nil {
 		return 0, cw.e.err
 	}
+	cw.n += len(p)
 	return len(p), nil
 }
 
@@ -194,7 +205,7 @@ func (cw *compressWriter) Close() error {
 	}
 	_, err := cw.e.end()
 	cw.e = nil
-	if cerr := cw.w.Close(); err == nil {
+	if cerr := cw.w.close(cw.n); err == nil {
 		err = cerr
 	}
 	return err

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,7 +51,7 @@ type Conn struct {
 	// and lent only while a frame is read or written.
 	nc           net.Conn
 	br           *bufio.Reader
-	hs           *handshakeResult // nil: no subprotocol and no response
+	x            *connExtra // nil: no subprotocol, response or Observer (observe.go)
 	closeTimeout time.Duration
 
 	// Read side: guarded by readMu, held by the one reader (or by Close
@@ -121,7 +120,7 @@ func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg connConfig) *Conn {
 		wbufSize:     cfg.writeBufferSize,
 	}
 	if cfg.subprotocol != "" {
-		c.hs = &handshakeResult{subprotocol: cfg.subprotocol}
+		c.x = &connExtra{subprotocol: cfg.subprotocol}
 	}
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = DefaultCloseTimeout
@@ -148,18 +147,10 @@ func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg connConfig) *Conn {
 
 // Subprotocol returns the subprotocol chosen in the handshake, or "".
 func (c *Conn) Subprotocol() string {
-	if c.hs == nil {
+	if c.x == nil {
 		return ""
 	}
-	return c.hs.subprotocol
-}
-
-// handshakeResult is what a Conn keeps of its opening handshake. It is
-// apart from the Conn, which a server's Conn without a subprotocol then
-// pays 8 bytes for instead of 24.
-type handshakeResult struct {
-	subprotocol string
-	resp        *http.Response // Dial's 101 response
+	return c.x.subprotocol
 }
 
 // IsServer reports whether c is the server side of the connection.
@@ -455,6 +446,9 @@ func (c *Conn) endMessage() error {
 	if c.rOp == OpText && !c.rComp && !c.rUTF8.Complete() {
 		return c.fail(StatusInvalidFramePayloadData, fmt.Errorf("%w: text message ends inside a code point", ErrInvalidUTF8))
 	}
+	if c.x != nil && !c.rComp && c.x.obs != nil {
+		c.observeRead(c.rOp, c.rSize, c.rSize) // a compressed one once inflated
+	}
 	c.rOp = 0
 	return io.EOF
 }
@@ -686,8 +680,10 @@ func (c *Conn) readFailed(err error) error {
 		err = fmt.Errorf("%w: %w", ErrClosed, err)
 	case err == io.EOF:
 		err = fmt.Errorf("websocket: connection ended without a close frame: %w", io.ErrUnexpectedEOF)
+		c.noteFailure(err)
 	default:
 		err = fmt.Errorf("websocket: read: %w", err)
+		c.noteFailure(err)
 	}
 	c.rerr = err
 	var ne net.Error

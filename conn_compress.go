@@ -86,6 +86,13 @@ func (c *Conn) readInflated(p []byte) (int, error) {
 		if c.comp.rText && !c.rUTF8.Complete() {
 			return n, c.fail(StatusInvalidFramePayloadData, fmt.Errorf("%w: text message ends inside a code point", ErrInvalidUTF8))
 		}
+		if c.x != nil && c.x.obs != nil {
+			op := OpBinary
+			if c.comp.rText {
+				op = OpText
+			}
+			c.observeRead(op, c.comp.r.limit-c.comp.r.remaining, c.rSize)
+		}
 		return n, io.EOF
 	case errors.Is(err, ErrMessageTooBig):
 		return n, c.fail(StatusMessageTooBig, err)

@@ -70,7 +70,9 @@ func (c *Conn) ping(ctx context.Context, stalled func()) (time.Duration, error) 
 	}
 	select {
 	case <-done:
-		return time.Since(start), nil
+		rtt := time.Since(start)
+		c.observePong(rtt)
+		return rtt, nil
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	case <-c.closed.wait():
@@ -106,14 +108,16 @@ func (c *Conn) keepAlive(interval time.Duration, lost func()) {
 	closed := c.closed.wait()
 	// lost is called before the connection is closed, so that whoever
 	// sees it closed can tell why, and not if someone else closed it.
-	stalled := c.closeTCP
-	if lost != nil {
-		stalled = func() {
-			if !c.isClosed() {
+	stalled := func() {
+		if !c.isClosed() {
+			if c.x != nil {
+				c.noteFailure(fmt.Errorf("websocket: no pong within %v: %w", interval, ErrClosed))
+			}
+			if lost != nil {
 				lost()
 			}
-			c.closeTCP()
 		}
+		c.closeTCP()
 	}
 	for {
 		select {

@@ -29,7 +29,11 @@ func (c *Conn) WriteMessage(op Opcode, p []byte) error {
 		// The common small message, through small frames: the stack of a
 		// goroutine that writes then stays within the 2 KiB it starts
 		// with (TestConnReaderStackStaysSmall).
-		return c.writeShort(op, p)
+		err := c.writeShort(op, p)
+		if c.x != nil && err == nil && c.x.obs != nil {
+			c.observeWritten(op, len(p), len(p))
+		}
+		return err
 	}
 	return c.writeMessage(op, p)
 }
@@ -40,24 +44,32 @@ func (c *Conn) writeMessage(op Opcode, p []byte) error {
 		return err
 	}
 	if len(p) <= DefaultBufferSize && !c.comp.compressWhole(len(p)) {
-		return c.writeOneFrame(op, p)
+		err := c.writeOneFrame(op, p)
+		if c.x != nil && err == nil && c.x.obs != nil {
+			c.observeWritten(op, len(p), len(p))
+		}
+		return err
 	}
 	c.msgMu.Lock()
 	defer c.msgMu.Unlock()
-	if c.comp.compressWhole(len(p)) {
-		err := c.writeCompressed(op, p)
-		c.releaseWbuf()
-		return err
-	}
-	if len(p) <= c.wbufSize {
+	wire := len(p)
+	var err error
+	switch {
+	case c.comp.compressWhole(len(p)):
+		c.mw.sent = 0
+		err = c.writeCompressed(op, p)
+		wire = c.mw.sent
+	case len(p) <= c.wbufSize:
 		buf := c.payloadBuf()
 		copy(buf, p)
-		err := c.writeBuffered(true, false, op, len(p))
-		c.releaseWbuf()
-		return err
+		err = c.writeBuffered(true, false, op, len(p))
+	default:
+		err = c.writeFrame(true, op, p)
 	}
-	err := c.writeFrame(true, op, p)
 	c.releaseWbuf()
+	if c.x != nil && err == nil && c.x.obs != nil {
+		c.observeWritten(op, len(p), wire)
+	}
 	return err
 }
 
@@ -340,6 +352,7 @@ func (c *Conn) NextWriter(op Opcode) (io.WriteCloser, error) {
 	c.msgMu.Lock()
 	c.payloadBuf()
 	c.mw.op, c.mw.n, c.mw.done, c.mw.rsv1 = op, 0, false, false
+	c.mw.msgOp, c.mw.sent = op, 0
 	if c.comp.compressStream() {
 		c.mw.rsv1 = true
 		return c.comp.w.writer(&c.comp.cw, &c.mw), nil
@@ -348,11 +361,13 @@ func (c *Conn) NextWriter(op Opcode) (io.WriteCloser, error) {
 }
 
 type messageWriter struct {
-	c    *Conn
-	n    int    // payload bytes buffered
-	op   Opcode // opcode of the next frame: the message type, then OpContinuation
-	rsv1 bool   // set RSV1 on the next frame: the first of a compressed message
-	done bool
+	c     *Conn
+	n     int    // payload bytes buffered
+	sent  int    // payload bytes of the message sent in frames, for the Observer
+	op    Opcode // opcode of the next frame: the message type, then OpContinuation
+	msgOp Opcode // the message type
+	rsv1  bool   // set RSV1 on the next frame: the first of a compressed message
+	done  bool
 }
 
 func (w *messageWriter) Write(p []byte) (int, error) {
@@ -377,18 +392,33 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 
 func (w *messageWriter) flush(fin bool) error {
 	err := w.c.writeBuffered(fin, w.rsv1, w.op, w.n)
+	w.sent += w.n
 	w.op, w.n, w.rsv1 = OpContinuation, 0, false
 	return err
 }
 
 // Close sends the message's final frame and lets other writers go on.
 func (w *messageWriter) Close() error {
+	return w.close(-1)
+}
+
+// close is Close, with n the message's length before compression, or -1
+// if it was not compressed.
+func (w *messageWriter) close(n int) error {
 	if w.done {
 		return errors.New("websocket: message writer already closed")
 	}
 	w.done = true
 	err := w.flush(true)
-	w.c.releaseWbuf()
-	w.c.msgMu.Unlock()
+	c := w.c
+	c.releaseWbuf()
+	if n < 0 {
+		n = w.sent
+	}
+	op, wire := w.msgOp, w.sent
+	c.msgMu.Unlock()
+	if c.x != nil && err == nil && c.x.obs != nil {
+		c.observeWritten(op, n, wire)
+	}
 	return err
 }

@@ -103,6 +103,10 @@ type DialOptions struct {
 	// turns it on with no context takeover: the client offers it and asks
 	// the server not to keep its context. See CompressionOptions.
 	Compression CompressionOptions
+
+	// Observer, if not nil, is told of the handshake's outcome, a refusal
+	// included, and of what then happens on the Conn. See Observer.
+	Observer *Observer
 }
 
 // extensionOffer is the client's extension hook (RFC 6455 §9.1): the value
@@ -149,6 +153,23 @@ func dial(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, error) 
 	if opts == nil {
 		opts = &DialOptions{}
 	}
+	o := opts.Observer
+	if o == nil {
+		return dialURL(ctx, urlStr, opts)
+	}
+	start := time.Now()
+	c, err := dialURL(ctx, urlStr, opts)
+	var he *HandshakeError
+	switch {
+	case c != nil:
+		c.opened(o, start, false, c.comp.extensions())
+	case errors.As(err, &he):
+		o.refused(RefusalInfo{Status: he.StatusCode, Reason: he.Reason, RemoteAddr: urlStr})
+	}
+	return c, err
+}
+
+func dialURL(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, error) {
 	u, err := parseWebSocketURL(urlStr)
 	if err != nil {
 		return nil, err
@@ -259,7 +280,10 @@ func handshake(ctx context.Context, raw net.Conn, proxyURL *url.URL, u *url.URL,
 	// br may already hold the server's first frames.
 	c := newConn(nc, br, false, cfg)
 	resp.Body = http.NoBody // what follows the 101 are frames, the Conn's
-	c.hs = &handshakeResult{subprotocol: cfg.subprotocol, resp: resp}
+	if c.x == nil {
+		c.x = new(connExtra)
+	}
+	c.x.resp = resp
 	return c, nil
 }
 
@@ -267,10 +291,10 @@ func handshake(ctx context.Context, raw net.Conn, proxyURL *url.URL, u *url.URL,
 // headers (Set-Cookie, rate limits, session ids...), with an empty Body.
 // It returns nil for a server's Conn.
 func (c *Conn) Response() *http.Response {
-	if c.hs == nil {
+	if c.x == nil {
 		return nil
 	}
-	return c.hs.resp
+	return c.x.resp
 }
 
 // httpURL returns u with the HTTP scheme of the same security, as cookie

@@ -222,6 +222,7 @@ func acceptOffer(params []extensionParam, opts *CompressionOptions) (string, *de
 	p.writeTakeover = !serverNoCtx && !noTakeover
 	p.readTakeover = !clientNoCtx && !noTakeover
 	p.threshold = opts.thresholdFor(p.writeTakeover)
+	p.ext = resp
 	return resp, p, true
 }
 
@@ -319,5 +320,6 @@ func clientDeflateResponse(values []string, opts *CompressionOptions) (*deflateP
 		return nil, errors.New("server did not accept server_max_window_bits as offered")
 	}
 	p.threshold = opts.thresholdFor(p.writeTakeover)
+	p.ext = strings.Join(values, ", ")
 	return p, nil
 }

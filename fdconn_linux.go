@@ -240,7 +240,7 @@ func (pc *pollConn) writeOrQueue(bufs [][]byte) (int64, error) {
 	} else if m.queued() > pc.p.queueLimit {
 		// The peer has not taken what was queued before: drop it. The
 		// shutdown wakes the connection, whose worker ends it.
-		pc.why = whyOverflow
+		pc.why, pc.queued = whyOverflow, int32(min(m.queued(), 1<<30))
 		pc.shutdown(syscall.SHUT_RDWR)
 		return 0, pc.opError("write", errOverflow)
 	}

@@ -3,6 +3,7 @@ package websocket
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"runtime"
 	"sync"
@@ -63,6 +64,34 @@ type Group struct {
 	closing  map[*member]struct{} // closes under way
 	shutdown bool
 	done     chan struct{} // closed when pending reaches 0 after Shutdown began
+	drops    int64         // members dropped so far, for Stats
+}
+
+// GroupStats is what a Group holds at one time, and how many members it
+// has dropped.
+type GroupStats struct {
+	Members     int   // Conns in the group
+	Queued      int   // messages waiting to be written, all members together
+	QueuedBytes int64 // their payloads' bytes (a message shared by members counts for each)
+	Dropped     int64 // members dropped since the group was made: queue full or write timeout
+}
+
+// Stats returns the group's figures now. It takes each member's lock in
+// turn, so it costs time in proportion to the members: for a dashboard or
+// a scrape, not for every message.
+func (g *Group) Stats() GroupStats {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s := GroupStats{Members: len(g.list), Dropped: g.drops}
+	for _, m := range g.list {
+		m.mu.Lock()
+		s.Queued += len(m.queue)
+		for _, pm := range m.queue {
+			s.QueuedBytes += int64(len(pm.payload))
+		}
+		m.mu.Unlock()
+	}
+	return s
 }
 
 const (
@@ -183,23 +212,25 @@ func (g *Group) Len() int {
 
 // Broadcast queues the messages pms, in order, for every member and returns
 // without waiting for any write. A member whose queue cannot take them all
-// is dropped. Broadcasts made one after another reach every member in that
-// order; concurrent ones are ordered the same way for all members. Messages
-// queued together go out together: broadcasting a burst in one call lets
-// each member's writer send it in one write. The messages must not be
-// modified afterwards; they may be broadcast again.
-func (g *Group) Broadcast(pms ...*PreparedMessage) {
+// is dropped; Broadcast returns how many were. Broadcasts made one after
+// another reach every member in that order; concurrent ones are ordered
+// the same way for all members. Messages queued together go out together:
+// broadcasting a burst in one call lets each member's writer send it in one
+// write. The messages must not be modified afterwards; they may be
+// broadcast again.
+func (g *Group) Broadcast(pms ...*PreparedMessage) int {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	var full []*member
+	var full []dropped
 	for _, m := range g.list {
 		if !m.enqueue(pms) {
-			full = append(full, m)
+			full = append(full, g.dropLocked(m, DropQueueFull))
 		}
 	}
-	for _, m := range full {
-		g.dropLocked(m, StatusPolicyViolation, "send queue full: client too slow")
+	g.mu.Unlock()
+	for _, d := range full {
+		d.observe(g)
 	}
+	return len(full)
 }
 
 // Send queues pms for the member c alone, in order with the messages
@@ -208,15 +239,18 @@ func (g *Group) Broadcast(pms ...*PreparedMessage) {
 // which case c is dropped.
 func (g *Group) Send(c *Conn, pms ...*PreparedMessage) bool {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	m := g.members[c]
 	if m == nil {
+		g.mu.Unlock()
 		return false
 	}
 	if !m.enqueue(pms) {
-		g.dropLocked(m, StatusPolicyViolation, "send queue full: client too slow")
+		d := g.dropLocked(m, DropQueueFull)
+		g.mu.Unlock()
+		d.observe(g)
 		return false
 	}
+	g.mu.Unlock()
 	return true
 }
 
@@ -342,7 +376,7 @@ func (m *member) write() {
 			if errors.Is(err, ErrClosed) {
 				m.g.Remove(m.c) // closed by someone else, who will tell
 			} else {
-				m.g.drop(m, StatusPolicyViolation, "write failed")
+				m.g.drop(m, "")
 			}
 			return
 		}
@@ -351,24 +385,58 @@ func (m *member) write() {
 
 // stalled drops m, whose write has taken longer than the write timeout.
 func (m *member) stalled() {
-	m.g.drop(m, StatusPolicyViolation, "write timed out: client too slow")
+	m.g.drop(m, DropWriteTimeout)
 }
 
-// drop removes m, if it is still a member, and closes its Conn with code.
-func (g *Group) drop(m *member, code StatusCode, reason string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.members[m.c] == m {
-		g.dropLocked(m, code, reason)
+// dropped is a member just dropped, with what its Observer is to be told
+// once the Group's lock is let go: an Observer must not hold the Group up.
+type dropped struct {
+	c      *Conn
+	why    DropReason // "": a write failed, which is no drop for the Observer
+	queued int
+}
+
+func (d dropped) observe(g *Group) {
+	if d.why != "" {
+		d.c.observeDrop(DropInfo{Reason: d.why, Group: g, Queued: d.queued})
 	}
 }
 
-// dropLocked removes the member m and closes its Conn with code in the
-// background. The caller holds g.mu.
-func (g *Group) dropLocked(m *member, code StatusCode, reason string) {
+// dropReasons are the reasons of the Close frames a Group's drops send.
+var dropReasons = map[DropReason]string{
+	DropQueueFull:    "send queue full: client too slow",
+	DropWriteTimeout: "write timed out: client too slow",
+	"":               "write failed",
+}
+
+// drop removes m, if it is still a member, and closes its Conn with
+// StatusPolicyViolation.
+func (g *Group) drop(m *member, why DropReason) {
+	g.mu.Lock()
+	if g.members[m.c] != m {
+		g.mu.Unlock()
+		return
+	}
+	d := g.dropLocked(m, why)
+	g.mu.Unlock()
+	d.observe(g)
+}
+
+// dropLocked removes the member m and closes its Conn with
+// StatusPolicyViolation in the background. The caller holds g.mu, and
+// reports the drop once it has let it go.
+func (g *Group) dropLocked(m *member, why DropReason) dropped {
+	m.mu.Lock()
+	d := dropped{c: m.c, why: why, queued: len(m.queue)}
+	m.mu.Unlock()
+	if why != "" {
+		g.drops++
+		m.c.noteFailure(fmt.Errorf("websocket: dropped by a Group: %s: %w", dropReasons[why], ErrClosed))
+	}
 	g.removeLocked(m.c)
 	m.c.leaveGroup(g) // connGroups is taken after g.mu, never before
-	g.closeLocked(m, code, reason)
+	g.closeLocked(m, StatusPolicyViolation, dropReasons[why])
+	return d
 }
 
 // closeLocked closes m's Conn with code in a goroutine that pending

@@ -139,6 +139,7 @@ type Poller struct {
 	closed   bool
 	draining chan struct{} // made by Shutdown, closed when live reaches 0
 	live     int           // connections served and not yet ended
+	drops    map[DropReason]int64
 	seq      uint32
 	spare    int                    // a descriptor kept for takeOver (takeFD); -1: none
 	slots    []*pollConn            // by descriptor: the connections in ep
@@ -160,6 +161,7 @@ type pollConn struct {
 	seq      uint32       // tells this connection from a later one on the same fd
 	ref      atomic.Int32 // fdClosed, and the calls inside a syscall on fd
 	budget   int32        // bytes this turn may still read; readMu
+	queued   int32        // bytes queued when the Poller dropped it, for the Observer; mu
 
 	mu      sync.Mutex
 	state   uint8 // pollIdle, pollQueued, pollBusy or pollDone; mu
@@ -219,9 +221,13 @@ func (pc *pollConn) wantTurn() bool {
 }
 
 const (
-	whyOverflow     = 1 + iota // a write found more than WriteQueueLimit queued
-	whyWriteTimeout            // the queue did not drain within WriteTimeout
+	whyOverflow       = 1 + iota // a write found more than WriteQueueLimit queued
+	whyWriteTimeout              // the queue did not drain within WriteTimeout
+	whyMessageTimeout            // input pending past MessageTimeout
 )
+
+// whyDrop is the DropReason of each why.
+var whyDrop = [...]DropReason{whyOverflow: DropQueueFull, whyWriteTimeout: DropWriteTimeout, whyMessageTimeout: DropMessageTimeout}
 
 // errOverflow is the write error of a connection dropped because its queue
 // was over WriteQueueLimit.
@@ -258,6 +264,7 @@ func NewPoller(opts *PollerOptions) (*Poller, error) {
 		polled:       make(chan struct{}),
 		spare:        -1,
 		others:       make(map[*pollConn]struct{}),
+		drops:        make(map[DropReason]int64),
 	}
 	p.q.init(opts.Workers, p)
 	if p.timeout <= 0 {
@@ -484,6 +491,29 @@ func (p *Poller) Shutdown(ctx context.Context) error {
 	}
 	p.Close()
 	return err
+}
+
+// PollerStats is what a Poller is doing at one time, and how many
+// connections it has dropped.
+type PollerStats struct {
+	Conns   int                  // connections served
+	Workers int                  // workers started (at most PollerOptions.Workers)
+	Busy    int                  // workers taking a turn or running a handler now
+	Ready   int                  // connections with input, waiting for a worker
+	Dropped map[DropReason]int64 // connections dropped since NewPoller, by reason
+}
+
+// Stats returns the Poller's figures now: Busy against Workers is how
+// loaded the pool is, and a Ready that stays high means handlers hold the
+// workers too long.
+func (p *Poller) Stats() PollerStats {
+	p.mu.Lock()
+	s := PollerStats{Conns: p.live, Dropped: clonedOrEmpty(p.drops)}
+	p.mu.Unlock()
+	p.q.mu.Lock()
+	s.Workers, s.Busy, s.Ready = p.q.workers, p.q.workers-p.q.waiting, p.q.n
+	p.q.mu.Unlock()
+	return s
 }
 
 // connsLocked returns the Conns p serves. The caller holds p.mu.
@@ -745,7 +775,7 @@ func (p *Poller) end(pc *pollConn) {
 	if m := pc.more; m != nil {
 		m.msg, m.mdl = nil, 0
 	}
-	why, lost := pc.why, pc.quiet == quietLost
+	why, lost, queued := pc.why, pc.quiet == quietLost, int(pc.queued)
 	pc.mu.Unlock()
 	if pc.fd < 0 {
 		p.forget(pc)
@@ -758,18 +788,36 @@ func (p *Poller) end(pc *pollConn) {
 		c.br = nil
 	}
 	c.readMu.Unlock()
+	var drop DropReason
 	switch {
 	case why == whyOverflow:
 		err = errOverflow
 	case why == whyWriteTimeout:
 		err = fmt.Errorf("websocket: dropped: output not taken by the peer within %v: %w", p.writeTimeout, ErrClosed)
 	case lost:
-		err = fmt.Errorf("websocket: no answer to a ping within %v: %w", p.ping, ErrClosed)
+		err, drop = fmt.Errorf("websocket: no answer to a ping within %v: %w", p.ping, ErrClosed), DropNoPong
 	case err == nil:
 		err = ErrClosed
 	}
+	if why != 0 {
+		drop = whyDrop[why]
+	}
+	if drop != "" {
+		p.mu.Lock()
+		p.drops[drop]++
+		p.mu.Unlock()
+	}
 	if !c.isClosed() {
 		c.closeTCP()
+	}
+	if c.evented && c.x != nil && c.x.obs != nil {
+		// Told here, on a worker, not where it closed (closeTCP).
+		var dropErr error
+		if drop != "" {
+			c.observeDrop(DropInfo{Reason: drop, Queued: queued})
+			dropErr = err
+		}
+		c.observeClosed(dropErr)
 	}
 	pc.h.HandleClose(c, err)
 	p.mu.Lock()
@@ -848,6 +896,7 @@ type readyQueue struct {
 	ring    []*pollConn // a circle: n entries from head
 	head, n int
 	idle    int // workers waiting, less those already signalled
+	waiting int // workers waiting
 	workers int
 	max     int
 	closed  bool
@@ -907,7 +956,9 @@ func (q *readyQueue) pop() *pollConn {
 			return nil
 		}
 		q.idle++
+		q.waiting++
 		q.cond.Wait()
+		q.waiting--
 	}
 	pc := q.ring[q.head]
 	q.ring[q.head] = nil

@@ -3,6 +3,8 @@ package websocket
 import (
 	"bufio"
 	"context"
+	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -19,10 +21,18 @@ import (
 
 // pollerUnderAttack serves echoes through a Poller with opts on loopback,
 // for AcceptConn'd connections as a server of many clients does, and
-// returns its address.
+// returns its address. Every connection has an Observer that counts and
+// logs, as a production server's would: it must not become a way in.
 func pollerUnderAttack(t *testing.T, opts *PollerOptions) (*Poller, string) {
 	t.Helper()
 	p := newTestPoller(t, opts)
+	var m Metrics
+	accept := &AcceptOptions{Observer: &Observer{
+		Metrics: &m,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Read:    func(*Conn, MessageInfo) {},
+	}}
+	t.Cleanup(func() { t.Logf("the server's metrics: %s", m.String()) })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +46,7 @@ func pollerUnderAttack(t *testing.T, opts *PollerOptions) (*Poller, string) {
 				return
 			}
 			go func() {
-				c, err := AcceptConn(nc, nil, nil)
+				c, err := AcceptConn(nc, nil, accept)
 				if err != nil {
 					nc.Close()
 					return

@@ -126,7 +126,7 @@ func (p *Poller) sweepConn(pc *pollConn, now int64, ping bool) {
 		}
 	case pc.state == pollDone:
 	case m != nil && m.queued() > 0 && due(m.odl):
-		pc.why, act = whyWriteTimeout, sweepClose
+		pc.why, pc.queued, act = whyWriteTimeout, int32(min(m.queued(), 1<<30)), sweepClose
 	case due(pc.rdl.Load()):
 		act = sweepClose
 	case m != nil && due(m.mdl):
@@ -200,6 +200,9 @@ func (p *Poller) timeOut(pc *pollConn) {
 	if idle && c.rerr == nil && !c.isClosed() {
 		pc.budget, pc.drained = turnBudget, false
 		c.fail(StatusPolicyViolation, fmt.Errorf("websocket: message not complete within %v: %w", p.timeout, os.ErrDeadlineExceeded))
+		pc.mu.Lock()
+		pc.why = whyMessageTimeout // once the Close frame is out: writes stop here
+		pc.mu.Unlock()
 	}
 	more := !c.isClosed() && (!pc.drained || c.br != nil && c.br.Buffered() > 0)
 	c.releaseReader()

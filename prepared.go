@@ -71,11 +71,18 @@ func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
 	// msgMu keeps the frame from landing between the fragments of a
 	// message streamed through NextWriter (RFC 6455 §5.4).
 	c.msgMu.Lock()
-	defer c.msgMu.Unlock()
 	c.frameMu.Lock()
-	defer c.frameMu.Unlock()
-	return c.writeLocked(frame)
+	err := c.writeLocked(frame)
+	c.frameMu.Unlock()
+	c.msgMu.Unlock()
+	if c.x != nil && err == nil && c.x.obs != nil {
+		c.observeWritten(pm.op, len(pm.payload), framePayload(frame))
+	}
+	return err
 }
+
+// framePayload returns the payload length of frame, a server's whole frame.
+func framePayload(frame []byte) int { return len(frame) - headerSize(frame[1]) }
 
 // deflatedFrame returns pm's server frame compressed at level within a
 // window of 2^bits bytes, making it on first use.

@@ -57,9 +57,27 @@ func (c *Conn) writePreparedBatch(pms []*PreparedMessage) error {
 		buf = append(buf, frame...)
 	}
 	if len(buf) > 0 {
-		return c.writeWhole(buf)
+		if err := c.writeWhole(buf); err != nil {
+			return err
+		}
+	}
+	if c.x != nil && c.x.obs != nil {
+		c.observeBatch(pms)
 	}
 	return nil
+}
+
+// observeBatch reports the messages of a batch, written whole.
+func (c *Conn) observeBatch(pms []*PreparedMessage) {
+	for _, pm := range pms {
+		wire := len(pm.payload)
+		if c.comp.compressWhole(len(pm.payload)) {
+			if f, err := pm.deflatedFrame(c.comp.w.level, windowBits(c.comp.params.writeWindowBits)); err == nil {
+				wire = framePayload(f)
+			}
+		}
+		c.observeWritten(pm.op, len(pm.payload), wire)
+	}
 }
 
 // writeWhole writes b, whole frames, in one write. The caller holds msgMu.
