@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -138,6 +139,38 @@ func TestEchoClosesNormally(t *testing.T) {
 		var ce *websocket.CloseError
 		if !errors.As(err, &ce) || ce.Code != websocket.StatusNormalClosure {
 			t.Fatalf("read after close: %v, want the server's close 1000", err)
+		}
+	})
+}
+
+// The counters at /debug/vars count what an outside client did.
+func TestEchoPublishesCounters(t *testing.T) {
+	modes(t, func(t *testing.T, h http.Handler) {
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		vars := func() websocket.MetricsSnapshot {
+			t.Helper()
+			resp, err := http.Get(srv.URL + "/debug/vars")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var all struct{ Websocket websocket.MetricsSnapshot }
+			if err := json.NewDecoder(resp.Body).Decode(&all); err != nil {
+				t.Fatal(err)
+			}
+			return all.Websocket
+		}
+		before := vars()
+		c := dialEcho(t, h)
+		msg := []byte("counted")
+		c.WriteMessage(websocket.OpText, msg)
+		if _, _, err := c.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+		after := vars()
+		if after.ConnsOpened != before.ConnsOpened+1 || after.MessagesIn < before.MessagesIn+1 || after.BytesIn < before.BytesIn+int64(len(msg)) {
+			t.Errorf("/debug/vars websocket went from %+v to %+v, want one more connection and message", before, after)
 		}
 	})
 }

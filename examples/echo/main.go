@@ -27,6 +27,10 @@
 // hold the server up (see the Poller's documentation).
 //
 //	go run ./examples/echo -poller
+//
+// Its counters (connections, refused handshakes by status, messages and
+// bytes each way, close codes) are at /debug/vars, under "websocket", as
+// expvar serves them; with -poller, the Poller's at "websocket_poller".
 package main
 
 import (
@@ -37,9 +41,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	_ "embed"
+	"expvar"
 	"flag"
 	"io"
 	"log"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -53,6 +59,15 @@ import (
 //go:embed index.html
 var page []byte
 
+// metrics counts what every WebSocket of the server does, for /debug/vars.
+var metrics websocket.Metrics
+
+// observer is the Observer of every WebSocket: metrics, and the connections
+// that fail, logged.
+var observer = &websocket.Observer{Metrics: &metrics, Logger: slog.Default()}
+
+func init() { expvar.Publish("websocket", &metrics) }
+
 func main() {
 	addr := flag.String("addr", "localhost:8082", "address to listen on (use :PORT in a container or VM)")
 	useTLS := flag.Bool("tls", false, "serve HTTPS (HTTP/2 and HTTP/1.1) with a self-signed certificate made at start")
@@ -65,6 +80,7 @@ func main() {
 		if p, err = websocket.NewPoller(nil); err != nil {
 			log.Fatal(err)
 		}
+		expvar.Publish("websocket_poller", expvar.Func(func() any { return p.Stats() }))
 	}
 	hs, err := newServer(newHandler(p), *useTLS, *h2c)
 	if err != nil {
@@ -159,6 +175,7 @@ func newHandler(p *websocket.Poller) http.Handler {
 	} else {
 		mux.HandleFunc("/ws", serveEcho)
 	}
+	mux.Handle("GET /debug/vars", expvar.Handler())
 	return mux
 }
 
@@ -169,7 +186,7 @@ func newHandler(p *websocket.Poller) http.Handler {
 type pollerEcho struct{ p *websocket.Poller }
 
 func (e pollerEcho) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := websocket.Accept(w, r, nil) // same-origin browsers and non-browser clients
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Observer: observer}) // same-origin browsers and non-browser clients
 	if err != nil {
 		return // Accept has answered the request
 	}
@@ -185,12 +202,8 @@ func (pollerEcho) HandleMessage(c *websocket.Conn, op websocket.Opcode, p []byte
 	c.WriteMessage(op, p)
 }
 
-// HandleClose logs connections that did not end as planned.
-func (pollerEcho) HandleClose(c *websocket.Conn, err error) {
-	if !websocket.IsNormalClose(err) {
-		log.Printf("echo: %v", err)
-	}
-}
+// HandleClose has nothing to do: the Observer logs connections that fail.
+func (pollerEcho) HandleClose(*websocket.Conn, error) {}
 
 // serveEcho echoes each message as it arrives. It streams rather than
 // reading whole messages, so a message of any size within the read limit
@@ -198,7 +211,7 @@ func (pollerEcho) HandleClose(c *websocket.Conn, err error) {
 // It uses the Conn only from its own goroutine and returns once the Conn is
 // closed, as a WebSocket over HTTP/2, which ends with the handler, requires.
 func serveEcho(w http.ResponseWriter, r *http.Request) {
-	c, err := websocket.Accept(w, r, nil) // same-origin browsers and non-browser clients
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Observer: observer}) // same-origin browsers and non-browser clients
 	if err != nil {
 		return // Accept has answered the request
 	}
@@ -206,10 +219,7 @@ func serveEcho(w http.ResponseWriter, r *http.Request) {
 	for {
 		op, msg, err := c.NextReader()
 		if err != nil {
-			if !websocket.IsNormalClose(err) {
-				log.Printf("echo: %v: %v", r.RemoteAddr, err)
-			}
-			return
+			return // the Observer logs a failure
 		}
 		out, err := c.NextWriter(op)
 		if err != nil {
