@@ -116,6 +116,22 @@
 // The blocking API is lean too: a reader waiting for the next message over
 // TCP holds no read buffer (on Linux), only its goroutine.
 //
+// # Observing
+//
+// An Observer set in AcceptOptions or DialOptions is told of each
+// connection's life: how it opened, each message read and written (with its
+// size on the wire), the round trips of pings, how it closed, refused
+// handshakes, and drops by a Group or a Poller. Its functions run on the
+// goroutine where the event happens and must not block; with no Observer a
+// Conn pays a nil check per event. Metrics counts everything an Observer
+// sees and publishes it through expvar; Observer.Logger logs refusals,
+// failures and drops through log/slog; Group.Stats and Poller.Stats read
+// queues and workers.
+//
+//	var m websocket.Metrics
+//	expvar.Publish("websocket", &m) // served as JSON at /debug/vars
+//	opts := &websocket.AcceptOptions{Observer: &websocket.Observer{Metrics: &m, Logger: slog.Default()}}
+//
 // # Closing
 //
 // Close runs the closing handshake: it sends a Close frame and waits,
