@@ -1,6 +1,8 @@
 package websocket
 
 import (
+	"github.com/fullduplex/websocket/internal/proxy"
+
 	"bufio"
 	"context"
 	"crypto/rand"
@@ -231,7 +233,7 @@ func handshake(ctx context.Context, raw net.Conn, proxyURL *url.URL, u *url.URL,
 	nc := raw
 	if proxyURL != nil {
 		var err error
-		if nc, err = tunnel(ctx, raw, u, proxyURL, opts.TLSConfig); err != nil {
+		if nc, err = proxy.Connect(ctx, raw, proxyURL, hostPort(u), opts.TLSConfig); err != nil {
 			return nil, err
 		}
 	}
@@ -444,7 +446,7 @@ func buildRequest(u *url.URL, key string, opts *DialOptions) ([]byte, error) {
 		b = append(b, "Sec-WebSocket-Extensions: "+ext+"\r\n"...)
 	}
 	if u.User != nil && opts.Header.Get("Authorization") == "" {
-		b = append(b, "Authorization: Basic "+basicAuth(u.User)+"\r\n"...)
+		b = append(b, "Authorization: Basic "+proxy.BasicAuth(u.User)+"\r\n"...)
 	}
 	for k, vs := range opts.Header {
 		if !validToken(k) {
@@ -474,7 +476,84 @@ func hostHeader(u *url.URL) string {
 	return u.Host
 }
 
-func basicAuth(u *url.Userinfo) string {
-	pw, _ := u.Password()
-	return base64.StdEncoding.EncodeToString([]byte(u.Username() + ":" + pw))
+// dialServer opens the TCP connection for u: to the server itself, or to the
+// proxy that opts.Proxy names, which is returned too: the tunnel is then
+// still to be asked for with proxy.Connect.
+func dialServer(ctx context.Context, u *url.URL, opts *DialOptions) (net.Conn, *url.URL, error) {
+	dial := opts.NetDialContext
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	proxyURL, err := proxyFor(u, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	addr := hostPort(u)
+	if proxyURL != nil {
+		addr = proxy.Addr(proxyURL)
+	}
+	nc, err := dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("websocket: dial %s: %w", addr, err)
+	}
+	return nc, proxyURL, nil
+}
+
+// proxyFor returns the proxy to use for u, or nil.
+func proxyFor(u *url.URL, opts *DialOptions) (*url.URL, error) {
+	choose := opts.Proxy
+	if choose == nil {
+		choose = http.ProxyFromEnvironment
+	}
+	// Proxy functions, http.ProxyFromEnvironment first, choose by the HTTP
+	// scheme: a ws URL goes where http traffic goes, wss where https does.
+	p, err := choose(&http.Request{Method: http.MethodGet, URL: httpURL(u), Header: http.Header{}, Host: u.Host})
+	if err != nil {
+		return nil, fmt.Errorf("websocket: finding proxy: %w", err)
+	}
+	if p == nil {
+		return nil, nil
+	}
+	if err := proxy.Check(p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// hostPort returns u's host and port, the port defaulting to 80 for ws and
+// 443 for wss (RFC 6455 §3).
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "wss" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// tlsClient runs the TLS handshake for a wss connection.
+func tlsClient(ctx context.Context, nc net.Conn, u *url.URL, conf *tls.Config) (*tls.Conn, error) {
+	if conf == nil {
+		conf = &tls.Config{}
+	} else {
+		conf = conf.Clone()
+	}
+	if conf.ServerName == "" {
+		conf.ServerName = u.Hostname()
+	}
+	// The opening handshake is HTTP/1.1 (RFC 6455 §4.1); WebSockets over
+	// HTTP/2 (RFC 8441) work differently, so never let ALPN pick h2.
+	if len(conf.NextProtos) > 0 {
+		conf.NextProtos = []string{"http/1.1"}
+	}
+	tc := tls.Client(nc, conf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("websocket: TLS handshake with %s: %w", u.Host, err)
+	}
+	if p := tc.ConnectionState().NegotiatedProtocol; p != "" && !strings.EqualFold(p, "http/1.1") {
+		return nil, fmt.Errorf("websocket: server %s negotiated %q over ALPN", u.Host, p)
+	}
+	return tc, nil
 }

@@ -1,4 +1,4 @@
-package websocket
+package proxy
 
 import (
 	"encoding/binary"
@@ -38,14 +38,14 @@ var socksReplies = [...]string{
 }
 
 // socksConnect asks the SOCKS5 proxy at the other end of nc for a TCP
-// connection to u's host. A host name is sent as it is, for the proxy to
+// connection to addr. A host name is sent as it is, for the proxy to
 // resolve (the socks5h behaviour, which net/http has for socks5 too). It
 // reads exactly the proxy's answers, so whatever follows is the server's.
-func socksConnect(nc net.Conn, u, proxyURL *url.URL) error {
+func socksConnect(nc net.Conn, addr string, proxyURL *url.URL) error {
 	fail := func(format string, a ...any) error {
 		return fmt.Errorf("websocket: SOCKS5 proxy %s: %s", proxyURL.Redacted(), fmt.Sprintf(format, a...))
 	}
-	host, portStr, _ := net.SplitHostPort(hostPort(u))
+	host, portStr, _ := net.SplitHostPort(addr)
 	port, err := strconv.ParseUint(portStr, 10, 16)
 	if err != nil {
 		return fail("invalid port %q", portStr)
