@@ -250,29 +250,6 @@ func TestObserverGroupDrop(t *testing.T) {
 	}
 }
 
-// A Poller's drop: told on a worker, and counted by Stats.
-func TestObserverPollerDrop(t *testing.T) {
-	l := newEventLog()
-	p := newTestPoller(t, &PollerOptions{WriteQueueLimit: 64 << 10})
-	_, c := stuckPeer(t, time.Second)
-	c.opened(l.observer(nil), time.Now(), false, "")
-	if err := p.Add(c, newRecorder(nil)); err != nil {
-		t.Fatal(err)
-	}
-	writeUntil(t, c, make([]byte, 16<<10), 100_000, func() bool { return false })
-	i := l.waitClosed(t)
-	if !errors.Is(i.Err, ErrClosed) {
-		t.Errorf("CloseInfo %+v, want the drop's error", i)
-	}
-	events := l.list()
-	if len(events) < 2 || events[len(events)-2] != "dropped queue_full group=false queued>0=true" {
-		t.Errorf("events %q, want the drop before the close", events)
-	}
-	if s := p.Stats(); s.Dropped[DropQueueFull] != 1 {
-		t.Errorf("Stats %+v, want one drop for a full queue", s)
-	}
-}
-
 // An Observer that blocks holds up the connection it observes, no other:
 // under a Poller, one worker.
 func TestObserverThatBlocksHoldsOnlyItsConn(t *testing.T) {

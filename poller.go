@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fullduplex/websocket/internal/netpoll"
 )
 
 // Handler receives the messages of the connections a Poller serves.
@@ -124,7 +126,7 @@ const (
 // on a Conn given to a Poller, but at the cost of a goroutine for each, which
 // is what the Poller is there to save: leave it zero for such connections.
 type Poller struct {
-	ep           *epoll // nil where there is none
+	ep           *netpoll.Epoll // nil where there is none
 	timeout      time.Duration
 	queueLimit   int
 	writeTimeout time.Duration
@@ -148,7 +150,7 @@ type Poller struct {
 
 // pollConn is a Poller's record of one connection. For a connection it
 // waits on through epoll it is also the Conn's net.Conn, over a descriptor
-// taken from the one the Conn came with (fdconn_linux.go): one small
+// taken from the one the Conn came with (poller_conn_linux.go): one small
 // record per connection, and no netFD or runtime poller record besides.
 type pollConn struct {
 	p    *Poller
@@ -157,9 +159,8 @@ type pollConn struct {
 	more *pollMore // what is pending, if anything; mu
 
 	rdl, wdl atomic.Int64 // deadlines in Unix nanoseconds; 0: none
-	fd       int32        // -1: served by a goroutine of its own
+	sock     netpoll.FD   // the socket, under epoll; Num() -1: served by a goroutine of its own
 	seq      uint32       // tells this connection from a later one on the same fd
-	ref      atomic.Int32 // fdClosed, and the calls inside a syscall on fd
 	budget   int32        // bytes this turn may still read; readMu
 	queued   int32        // bytes queued when the Poller dropped it, for the Observer; mu
 
@@ -169,7 +170,6 @@ type pollConn struct {
 	why     uint8 // why the Poller dropped it: whyOverflow, whyWriteTimeout; mu
 	again   bool  // input reported while queued or busy; mu
 	ended   bool  // end has run or is running; mu
-	unix    bool  // a Unix socket, else TCP
 	drained bool  // the last read emptied the socket; readMu
 }
 
@@ -241,7 +241,7 @@ const turnBudget = 256 << 10
 // errWouldBlock is what a read of a Conn a Poller serves returns when the
 // input it needs has not arrived: nothing is lost, and the read is taken up
 // again when more arrives.
-var errWouldBlock = errors.New("websocket: no input yet")
+var errWouldBlock = netpoll.ErrWouldBlock
 
 // errPolledRead is what the application's reads return on a Conn a Poller
 // serves.
@@ -276,7 +276,7 @@ func NewPoller(opts *PollerOptions) (*Poller, error) {
 	if p.writeTimeout <= 0 {
 		p.writeTimeout = defaultPollerWrite
 	}
-	ep, err := newEpoll()
+	ep, err := netpoll.New()
 	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		return nil, fmt.Errorf("websocket: poller: %w", err)
 	}
@@ -285,7 +285,7 @@ func NewPoller(opts *PollerOptions) (*Poller, error) {
 		return p, nil
 	}
 	p.ep = ep
-	p.spare, _ = ep.spare()
+	p.spare, _ = ep.Spare()
 	go p.poll()
 	p.wg.Add(1)
 	go p.sweep()
@@ -314,7 +314,8 @@ func NewPoller(opts *PollerOptions) (*Poller, error) {
 // returns once c has ended and HandleClose has returned, so that the same
 // handler, Accept then Add then return, serves both protocols.
 func (p *Poller) Add(c *Conn, h Handler) error {
-	pc := &pollConn{p: p, c: c, h: h, fd: -1, state: pollBusy}
+	pc := &pollConn{p: p, c: c, h: h, state: pollBusy}
+	pc.sock.Init(-1, false)
 	if _, ok := c.netConn().(*streamConn); ok && c.server {
 		if err := p.addOther(pc, false); err != nil {
 			return err
@@ -322,7 +323,7 @@ func (p *Poller) Add(c *Conn, h Handler) error {
 		p.serveBlocking(pc)
 		return nil
 	}
-	if p.ep == nil || rawConnOf(c.netConn()) == nil {
+	if p.ep == nil || netpoll.RawConn(c.netConn()) == nil {
 		return p.addOther(pc, true)
 	}
 	if p.closing.Load() {
@@ -352,7 +353,7 @@ func (p *Poller) Add(c *Conn, h Handler) error {
 		return err
 	}
 
-	fd := int(pc.fd)
+	fd := pc.sock.Num()
 	p.mu.Lock()
 	err = errPollerClosed
 	if !p.closed {
@@ -362,7 +363,7 @@ func (p *Poller) Add(c *Conn, h Handler) error {
 		p.seq++
 		pc.seq = p.seq
 		p.slots[fd] = pc
-		if err = p.ep.add(fd, pc.seq); err != nil {
+		if err = p.ep.Add(fd, pc.seq); err != nil {
 			p.slots[fd] = nil
 			err = fmt.Errorf("websocket: poller: %w", err)
 		} else {
@@ -433,13 +434,7 @@ func (p *Poller) takeFD(s int) (int, error) {
 	spare := p.spare
 	p.spare = -1
 	p.mu.Unlock()
-	if spare >= 0 {
-		if err := dup3(s, spare); err == nil {
-			return spare, nil
-		}
-		closeDescriptor(spare)
-	}
-	return dupCloexec(s)
+	return netpoll.Dup(s, spare)
 }
 
 // refillSpare makes a new spare descriptor, once takeOver has closed the
@@ -448,7 +443,7 @@ func (p *Poller) refillSpare() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.spare < 0 && !p.closed {
-		if fd, err := p.ep.spare(); err == nil {
+		if fd, err := p.ep.Spare(); err == nil {
 			p.spare = fd
 		}
 	}
@@ -546,7 +541,7 @@ func (p *Poller) Close() error {
 	p.mu.Unlock()
 	close(p.quit)
 	if p.ep != nil {
-		p.ep.wake()
+		p.ep.Wake()
 	}
 	<-p.polled
 	p.mu.Lock()
@@ -560,11 +555,11 @@ func (p *Poller) Close() error {
 	if p.ep != nil {
 		p.mu.Lock()
 		if p.spare >= 0 {
-			closeDescriptor(p.spare)
+			netpoll.CloseSpare(p.spare)
 			p.spare = -1
 		}
 		p.mu.Unlock()
-		p.ep.close()
+		p.ep.Close()
 	}
 	return nil
 }
@@ -574,8 +569,8 @@ func (p *Poller) Close() error {
 // write is used at once (flush).
 func (p *Poller) poll() {
 	defer close(p.polled)
-	events := make([]epollEvent, 256)
-	for p.ep.wait(events, p.ready) {
+	events := make([]netpoll.Event, 256)
+	for p.ep.Wait(events, p.ready) {
 	}
 }
 
@@ -592,10 +587,10 @@ func (p *Poller) ready(fd int, seq uint32, ev uint32) {
 	}
 	queue := false
 	pc.mu.Lock()
-	if ev&epollOutput != 0 {
+	if ev&netpoll.Output != 0 {
 		queue = pc.flush()
 	}
-	if ev&epollInput != 0 {
+	if ev&netpoll.Input != 0 {
 		pc.quiet = 0 // the peer is alive
 		queue = pc.wantTurn() || queue
 	}
@@ -777,7 +772,7 @@ func (p *Poller) end(pc *pollConn) {
 	}
 	why, lost, queued := pc.why, pc.quiet == quietLost, int(pc.queued)
 	pc.mu.Unlock()
-	if pc.fd < 0 {
+	if pc.sock.Num() < 0 {
 		p.forget(pc)
 	}
 	c := pc.c
@@ -857,13 +852,14 @@ func (pc *pollConn) closing() {
 func (p *Poller) forget(pc *pollConn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if pc.fd < 0 {
+	fd := pc.sock.Num()
+	if fd < 0 {
 		delete(p.others, pc)
 		return
 	}
-	if fd := int(pc.fd); fd < len(p.slots) && p.slots[fd] == pc {
+	if fd < len(p.slots) && p.slots[fd] == pc {
 		p.slots[fd] = nil
-		p.ep.del(fd)
+		p.ep.Del(fd)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/fullduplex/websocket/internal/netpoll"
 )
 
 // Read buffers. A Conn whose read buffer has the default size holds it only
@@ -71,7 +73,7 @@ func (c *Conn) readyReader() error {
 	if c.br != nil && (c.br.Buffered() > 0 || c.br.Size() != DefaultBufferSize) {
 		return nil
 	}
-	rc := rawConnOf(c.nc)
+	rc := netpoll.RawConn(c.nc)
 	if rc == nil {
 		c.attachReader()
 		return nil
@@ -79,7 +81,7 @@ func (c *Conn) readyReader() error {
 	c.releaseReader()
 	// The wait honours the read deadline and ends when the connection is
 	// closed, as a read would; the read that follows reports EOF and errors.
-	if err := rc.Read(probeReadable); err != nil {
+	if err := netpoll.WaitReadable(rc); err != nil {
 		return c.idleReadFailed(err)
 	}
 	c.attachReader()

@@ -3,21 +3,20 @@ package websocket
 import (
 	"bufio"
 	"errors"
-	"io"
 	"net"
 	"os"
-	"strconv"
 	"syscall"
 	"time"
-	"unsafe"
+
+	"github.com/fullduplex/websocket/internal/netpoll"
 )
 
 // A connection the Poller serves through epoll does its I/O on a descriptor
-// of its own. Add takes the socket over from the net.Conn it came with: it
-// moves the descriptor to one of the Poller's and closes the net.Conn, whose
-// netFD, addresses and runtime poller record would otherwise stay with every
-// idle connection. The pollConn is then the Conn's net.Conn, and nothing on
-// it ever waits:
+// of its own, a netpoll.FD. Add takes the socket over from the net.Conn it
+// came with: it moves the descriptor to one of the Poller's and closes the
+// net.Conn, whose netFD, addresses and runtime poller record would
+// otherwise stay with every idle connection. The pollConn is then the
+// Conn's net.Conn, and nothing on it ever waits:
 //
 //   - Read returns what has arrived, or errWouldBlock when nothing has: the
 //     Poller reads again when epoll reports input (poller.go).
@@ -27,12 +26,6 @@ import (
 //
 // So a worker is never held by the network, and a connection costs one
 // descriptor however its peer behaves.
-
-// fdClosed marks pollConn.ref once the descriptor is to be closed; the bits
-// below it count the goroutines inside a syscall on it. The descriptor is
-// closed when both say so, so that a number the kernel hands out again is
-// never read or written by a late caller.
-const fdClosed = 1 << 30
 
 // pendingSource serves input read before Add took the socket over, then
 // reads from the pollConn: it is the source of the read buffer it is put
@@ -56,7 +49,7 @@ func (s *pendingSource) Read(b []byte) (int, error) {
 // readMu, frameMu and closed.mu, so nothing uses the old net.Conn meanwhile.
 func (pc *pollConn) takeOver() error {
 	c := pc.c
-	rc := rawConnOf(c.nc)
+	rc := netpoll.RawConn(c.nc)
 	if rc == nil {
 		return errors.ErrUnsupported
 	}
@@ -67,12 +60,8 @@ func (pc *pollConn) takeOver() error {
 	if err != nil {
 		return err
 	}
-	if fd > 1<<30 {
-		syscall.Close(fd)
-		return syscall.EMFILE
-	}
-	pc.fd = int32(fd)
-	_, pc.unix = c.nc.(*net.UnixConn)
+	_, unix := c.nc.(*net.UnixConn)
+	pc.sock.Init(fd, unix)
 	// Under a Poller the read buffer is always one of the pool's: a frame
 	// header and a whole control frame must fit in it (readHeader), and it
 	// is let go between messages.
@@ -106,55 +95,11 @@ func (pc *pollConn) takeOver() error {
 	return nil
 }
 
-// dup3 makes the descriptor to refer to the socket s, closing what it was.
-func dup3(s, to int) error { return syscall.Dup3(s, to, syscall.O_CLOEXEC) }
-
-func closeDescriptor(fd int) { syscall.Close(fd) }
-
-func dupCloexec(fd int) (int, error) {
-	r, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
-	if e != 0 {
-		return -1, os.NewSyscallError("fcntl", e)
-	}
-	return int(r), nil
-}
-
-// acquire reports whether the descriptor is open, and keeps it open until
-// release.
-func (pc *pollConn) acquire() bool {
-	for {
-		v := pc.ref.Load()
-		if v&fdClosed != 0 {
-			return false
-		}
-		if pc.ref.CompareAndSwap(v, v+1) {
-			return true
-		}
-	}
-}
-
-func (pc *pollConn) release() {
-	if pc.ref.Add(-1) == fdClosed {
-		syscall.Close(int(pc.fd))
-	}
-}
-
-func (pc *pollConn) network() string {
-	if pc.unix {
-		return "unix"
-	}
-	return "tcp"
-}
-
-func (pc *pollConn) opError(op string, err error) error {
-	return &net.OpError{Op: op, Net: pc.network(), Err: err}
-}
+// nonblocking marks a net.Conn whose reads never wait (Conn.Close).
+func (pc *pollConn) nonblocking() {}
 
 // expired reports whether the deadline d, in Unix nanoseconds, has passed.
 func expired(d int64) bool { return d != 0 && d <= time.Now().UnixNano() }
-
-// nonblocking marks a net.Conn whose reads never wait (Conn.Close).
-func (pc *pollConn) nonblocking() {}
 
 // Read reads what has arrived. It never waits: with nothing there it
 // returns errWouldBlock, as it does once the turn's budget is spent.
@@ -167,32 +112,10 @@ func (pc *pollConn) Read(b []byte) (int, error) {
 		pc.drained = false
 		return 0, errWouldBlock
 	}
-	if !pc.acquire() {
-		return 0, pc.opError("read", net.ErrClosed)
-	}
-	for {
-		n, err := syscall.Read(int(pc.fd), b)
-		switch err {
-		case nil:
-			pc.release()
-			if n == 0 {
-				return 0, io.EOF
-			}
-			// A short read emptied the socket: epoll reports the next
-			// input that comes (edge-triggered).
-			pc.drained = n < len(b)
-			pc.budget -= int32(min(n, turnBudget))
-			return n, nil
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			pc.release()
-			pc.drained = true
-			return 0, errWouldBlock
-		}
-		pc.release()
-		return 0, pc.opError("read", os.NewSyscallError("read", err))
-	}
+	n, drained, err := pc.sock.Read(b)
+	pc.drained = drained
+	pc.budget -= int32(min(n, turnBudget))
+	return n, err
 }
 
 // Write writes b whole or not at all, as far as its caller can tell: what
@@ -220,29 +143,29 @@ func (pc *pollConn) writeOrQueue(bufs [][]byte) (int64, error) {
 		total += int64(len(b))
 	}
 	if expired(pc.wdl.Load()) {
-		return 0, pc.opError("write", os.ErrDeadlineExceeded)
+		return 0, pc.sock.OpError("write", os.ErrDeadlineExceeded)
 	}
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pc.why != 0 {
-		return 0, pc.opError("write", net.ErrClosed)
+		return 0, pc.sock.OpError("write", net.ErrClosed)
 	}
 	m := pc.more
 	if m == nil || m.queued() == 0 {
-		n, err := pc.writev(bufs)
+		n, err := pc.sock.Writev(bufs)
 		if err != nil {
 			return n, err
 		}
 		if n == total {
 			return n, nil
 		}
-		bufs = skipBytes(bufs, n)
+		bufs = netpoll.Skip(bufs, n)
 	} else if m.queued() > pc.p.queueLimit {
 		// The peer has not taken what was queued before: drop it. The
 		// shutdown wakes the connection, whose worker ends it.
 		pc.why, pc.queued = whyOverflow, int32(min(m.queued(), 1<<30))
-		pc.shutdown(syscall.SHUT_RDWR)
-		return 0, pc.opError("write", errOverflow)
+		pc.sock.Shutdown(syscall.SHUT_RDWR)
+		return 0, pc.sock.OpError("write", errOverflow)
 	}
 	if m == nil {
 		m = new(pollMore)
@@ -261,60 +184,6 @@ func (pc *pollConn) writeOrQueue(bufs [][]byte) (int64, error) {
 	return total, nil
 }
 
-// skipBytes returns bufs less their first n bytes.
-func skipBytes(bufs [][]byte, n int64) [][]byte {
-	for len(bufs) > 0 && n >= int64(len(bufs[0])) {
-		n -= int64(len(bufs[0]))
-		bufs = bufs[1:]
-	}
-	if len(bufs) > 0 {
-		bufs[0] = bufs[0][n:]
-	}
-	return bufs
-}
-
-// writev writes what of bufs the socket takes now, without waiting: a
-// short count with a nil error means its buffer is full.
-func (pc *pollConn) writev(in [][]byte) (int64, error) {
-	if !pc.acquire() {
-		return 0, pc.opError("write", net.ErrClosed)
-	}
-	defer pc.release()
-	var local [2][]byte // the caller's slices are not moved on
-	bufs := local[:copy(local[:], in)]
-	var iov [2]syscall.Iovec
-	var total int64
-	for len(bufs) > 0 {
-		k := 0
-		for _, b := range bufs[:min(len(bufs), len(iov))] {
-			if len(b) > 0 {
-				iov[k] = syscall.Iovec{Base: &b[0]}
-				iov[k].SetLen(len(b))
-				k++
-			}
-		}
-		if k == 0 {
-			return total, nil
-		}
-		r, _, e := syscall.Syscall(syscall.SYS_WRITEV, uintptr(pc.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(k))
-		switch e {
-		case 0:
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return total, nil
-		default:
-			return total, pc.opError("write", os.NewSyscallError("writev", e))
-		}
-		total += int64(r)
-		bufs = skipBytes(bufs, int64(r))
-		for len(bufs) > 0 && len(bufs[0]) == 0 {
-			bufs = bufs[1:]
-		}
-	}
-	return total, nil
-}
-
 // flush writes queued output, once epoll reports room for it, and closes
 // the descriptor if it was only waiting for that. It reports whether the
 // connection, paused while output waited, has input to read now, for the
@@ -324,14 +193,14 @@ func (pc *pollConn) flush() bool {
 	if m == nil || m.queued() == 0 {
 		return false
 	}
-	var bufs [2][]byte
+	var bufs [1][]byte
 	bufs[0] = m.out[m.off:]
-	n, err := pc.writev(bufs[:1])
+	n, err := pc.sock.Writev(bufs[:])
 	m.off += int(n)
 	if err != nil {
 		// The peer is gone: a turn reads the end of it.
 		m.out, m.off = nil, 0
-		pc.shutdown(syscall.SHUT_RDWR)
+		pc.sock.Shutdown(syscall.SHUT_RDWR)
 	}
 	if m.queued() > 0 {
 		return false
@@ -343,7 +212,7 @@ func (pc *pollConn) flush() bool {
 	}
 	if m.shutDone {
 		m.shutDone = false
-		pc.shutdown(syscall.SHUT_WR)
+		pc.sock.Shutdown(syscall.SHUT_WR)
 	}
 	if m.closeDone {
 		pc.closeFD()
@@ -367,13 +236,6 @@ func (pc *pollConn) tidy() {
 	}
 }
 
-func (pc *pollConn) shutdown(how int) {
-	if pc.acquire() {
-		syscall.Shutdown(int(pc.fd), how)
-		pc.release()
-	}
-}
-
 // Close closes the connection. Output still queued is written first, as a
 // blocking write would have finished, unless the connection is being
 // dropped or closed by CloseNow; the descriptor is closed once it has
@@ -382,8 +244,8 @@ func (pc *pollConn) Close() error {
 	pc.closing()
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	if pc.ref.Load()&fdClosed != 0 {
-		return pc.opError("close", net.ErrClosed)
+	if pc.sock.Closed() {
+		return pc.sock.OpError("close", net.ErrClosed)
 	}
 	if m := pc.more; m != nil && m.queued() > 0 && pc.why == 0 && !pc.c.byApp.Load() && !pc.p.isClosed() {
 		if !m.closeDone {
@@ -403,18 +265,7 @@ func (pc *pollConn) closeFD() {
 		m.out, m.off, m.closeDone, m.shutDone = nil, 0, false, false
 	}
 	pc.p.forget(pc)
-	for {
-		v := pc.ref.Load()
-		if v&fdClosed != 0 {
-			return
-		}
-		if pc.ref.CompareAndSwap(v, v|fdClosed) {
-			if v == 0 {
-				syscall.Close(int(pc.fd))
-			}
-			return
-		}
-	}
+	pc.sock.Close()
 }
 
 // CloseWrite shuts the sending side down, as *net.TCPConn's does, once the
@@ -422,50 +273,19 @@ func (pc *pollConn) closeFD() {
 func (pc *pollConn) CloseWrite() error {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	if pc.ref.Load()&fdClosed != 0 {
-		return pc.opError("close", net.ErrClosed)
-	}
-	if m := pc.more; m != nil && m.queued() > 0 {
+	if m := pc.more; m != nil && m.queued() > 0 && !pc.sock.Closed() {
 		m.shutDone = true
 		return nil
 	}
-	pc.shutdown(syscall.SHUT_WR)
-	return nil
+	return pc.sock.Shutdown(syscall.SHUT_WR)
 }
 
 // LocalAddr asks the kernel, holding no address between calls. Once the
 // connection is closed it returns a nil *net.TCPAddr or *net.UnixAddr.
-func (pc *pollConn) LocalAddr() net.Addr { return pc.addr(syscall.Getsockname) }
+func (pc *pollConn) LocalAddr() net.Addr { return pc.sock.LocalAddr() }
 
 // RemoteAddr is like LocalAddr, for the peer's address.
-func (pc *pollConn) RemoteAddr() net.Addr { return pc.addr(syscall.Getpeername) }
-
-func (pc *pollConn) addr(name func(int) (syscall.Sockaddr, error)) net.Addr {
-	var sa syscall.Sockaddr
-	if pc.acquire() {
-		sa, _ = name(int(pc.fd))
-		pc.release()
-	}
-	switch sa := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: sa.Port}
-	case *syscall.SockaddrInet6:
-		a := &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: sa.Port}
-		if sa.ZoneId != 0 {
-			a.Zone = strconv.Itoa(int(sa.ZoneId))
-			if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
-				a.Zone = ifi.Name
-			}
-		}
-		return a
-	case *syscall.SockaddrUnix:
-		return &net.UnixAddr{Name: sa.Name, Net: "unix"}
-	}
-	if pc.unix {
-		return (*net.UnixAddr)(nil)
-	}
-	return (*net.TCPAddr)(nil)
-}
+func (pc *pollConn) RemoteAddr() net.Addr { return pc.sock.RemoteAddr() }
 
 // SetDeadline sets both deadlines.
 func (pc *pollConn) SetDeadline(t time.Time) error { return pc.setDeadline(t, true, true) }
@@ -475,13 +295,13 @@ func (pc *pollConn) SetDeadline(t time.Time) error { return pc.setDeadline(t, tr
 // and for linger; MessageTimeout is apart (pollMore.mdl).
 func (pc *pollConn) SetReadDeadline(t time.Time) error { return pc.setDeadline(t, true, false) }
 
-// SetWriteDeadline sets the write deadline: writes begun after it fail.
-// Queued output has a deadline of its own (PollerOptions.WriteTimeout).
+// SetWriteDeadline sets the write deadline: writes begun after it fail, and
+// output queued must have drained by then.
 func (pc *pollConn) SetWriteDeadline(t time.Time) error { return pc.setDeadline(t, false, true) }
 
 func (pc *pollConn) setDeadline(t time.Time, read, write bool) error {
-	if pc.ref.Load()&fdClosed != 0 {
-		return pc.opError("set", net.ErrClosed)
+	if pc.sock.Closed() {
+		return pc.sock.OpError("set", net.ErrClosed)
 	}
 	var d int64
 	switch {

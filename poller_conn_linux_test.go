@@ -16,9 +16,11 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/fullduplex/websocket/internal/netpoll"
 )
 
-// The Poller's own connections (fdconn_linux.go): the socket taken over
+// The Poller's own connections (poller_conn_linux.go): the socket taken over
 // from the net.Conn, reads and writes over the descriptor, waits that park
 // a goroutine, and a close that no late writer gets past.
 
@@ -334,7 +336,7 @@ func TestPollerCloseRacesWritesAndNoLateWriteReachesAReusedDescriptor(t *testing
 		if err := p.Add(c, newRecorder(nil)); err != nil {
 			t.Fatal(err)
 		}
-		fd := int(c.nc.(*pollConn).fd)
+		fd := int(c.nc.(*pollConn).sock.Num())
 		var writers sync.WaitGroup
 		for range 4 {
 			writers.Add(1)
@@ -375,7 +377,7 @@ func TestPollerCloseRacesWritesAndNoLateWriteReachesAReusedDescriptor(t *testing
 
 func fdNum(nc net.Conn) int {
 	fd := -1
-	if rc := rawConnOf(nc); rc != nil {
+	if rc := netpoll.RawConn(nc); rc != nil {
 		rc.Control(func(s uintptr) { fd = int(s) })
 	}
 	return fd
@@ -533,5 +535,28 @@ func TestPollerOutOfDescriptors(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// A Poller's drop: told on a worker, and counted by Stats.
+func TestObserverPollerDrop(t *testing.T) {
+	l := newEventLog()
+	p := newTestPoller(t, &PollerOptions{WriteQueueLimit: 64 << 10})
+	_, c := stuckPeer(t, time.Second)
+	c.opened(l.observer(nil), time.Now(), false, "")
+	if err := p.Add(c, newRecorder(nil)); err != nil {
+		t.Fatal(err)
+	}
+	writeUntil(t, c, make([]byte, 16<<10), 100_000, func() bool { return false })
+	i := l.waitClosed(t)
+	if !errors.Is(i.Err, ErrClosed) {
+		t.Errorf("CloseInfo %+v, want the drop's error", i)
+	}
+	events := l.list()
+	if len(events) < 2 || events[len(events)-2] != "dropped queue_full group=false queued>0=true" {
+		t.Errorf("events %q, want the drop before the close", events)
+	}
+	if s := p.Stats(); s.Dropped[DropQueueFull] != 1 {
+		t.Errorf("Stats %+v, want one drop for a full queue", s)
 	}
 }
