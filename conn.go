@@ -471,49 +471,111 @@ func (c *Conn) nextDataFrame() error {
 			}
 			continue
 		}
-		if h.Opcode == OpContinuation {
-			if c.rOp == 0 {
-				return c.outOfSequence(h)
-			}
-		} else {
-			if c.rOp != 0 {
-				return c.outOfSequence(h)
-			}
-			c.rOp = h.Opcode
-			c.rSize = 0
-			c.rUTF8.Reset()
-			c.rComp = h.Rsv1
+		if !c.dataFrameFits(h.Opcode, h.Fin, h.Rsv1, h.Length) {
+			return c.refuseDataFrame(h)
 		}
-		// Refuse a message over the limit on its header, before reading it.
-		// A compressed message is held to its decompressed size as it is
-		// inflated; its payload only to a looser bound (compressedLimit).
-		limit := c.readLimit.Load()
-		if c.rComp {
-			limit = compressedLimit(limit)
-		}
-		if h.Length > limit-c.rSize {
-			return c.tooBig(h)
-		}
-		c.rFin = h.Fin
-		c.rRemain = h.Length
-		c.rMasked = h.Masked
-		c.rMask = h.Mask
-		c.rMaskPos = 0
-		if c.rComp && h.Opcode != OpContinuation {
-			c.beginInflate(h.Opcode)
-		}
-		if c.rRemain == 0 && c.rFin {
-			// An empty final frame: the message may already be complete.
-			if c.rOp == OpText && !c.rComp && !c.rUTF8.Complete() {
-				return c.cutCodePoint()
-			}
-		}
+		c.beginDataFrame(h.Opcode, h.Fin, h.Rsv1, h.Masked, h.Mask, h.Length)
 		return nil
 	}
 }
 
+// dataFrameFits reports whether a data frame of type op, with length bytes
+// of payload, may come now (its header read and checked): in sequence with
+// the message in progress (RFC 6455 §5.4), within the read limit, and, if
+// it ends a text message without payload, not ending it inside a code
+// point. It is the one rule of both paths, fastDataFrame and nextDataFrame.
+func (c *Conn) dataFrameFits(op Opcode, fin, rsv1 bool, length int64) bool {
+	size, comp := c.rSize, c.rComp
+	if op == OpContinuation {
+		if c.rOp == 0 {
+			return false
+		}
+		if fin && length == 0 && c.rOp == OpText && !comp && !c.rUTF8.Complete() {
+			return false
+		}
+	} else {
+		if c.rOp != 0 {
+			return false
+		}
+		size, comp = 0, rsv1
+	}
+	// A message over the limit is refused on its header, before it is
+	// read. A compressed message is held to its decompressed size as it is
+	// inflated; its payload only to a looser bound (compressedLimit).
+	limit := c.readLimit.Load()
+	if comp {
+		limit = compressedLimit(limit)
+	}
+	return length <= limit-size
+}
+
+// beginDataFrame takes a data frame's header that dataFrameFits allowed:
+// the frame's payload is read next.
+func (c *Conn) beginDataFrame(op Opcode, fin, rsv1, masked bool, key [4]byte, length int64) {
+	if op != OpContinuation {
+		c.rOp = op
+		c.rSize = 0
+		c.rUTF8.Reset()
+		c.rComp = rsv1
+		if rsv1 {
+			c.beginInflate(op)
+		}
+	}
+	c.rFin = fin
+	c.rRemain = length
+	c.rMasked = masked
+	c.rMask = key
+	c.rMaskPos = 0
+}
+
+// fastDataFrame takes the header of the next frame straight from the read
+// buffer into the Conn when it is the common case: a whole header already
+// buffered, a text, binary or continuation frame with no RSV bit, masked
+// exactly when it comes from a client, whose length (payloadLength) and
+// place in the message (dataFrameFits) are as the general path would
+// allow. Anything else returns false with nothing consumed, for the general
+// path to handle, and refuse.
+func (c *Conn) fastDataFrame() bool {
+	if c.br.Buffered() < MaxHeaderSize {
+		return false
+	}
+	b, _ := c.br.Peek(MaxHeaderSize)
+	b0, b1 := b[0], b[1]
+	op := Opcode(b0 & 0x0f)
+	if b0&0x70 != 0 || (b1&0x80 != 0) != c.server || op > OpBinary {
+		return false
+	}
+	length, ok := payloadLength(b)
+	fin := b0&0x80 != 0
+	if !ok || !c.dataFrameFits(op, fin, false, length) {
+		return false
+	}
+	n := headerSize(b1)
+	var key [4]byte
+	if c.server {
+		key = [4]byte(b[n-4 : n])
+	}
+	c.br.Discard(n)
+	c.beginDataFrame(op, fin, false, c.server, key, length)
+	return true
+}
+
 // The failures of nextDataFrame, apart and not inlined to keep its frame
 // small (TestConnReaderStackStaysSmall).
+
+// refuseDataFrame fails the connection over the data frame whose header h
+// dataFrameFits refused.
+//
+//go:noinline
+func (c *Conn) refuseDataFrame(h Header) error {
+	if (h.Opcode == OpContinuation) != (c.rOp != 0) {
+		return c.outOfSequence(h)
+	}
+	if h.Length > 0 || !h.Fin {
+		return c.tooBig(h)
+	}
+	return c.cutCodePoint()
+}
 
 //go:noinline
 func (c *Conn) outOfSequence(h Header) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"sync"
 )
 
@@ -422,3 +423,67 @@ func (w *messageWriter) close(n int) error {
 	}
 	return err
 }
+
+// Write buffers: shared between connections, so that an idle one holds
+// none, and measured in benchmarks/ (BenchmarkConnWrite).
+
+// wbufPool holds write buffers of the default size between messages, so an
+// idle connection holds none (the idle-connection workload of benchmarks/).
+// It holds them as array pointers, which go into the pool without an
+// allocation and come back from the Conn's slice by a conversion.
+var wbufPool sync.Pool
+
+type defaultWbuf = [MaxHeaderSize + DefaultBufferSize]byte
+
+// getWbuf takes a buffer from wbufPool, or makes one. Besides writes, it
+// lends a buffer to discard payload into.
+func getWbuf() *defaultWbuf {
+	if bp, ok := wbufPool.Get().(*defaultWbuf); ok {
+		return bp
+	}
+	return new(defaultWbuf)
+}
+
+// releaseWbuf returns the write buffer to wbufPool. The caller holds msgMu
+// and no frame in the buffer is still being written.
+func (c *Conn) releaseWbuf() {
+	if c.wbuf != nil && c.wbufSize == DefaultBufferSize {
+		wbufPool.Put((*defaultWbuf)(c.wbuf))
+		c.wbuf = nil
+	}
+}
+
+// A server frame too long for the write buffer goes out in one writev of
+// its header and the caller's payload, with no copy, unless it is longer
+// than maxWritevFrame and at most maxContiguousWrite: such a payload is
+// copied behind its header into a buffer of contigPool and written with one
+// write. Measured on loopback TCP (Linux 6.18, AMD EPYC; a raw Go
+// ping-pong of write against writev, outside this package): a writev whose
+// payload does not continue the header in memory costs the same as one
+// write while the frame fits one TCP segment (up to 65,483 bytes on lo),
+// and loses 35-40 % of the round trips once it does not (64 KiB: 19 k/s
+// against 30 k/s; 256 KiB: 6.5 k/s against 10 k/s); copying only the first
+// 64 KiB behind the header recovers it at 70 KiB but not at 256 KiB. In
+// wsbench, echo 64 KiB ×1: 18.2 k/s by writev against 25.2 k/s copied;
+// echo 16 KiB ×1: 52-53 k/s either way. maxWritevFrame is half a loopback
+// segment, for a margin; on a NIC, whose segments are shorter (though GSO
+// and TSO hand the kernel up to 64 KiB at once), it is not measured. Above
+// maxContiguousWrite the copy is not worth its memory.
+const (
+	maxWritevFrame     = 32 << 10
+	maxContiguousWrite = 256 << 10
+)
+
+var contigPool = sync.Pool{New: func() any { b := make([]byte, 0, MaxHeaderSize+64<<10); return &b }}
+
+// writevBufs is what a writev of a header and a payload needs. It comes from
+// writevPool rather than the Conn, which would hold it while idle; on the
+// stack it would escape (net.Buffers.WriteTo takes a pointer, and the
+// net.Conn is an interface), an allocation per frame.
+type writevBufs struct {
+	hdr  [MaxHeaderSize]byte
+	bufs [2][]byte
+	nb   net.Buffers
+}
+
+var writevPool = sync.Pool{New: func() any { return new(writevBufs) }}

@@ -118,29 +118,13 @@ func ParseHeader(b []byte) (Header, int, error) {
 		Opcode: Opcode(b[0] & 0x0f),
 		Masked: b[1]&0x80 != 0,
 	}
-	i := 2
-	switch l := b[1] & 0x7f; l {
-	case 126:
-		h.Length = int64(binary.BigEndian.Uint16(b[2:]))
-		i += 2
-		if h.Length < 126 {
-			return h, n, protocolErrorf("16-bit length %d fits in 7 bits", h.Length)
-		}
-	case 127:
-		u := binary.BigEndian.Uint64(b[2:])
-		i += 8
-		if u>>63 != 0 {
-			return h, n, protocolErrorf("64-bit length has its most significant bit set")
-		}
-		h.Length = int64(u)
-		if h.Length <= 0xffff {
-			return h, n, protocolErrorf("64-bit length %d fits in 16 bits", h.Length)
-		}
-	default:
-		h.Length = int64(l)
+	var ok bool
+	h.Length, ok = payloadLength(b)
+	if !ok {
+		return h, n, lengthError(b)
 	}
 	if h.Masked {
-		copy(h.Mask[:], b[i:i+4])
+		copy(h.Mask[:], b[n-4:n])
 	}
 	if h.Opcode.IsReserved() {
 		return h, n, protocolErrorf("reserved opcode %d", byte(h.Opcode))
@@ -154,6 +138,35 @@ func ParseHeader(b []byte) (Header, int, error) {
 		}
 	}
 	return h, n, nil
+}
+
+// payloadLength decodes the payload length of the header at the start of b,
+// which holds all of it, and reports whether it is encoded as RFC 6455 §5.2
+// requires: in the fewest bytes, with the top bit of a 64-bit length clear.
+// ParseHeader and the Conn's fast path (fastDataFrame) both decide by it.
+func payloadLength(b []byte) (int64, bool) {
+	switch l := b[1] & 0x7f; l {
+	case 126:
+		n := binary.BigEndian.Uint16(b[2:])
+		return int64(n), n >= 126
+	case 127:
+		u := binary.BigEndian.Uint64(b[2:])
+		return int64(u), u>>63 == 0 && u > 0xffff
+	default:
+		return int64(l), true
+	}
+}
+
+// lengthError says why payloadLength refused the length of the header b.
+func lengthError(b []byte) error {
+	if b[1]&0x7f == 126 {
+		return protocolErrorf("16-bit length %d fits in 7 bits", binary.BigEndian.Uint16(b[2:]))
+	}
+	u := binary.BigEndian.Uint64(b[2:])
+	if u>>63 != 0 {
+		return protocolErrorf("64-bit length has its most significant bit set")
+	}
+	return protocolErrorf("64-bit length %d fits in 16 bits", u)
 }
 
 // ReadHeader reads one frame header from r, reading no byte past it, and
