@@ -2,10 +2,8 @@ package websocket
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"runtime"
 	"sync"
 	"time"
 )
@@ -300,92 +298,6 @@ func (g *Group) Shutdown(ctx context.Context) error {
 	}
 	<-done
 	return ctx.Err()
-}
-
-// enqueue queues pms for m, starting its writer if none runs. It reports
-// false if they do not fit the queue. The caller holds g.mu.
-func (m *member) enqueue(pms []*PreparedMessage) bool {
-	if len(pms) == 0 {
-		return true
-	}
-	limit := m.g.QueueSize
-	if limit <= 0 {
-		limit = defaultGroupQueue
-	}
-	m.mu.Lock()
-	if len(m.queue)+len(pms) > limit {
-		m.mu.Unlock()
-		return false
-	}
-	m.queue = append(m.queue, pms...)
-	start := !m.writing
-	m.writing = true
-	m.mu.Unlock()
-	if start {
-		go m.write()
-	}
-	return true
-}
-
-// write writes m's queue until it is empty, then ends: a member with
-// nothing to send holds no goroutine. Everything queued while a write is
-// under way goes out in the next one.
-func (m *member) write() {
-	timeout := m.g.WriteTimeout
-	if timeout <= 0 {
-		timeout = defaultWriteTimeout
-	}
-	var (
-		spare []*PreparedMessage
-		timer *time.Timer
-	)
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	// Let the broadcaster go on first: messages broadcast one call after
-	// another then reach this writer together (benchmarks/README.md).
-	runtime.Gosched()
-	for {
-		m.mu.Lock()
-		batch := m.queue
-		if len(batch) == 0 || m.gone {
-			m.queue = nil
-			if !m.gone {
-				m.writing = false
-			}
-			m.mu.Unlock()
-			return
-		}
-		m.queue = spare
-		m.mu.Unlock()
-
-		// The watchdog drops a member whose write stalls; Close then cuts
-		// the write short with the close timeout as its deadline.
-		if timer == nil {
-			timer = time.AfterFunc(timeout, m.stalled)
-		} else {
-			timer.Reset(timeout)
-		}
-		err := m.c.writePreparedBatch(batch)
-		timer.Stop()
-		clear(batch) // keep no message alive
-		spare = batch[:0]
-		if err != nil {
-			if errors.Is(err, ErrClosed) {
-				m.g.Remove(m.c) // closed by someone else, who will tell
-			} else {
-				m.g.drop(m, "")
-			}
-			return
-		}
-	}
-}
-
-// stalled drops m, whose write has taken longer than the write timeout.
-func (m *member) stalled() {
-	m.g.drop(m, DropWriteTimeout)
 }
 
 // dropped is a member just dropped, with what its Observer is to be told

@@ -166,7 +166,7 @@ type pollConn struct {
 
 	mu      sync.Mutex
 	state   uint8 // pollIdle, pollQueued, pollBusy or pollDone; mu
-	quiet   uint8 // keep-alive sweeps without input (poller_ping.go); mu
+	quiet   uint8 // keep-alive sweeps without input (poller_sweep.go); mu
 	why     uint8 // why the Poller dropped it: whyOverflow, whyWriteTimeout; mu
 	again   bool  // input reported while queued or busy; mu
 	ended   bool  // end has run or is running; mu

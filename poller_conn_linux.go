@@ -131,7 +131,7 @@ func (pc *pollConn) Write(b []byte) (int, error) {
 }
 
 // writeBuffers writes a frame's header and payload with one writev, as
-// net.Buffers does on a *net.TCPConn (conn_writer.go), and queues what the
+// net.Buffers does on a *net.TCPConn (write.go), and queues what the
 // socket does not take.
 func (pc *pollConn) writeBuffers(bufs net.Buffers) (int64, error) {
 	return pc.writeOrQueue(bufs)

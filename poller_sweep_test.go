@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// The Poller's keep-alive (PollerOptions.PingInterval, poller_ping.go).
+// The Poller's keep-alive (PollerOptions.PingInterval, poller_sweep.go).
 
 const testPingInterval = 200 * time.Millisecond
 
