@@ -447,10 +447,10 @@ func (c *Conn) lingerHeader() error {
 // channel is made on the first wait, so that an idle connection nobody waits
 // on holds none (the idle workload of benchmarks/).
 type closeState struct {
-	mu      sync.Mutex // held while closing, so a second closer waits for the first
-	done    atomic.Bool
-	grouped atomic.Bool // the Conn may be in a Group, to be left on closing (group.go)
-	ch      chan struct{}
+	mu     sync.Mutex // held while closing, so a second closer waits for the first
+	done   atomic.Bool
+	hooked atomic.Bool // the Conn may have close hooks (closeHooks)
+	ch     chan struct{}
 }
 
 // closedChan is the channel wait returns once the connection is closed, so
@@ -488,8 +488,8 @@ func (c *Conn) closeTCP() {
 		close(s.ch)
 	}
 	c.nc.Close()
-	if s.grouped.Load() {
-		c.leaveGroups()
+	if s.hooked.Load() {
+		c.runCloseHooks()
 	}
 	// A Poller reports the end itself, from a worker: the goroutine closing
 	// may be its sweep, which an Observer must not hold up.
@@ -542,4 +542,56 @@ func (c *Conn) CloseRead(ctx context.Context) context.Context {
 		cancel(err)
 	}()
 	return ctx
+}
+
+// A feature that must hear of a Conn's closing, as a Group must to let its
+// member go, registers a close hook; the engine calls each once, when the
+// connection has closed, and names no feature. The hooks are kept here,
+// off the Conn, so that a Conn with none pays for a flag only (the idle
+// workload of benchmarks/).
+type closeHook interface{ connClosed(c *Conn) }
+
+var closeHooks struct {
+	sync.Mutex
+	m map[*Conn][]closeHook
+}
+
+// addCloseHook registers h to be told when c has closed.
+func (c *Conn) addCloseHook(h closeHook) {
+	closeHooks.Lock()
+	if closeHooks.m == nil {
+		closeHooks.m = make(map[*Conn][]closeHook)
+	}
+	closeHooks.m[c] = append(closeHooks.m[c], h)
+	closeHooks.Unlock()
+	c.closed.hooked.Store(true)
+}
+
+// removeCloseHook takes h off c's hooks.
+func (c *Conn) removeCloseHook(h closeHook) {
+	closeHooks.Lock()
+	defer closeHooks.Unlock()
+	hs := closeHooks.m[c]
+	for i, x := range hs {
+		if x == h {
+			hs = append(hs[:i], hs[i+1:]...)
+			break
+		}
+	}
+	if len(hs) == 0 {
+		delete(closeHooks.m, c)
+	} else {
+		closeHooks.m[c] = hs
+	}
+}
+
+// runCloseHooks tells c's hooks, once, that it has closed.
+func (c *Conn) runCloseHooks() {
+	closeHooks.Lock()
+	hs := closeHooks.m[c]
+	delete(closeHooks.m, c)
+	closeHooks.Unlock()
+	for _, h := range hs {
+		h.connClosed(c)
+	}
 }

@@ -181,7 +181,7 @@ func (g *Group) add(c *Conn, accepted bool) bool {
 
 	// Registered first and then checked, so that either closeTCP sees the
 	// flag and removes c, or Add sees c closed (or both).
-	c.joinGroup(g)
+	c.addCloseHook(g)
 	if c.isClosed() {
 		g.Remove(c)
 		return false
@@ -197,7 +197,7 @@ func (g *Group) Remove(c *Conn) {
 	m := g.removeLocked(c)
 	g.mu.Unlock()
 	if m != nil {
-		c.leaveGroup(g)
+		c.removeCloseHook(g)
 	}
 }
 
@@ -346,7 +346,7 @@ func (g *Group) dropLocked(m *member, why DropReason) dropped {
 		m.c.noteFailure(fmt.Errorf("websocket: dropped by a Group: %s: %w", dropReasons[why], ErrClosed))
 	}
 	g.removeLocked(m.c)
-	m.c.leaveGroup(g) // connGroups is taken after g.mu, never before
+	m.c.removeCloseHook(g) // connGroups is taken after g.mu, never before
 	g.closeLocked(m, StatusPolicyViolation, dropReasons[why])
 	return d
 }
@@ -408,51 +408,10 @@ func (g *Group) checkDoneLocked() {
 	}
 }
 
-// connGroups records the groups each grouped Conn is in, so that closing
-// the Conn takes it out of them. It is kept here rather than in the Conn so
-// that a Conn in no group pays nothing for it (the idle workload of
-// benchmarks/).
-var connGroups struct {
-	sync.Mutex
-	m map[*Conn][]*Group
-}
-
-func (c *Conn) joinGroup(g *Group) {
-	connGroups.Lock()
-	if connGroups.m == nil {
-		connGroups.m = make(map[*Conn][]*Group)
-	}
-	connGroups.m[c] = append(connGroups.m[c], g)
-	connGroups.Unlock()
-	c.closed.grouped.Store(true)
-}
-
-func (c *Conn) leaveGroup(g *Group) {
-	connGroups.Lock()
-	defer connGroups.Unlock()
-	gs := connGroups.m[c]
-	for i, x := range gs {
-		if x == g {
-			gs = append(gs[:i], gs[i+1:]...)
-			break
-		}
-	}
-	if len(gs) == 0 {
-		delete(connGroups.m, c)
-	} else {
-		connGroups.m[c] = gs
-	}
-}
-
-// leaveGroups takes c, which is closed, out of every group it is in.
-func (c *Conn) leaveGroups() {
-	connGroups.Lock()
-	gs := connGroups.m[c]
-	delete(connGroups.m, c)
-	connGroups.Unlock()
-	for _, g := range gs {
-		g.mu.Lock()
-		g.removeLocked(c)
-		g.mu.Unlock()
-	}
+// connClosed takes c, which has closed, out of the group: a Group is one
+// of c's close hooks while c is a member.
+func (g *Group) connClosed(c *Conn) {
+	g.mu.Lock()
+	g.removeLocked(c)
+	g.mu.Unlock()
 }

@@ -439,9 +439,9 @@ func TestGroupMemberLeavesWhenClosed(t *testing.T) {
 			if g.Len() != 0 {
 				t.Fatalf("Len = %d after the Conn closed, want 0", g.Len())
 			}
-			connGroups.Lock()
-			_, held := connGroups.m[server]
-			connGroups.Unlock()
+			closeHooks.Lock()
+			_, held := closeHooks.m[server]
+			closeHooks.Unlock()
 			if held {
 				t.Fatal("the closed Conn is still recorded as grouped")
 			}
@@ -468,9 +468,9 @@ func TestGroupAddRemove(t *testing.T) {
 	if _, p, err := c.ReadMessage(); err != nil || string(p) != "direct" {
 		t.Fatalf("read %q, %v; want the direct message only", p, err)
 	}
-	connGroups.Lock()
-	_, held := connGroups.m[server]
-	connGroups.Unlock()
+	closeHooks.Lock()
+	_, held := closeHooks.m[server]
+	closeHooks.Unlock()
 	if held {
 		t.Fatal("a removed Conn is still recorded as grouped")
 	}
