@@ -595,3 +595,16 @@ func (c *Conn) runCloseHooks() {
 		h.connClosed(c)
 	}
 }
+
+// closeNowAll closes at once, with no closing handshake, the Conns that
+// list returns with mu held: what a Group or a Poller serves, collected
+// under its lock and closed outside it, since a close calls back into its
+// owner (a close hook, a Poller's end).
+func closeNowAll(mu sync.Locker, list func() []*Conn) {
+	mu.Lock()
+	conns := list()
+	mu.Unlock()
+	for _, c := range conns {
+		c.CloseNow()
+	}
+}

@@ -284,18 +284,15 @@ func (g *Group) Shutdown(ctx context.Context) error {
 	}
 	// Closes still under way hold their Conns in members or pending: end
 	// them now, so that every goroutine the group started returns.
-	g.mu.Lock()
-	var left []*Conn
-	for _, m := range g.list {
-		left = append(left, m.c)
-	}
-	for m := range g.closing {
-		left = append(left, m.c)
-	}
-	g.mu.Unlock()
-	for _, c := range left {
-		c.CloseNow()
-	}
+	closeNowAll(&g.mu, func() (left []*Conn) {
+		for _, m := range g.list {
+			left = append(left, m.c)
+		}
+		for m := range g.closing {
+			left = append(left, m.c)
+		}
+		return left
+	})
 	<-done
 	return ctx.Err()
 }

@@ -544,12 +544,7 @@ func (p *Poller) Close() error {
 		p.ep.Wake()
 	}
 	<-p.polled
-	p.mu.Lock()
-	all := p.connsLocked()
-	p.mu.Unlock()
-	for _, c := range all {
-		c.CloseNow()
-	}
+	closeNowAll(&p.mu, p.connsLocked)
 	p.q.close()
 	p.wg.Wait()
 	if p.ep != nil {
