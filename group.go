@@ -218,17 +218,23 @@ func (g *Group) Len() int {
 // broadcast again.
 func (g *Group) Broadcast(pms ...*PreparedMessage) int {
 	g.mu.Lock()
-	var full []dropped
+	var full []*member
 	for _, m := range g.list {
 		if !m.enqueue(pms) {
-			full = append(full, g.dropLocked(m, DropQueueFull))
+			full = append(full, m)
 		}
 	}
+	// Dropped once the loop is over: a drop moves the last member into
+	// the dropped one's place in g.list.
+	drops := make([]dropped, len(full))
+	for i, m := range full {
+		drops[i] = g.dropLocked(m, DropQueueFull)
+	}
 	g.mu.Unlock()
-	for _, d := range full {
+	for _, d := range drops {
 		d.observe(g)
 	}
-	return len(full)
+	return len(drops)
 }
 
 // Send queues pms for the member c alone, in order with the messages

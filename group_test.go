@@ -475,3 +475,89 @@ func TestGroupAddRemove(t *testing.T) {
 		t.Fatal("a removed Conn is still recorded as grouped")
 	}
 }
+
+// A member dropped from the middle of the list, while the others are
+// broadcast to in the same call, leaves them all their messages: the drop
+// moves the last member into its place, after the loop.
+func TestGroupBroadcastDropsAMemberNotLast(t *testing.T) {
+	g := &Group{QueueSize: 2, WriteTimeout: time.Hour}
+	_, stuck := stuckPeer(t, time.Second)
+	g.Add(stuck) // first in the list, and never reads
+	var readers []*Conn
+	for range 3 {
+		cli, srv := connPair(t, tcpConns, connConfig{}, connConfig{})
+		go func() {
+			for {
+				if _, _, err := srv.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+		g.Add(srv)
+		readers = append(readers, cli)
+	}
+	var mu sync.Mutex
+	counts := make([]int, len(readers))
+	done := make(chan struct{}, len(readers))
+	for i, cli := range readers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			cli.SetReadDeadline(time.Now().Add(testTimeout))
+			for {
+				if _, _, err := cli.ReadMessage(); err != nil {
+					return
+				}
+				mu.Lock()
+				counts[i]++
+				mu.Unlock()
+			}
+		}()
+	}
+	// Each broadcast is read by the readers before the next, so that only
+	// the member that does not read falls behind.
+	allGot := func(n int) bool {
+		deadline := time.Now().Add(testTimeout)
+		for time.Now().Before(deadline) {
+			mu.Lock()
+			ok := true
+			for _, c := range counts {
+				ok = ok && c >= n
+			}
+			mu.Unlock()
+			if ok {
+				return true
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return false
+	}
+	big, _ := NewPreparedMessage(OpBinary, make([]byte, 256<<10))
+	sent, dropped := 0, 0
+	for sent < 200 && dropped == 0 {
+		dropped = g.Broadcast(big)
+		sent++
+		if !allGot(sent) {
+			t.Fatalf("the readers did not get broadcast %d", sent)
+		}
+	}
+	if dropped != 1 || g.Len() != len(readers) {
+		t.Fatalf("after %d broadcasts: %d dropped, %d members, want the one that does not read dropped", sent, dropped, g.Len())
+	}
+	for range 5 { // and the group goes on
+		if d := g.Broadcast(big); d != 0 {
+			t.Fatalf("%d readers dropped after the drop", d)
+		}
+		sent++
+		if !allGot(sent) {
+			t.Fatalf("the readers did not get broadcast %d, after the drop", sent)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	for range readers {
+		<-done
+	}
+}

@@ -112,6 +112,7 @@ func (c *Conn) keepAlive(interval time.Duration, lost func()) {
 		if !c.isClosed() {
 			if c.x != nil {
 				c.noteFailure(fmt.Errorf("websocket: no pong within %v: %w", interval, ErrClosed))
+				c.observeDrop(DropInfo{Reason: DropNoPong})
 			}
 			if lost != nil {
 				lost()
