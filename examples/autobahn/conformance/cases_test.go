@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -32,13 +33,28 @@ type pmdCase struct {
 
 func b(s string) []byte { return []byte(s) }
 
-// rep is the suite's payload_len: pattern repeated and cut to n bytes.
+// rep is the suite's payload_len: pattern repeated and cut to n bytes. The
+// payloads are shared, read only, by every case and both roles: the
+// catalogue is built once per role and once more by its self-test, and a
+// copy per case of section 9's payloads (up to 4 MiB, 36 cases of them)
+// made the harness allocate and clear over 100 MiB each time, which the
+// race detector slows to seconds.
 func rep(pattern string, n int) []byte {
 	if n == 0 {
 		return []byte{}
 	}
-	return bytes.Repeat([]byte(pattern), n/len(pattern)+1)[:n]
+	type key struct {
+		pattern string
+		n       int
+	}
+	if b, ok := payloads.Load(key{pattern, n}); ok {
+		return b.([]byte)
+	}
+	b, _ := payloads.LoadOrStore(key{pattern, n}, bytes.Repeat([]byte(pattern), n/len(pattern)+1)[:n:n])
+	return b.([]byte)
 }
+
+var payloads sync.Map // rep's payloads by pattern and length
 
 // full turns on the suite's full sizes (9.x up to 16 MiB, 1000 messages per
 // case in 9.7, 9.8, 12.x and 13.x).

@@ -50,9 +50,15 @@ func newPMDState(resp pmdParams, harnessIsClient bool) *pmdState {
 
 // compress returns the compressed payload of msg. Under a window limit the
 // harness compresses with Huffman codes only, which refer to nothing
-// earlier, since compress/flate's window cannot be made smaller.
+// earlier, since compress/flate's window cannot be made smaller. Otherwise
+// it compresses at level 2, the fastest of compress/flate's levels that
+// searches the whole 32 KiB window (level 1 looks back one write only), so
+// that back-references still reach across messages with context takeover:
+// the suite's zlib level 6 costs five times as much under the race
+// detector, which instruments the harness too, for no more coverage of
+// the testee's inflater.
 func (s *pmdState) compress(msg []byte) []byte {
-	level := flate.DefaultCompression
+	level := 2
 	if s.sendBits < 15 {
 		level = flate.HuffmanOnly
 	}
