@@ -17,9 +17,6 @@ import (
 	"unsafe"
 )
 
-// testTimeout bounds every wait in these tests.
-const testTimeout = 5 * time.Second
-
 // peerKey is the masking key the raw test peer uses when it plays the client.
 var peerKey = [4]byte{0xa1, 0xb2, 0xc3, 0xd4}
 

@@ -16,10 +16,6 @@ import (
 	"time"
 )
 
-// raceEnabled is set by race_on_test.go: the race detector enlarges every
-// frame, so the stack tests do not hold under it.
-var raceEnabled bool
-
 // idleStackPerConn serves n connections the way a user does, with a
 // goroutine each that calls AcceptConn and then echoes until the end, has
 // each client send a pong and have a small text message echoed, and

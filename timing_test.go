@@ -1,0 +1,67 @@
+package websocket
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Time in these tests. No verdict may hang on how fast the machine is:
+//
+//   - A bound after which a test declares a failure (a frame that never
+//     comes, a read or a Close that never returns) is a guard against a
+//     hang, far beyond what the awaited event takes on a quiet machine, and
+//     scaled by timeScale for slower ones. A passing test does not wait for
+//     it. testTimeout and hsTimeout are the usual ones.
+//   - Where a test needs time to pass (a keep-alive interval, a close
+//     timeout), it waits for the events in order and counts them, and a
+//     time bound is only the guard on that wait; an interval the library
+//     must see a reply within is scaled too, since a loaded machine answers
+//     late.
+//   - A check that an option takes effect (a close timeout of 200 ms rather
+//     than the default 5 s) compares with the default it would otherwise
+//     take, the longest bound that still catches the fault, not with a
+//     multiple of the option.
+//   - A window in which nothing may happen (no frame before the peer's
+//     Close) is not scaled: a slow machine can only make it miss a fault,
+//     never invent one, and a longer window would slow every passing run.
+
+// timeScaleEnv names the environment variable that sets timeScale.
+const timeScaleEnv = "FULLDUPLEX_TEST_TIMESCALE"
+
+// timeScale multiplies every bound a test waits for before it calls a wait a
+// failure: the value of FULLDUPLEX_TEST_TIMESCALE if set (1 keeps the
+// nominal bounds, which suit a quiet machine; a larger factor gives a busier
+// one room), else 2, and 5 under the race detector, which slows these tests
+// several times over. A test that passes takes no longer for it, one that
+// fails takes longer to say so. -short does not change it: it leaves the
+// long tests out, the machine is no faster for it.
+var timeScale = timeScaleFrom(os.Getenv(timeScaleEnv))
+
+func timeScaleFrom(s string) float64 {
+	if s == "" {
+		if raceEnabled {
+			return 5
+		}
+		return 2
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(f > 0) || f > 1000 {
+		panic(fmt.Sprintf("%s=%q: want a factor for the tests' time bounds, such as 1 or 4", timeScaleEnv, s))
+	}
+	return f
+}
+
+// scaled returns the nominal bound d times timeScale.
+func scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * timeScale)
+}
+
+var (
+	// testTimeout bounds every wait in these tests: a failure, not a
+	// slow pass, when it passes.
+	testTimeout = scaled(5 * time.Second)
+	// hsTimeout bounds an opening handshake in the handshake tests.
+	hsTimeout = scaled(5 * time.Second)
+)
