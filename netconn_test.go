@@ -22,12 +22,28 @@ func netConnPair(t *testing.T) (cli, srv net.Conn) {
 	return NetConn(c, OpBinary), NetConn(s, OpBinary)
 }
 
+// stallGuard renews the deadline of its net.Conn before every Read and
+// Write, so that a transfer fails when it stalls, not when a loaded machine
+// is slow to move all of it.
+type stallGuard struct{ net.Conn }
+
+func (g stallGuard) Read(p []byte) (int, error) {
+	g.SetReadDeadline(time.Now().Add(testTimeout))
+	return g.Conn.Read(p)
+}
+
+func (g stallGuard) Write(p []byte) (int, error) {
+	g.SetWriteDeadline(time.Now().Add(testTimeout))
+	return g.Conn.Write(p)
+}
+
 // TestNetConnTunnelsStream copies 8 MiB each way at once through io.Copy
-// with odd chunk sizes and checks the bytes that arrive, in order.
+// with odd chunk sizes and checks the bytes that arrive, in order. Each
+// read and write has a deadline of its own: 8 MiB each way under the race
+// detector on a busy machine outlasted one deadline for the whole copy.
 func TestNetConnTunnelsStream(t *testing.T) {
-	cli, srv := netConnPair(t)
-	cli.SetDeadline(time.Now().Add(testTimeout))
-	srv.SetDeadline(time.Now().Add(testTimeout))
+	c, s := netConnPair(t)
+	cli, srv := stallGuard{c}, stallGuard{s}
 	data := make([]byte, 8<<20)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range data {
@@ -215,8 +231,21 @@ func TestNetConnConcurrentWrites(t *testing.T) {
 func TestNetConnNoGoroutineLeak(t *testing.T) {
 	before := runtime.NumGoroutine()
 	func() {
-		cfg := connConfig{pingInterval: 40 * time.Millisecond}
+		// A pong must come back within the interval, or the keep-alive
+		// drops the connection: room for a loaded machine.
+		cfg := connConfig{pingInterval: scaled(100 * time.Millisecond)}
 		c, s := connPair(t, tcpConns, cfg, cfg)
+		pongs := make(chan bool, 2) // a pong, and whether the server got it
+		pong := func(server bool) func([]byte) {
+			return func([]byte) {
+				select {
+				case pongs <- server:
+				default: // the handler runs on the reader: never block it
+				}
+			}
+		}
+		c.SetPongHandler(pong(false))
+		s.SetPongHandler(pong(true))
 		cli, srv := NetConn(c, OpBinary), NetConn(s, OpBinary)
 		cli.SetDeadline(time.Now().Add(testTimeout))
 		srv.SetDeadline(time.Now().Add(testTimeout))
@@ -226,8 +255,15 @@ func TestNetConnNoGoroutineLeak(t *testing.T) {
 		got := make([]byte, len(data))
 		read := make(chan error, 1)
 		go func() { _, err := io.ReadFull(cli, got); read <- err }()
-		// A few keep-alive pings each way, answered by the readers.
-		time.Sleep(100 * time.Millisecond)
+		// A keep-alive ping each way, answered by the readers.
+		for got := map[bool]bool{}; len(got) < 2; {
+			select {
+			case server := <-pongs:
+				got[server] = true
+			case <-time.After(testTimeout):
+				t.Fatalf("no keep-alive pong at both ends within %v (pong at the server: %v)", testTimeout, got)
+			}
+		}
 		if _, err := cli.Write(data); err != nil {
 			t.Fatal(err)
 		}
