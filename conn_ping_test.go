@@ -196,3 +196,36 @@ func TestConnClientAnswersPingMasked(t *testing.T) {
 		t.Fatalf("ReadMessage = %q, %v", r.msg, r.err)
 	}
 }
+
+// keepAliveInterval is a keep-alive interval for tests in which a healthy
+// peer must not be dropped: its pong must come back within the interval,
+// which a loaded machine takes long to do.
+var keepAliveInterval = scaled(500 * time.Millisecond)
+
+// pingBoth has each Conn ping the other and wait for the pong, with their
+// readers running: the ping path of the keep-alive, without waiting for its
+// interval.
+func pingBoth(t *testing.T, conns ...*Conn) {
+	t.Helper()
+	for _, c := range conns {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		_, err := c.Ping(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("Ping from server=%v: %v", c.IsServer(), err)
+		}
+	}
+}
+
+// pongSignal sets c's pong handler to signal on the channel it returns,
+// never blocking c's reader; call it before c has a reader.
+func pongSignal(c *Conn) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	c.SetPongHandler(func([]byte) {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	})
+	return ch
+}

@@ -231,21 +231,8 @@ func TestNetConnConcurrentWrites(t *testing.T) {
 func TestNetConnNoGoroutineLeak(t *testing.T) {
 	before := runtime.NumGoroutine()
 	func() {
-		// A pong must come back within the interval, or the keep-alive
-		// drops the connection: room for a loaded machine.
-		cfg := connConfig{pingInterval: scaled(100 * time.Millisecond)}
+		cfg := connConfig{pingInterval: keepAliveInterval}
 		c, s := connPair(t, tcpConns, cfg, cfg)
-		pongs := make(chan bool, 2) // a pong, and whether the server got it
-		pong := func(server bool) func([]byte) {
-			return func([]byte) {
-				select {
-				case pongs <- server:
-				default: // the handler runs on the reader: never block it
-				}
-			}
-		}
-		c.SetPongHandler(pong(false))
-		s.SetPongHandler(pong(true))
 		cli, srv := NetConn(c, OpBinary), NetConn(s, OpBinary)
 		cli.SetDeadline(time.Now().Add(testTimeout))
 		srv.SetDeadline(time.Now().Add(testTimeout))
@@ -255,15 +242,7 @@ func TestNetConnNoGoroutineLeak(t *testing.T) {
 		got := make([]byte, len(data))
 		read := make(chan error, 1)
 		go func() { _, err := io.ReadFull(cli, got); read <- err }()
-		// A keep-alive ping each way, answered by the readers.
-		for got := map[bool]bool{}; len(got) < 2; {
-			select {
-			case server := <-pongs:
-				got[server] = true
-			case <-time.After(testTimeout):
-				t.Fatalf("no keep-alive pong at both ends within %v (pong at the server: %v)", testTimeout, got)
-			}
-		}
+		pingBoth(t, c, s) // answered by the readers
 		if _, err := cli.Write(data); err != nil {
 			t.Fatal(err)
 		}
