@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket/examples/internal/browser"
+	"github.com/fullduplex/websocket/examples/internal/testtime"
 )
 
 // TestBrowserEcho opens the echo page in a headless Chromium, types a
 // message as a user would and waits for the server's echo to show up in the
 // page; a screenshot goes to $FULLDUPLEX_TEST_OUT/echo.
 func TestBrowserEcho(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(60*time.Second))
 	defer cancel()
 	srv := httptest.NewServer(newHandler())
 	defer srv.Close()

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/fullduplex/websocket/examples/internal/testtime"
 )
 
 // StartTest starts a browser for t, with the extra flags, and stops it when
@@ -85,7 +87,7 @@ type App interface {
 // stop waits for them.
 func Serve(t testing.TB, ln net.Listener, app App) (stop func()) {
 	t.Helper()
-	hs := &http.Server{Handler: app, ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: app, ReadHeaderTimeout: testtime.Scaled(5 * time.Second)}
 	hs.RegisterOnShutdown(app.Shutdown)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
