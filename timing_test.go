@@ -1,10 +1,9 @@
 package websocket
 
 import (
-	"fmt"
-	"os"
-	"strconv"
 	"time"
+
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // Time in these tests. No verdict may hang on how fast the machine is:
@@ -12,8 +11,8 @@ import (
 //   - A bound after which a test declares a failure (a frame that never
 //     comes, a read or a Close that never returns) is a guard against a
 //     hang, far beyond what the awaited event takes on a quiet machine, and
-//     scaled by timeScale for slower ones. A passing test does not wait for
-//     it. testTimeout and hsTimeout are the usual ones.
+//     scaled (see scaled) for slower ones. A passing test does not wait
+//     for it. testTimeout and hsTimeout are the usual ones.
 //   - Where a test needs time to pass (a keep-alive interval, a close
 //     timeout), it waits for the events in order and counts them, and a
 //     time bound is only the guard on that wait; an interval the library
@@ -27,36 +26,14 @@ import (
 //     Close) is not scaled: a slow machine can only make it miss a fault,
 //     never invent one, and a longer window would slow every passing run.
 
-// timeScaleEnv names the environment variable that sets timeScale.
-const timeScaleEnv = "FULLDUPLEX_TEST_TIMESCALE"
-
-// timeScale multiplies every bound a test waits for before it calls a wait a
-// failure: the value of FULLDUPLEX_TEST_TIMESCALE if set (1 keeps the
-// nominal bounds, which suit a quiet machine; a larger factor gives a busier
-// one room), else 2, and 5 under the race detector, which slows these tests
-// several times over. A test that passes takes no longer for it, one that
-// fails takes longer to say so. -short does not change it: it leaves the
-// long tests out, the machine is no faster for it.
-var timeScale = timeScaleFrom(os.Getenv(timeScaleEnv))
-
-func timeScaleFrom(s string) float64 {
-	if s == "" {
-		if raceEnabled {
-			return 5
-		}
-		return 2
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || !(f > 0) || f > 1000 {
-		panic(fmt.Sprintf("%s=%q: want a factor for the tests' time bounds, such as 1 or 4", timeScaleEnv, s))
-	}
-	return f
-}
-
-// scaled returns the nominal bound d times timeScale.
-func scaled(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * timeScale)
-}
+// scaled returns the nominal bound d times the scale of package testtime:
+// FULLDUPLEX_TEST_TIMESCALE if set (1 keeps the nominal bounds, which suit
+// a quiet machine; a larger factor gives a busier one room), else 2, and 5
+// under the race detector, which slows these tests several times over. A
+// test that passes takes no longer for it, one that fails takes longer to
+// say so. -short does not change it: it leaves the long tests out, the
+// machine is no faster for it.
+func scaled(d time.Duration) time.Duration { return testtime.Scaled(d) }
 
 var (
 	// testTimeout bounds every wait in these tests: a failure, not a

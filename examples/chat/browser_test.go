@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket/examples/internal/browser"
-	"github.com/fullduplex/websocket/examples/internal/testtime"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // serveOn serves a fresh room on ln until the returned stop is called; stop

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
-	"github.com/fullduplex/websocket/examples/internal/testtime"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // testOptions are small and quick, so drops and closes happen fast.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket/examples/internal/browser"
-	"github.com/fullduplex/websocket/examples/internal/testtime"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // TestBrowserEcho opens the echo page in a headless Chromium, types a

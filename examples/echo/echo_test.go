@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
-	"github.com/fullduplex/websocket/examples/internal/testtime"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 func dialEcho(t *testing.T) *websocket.Conn {

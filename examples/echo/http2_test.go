@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fullduplex/websocket/examples/internal/testtime"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // The tests in this file serve the echo example over HTTPS with HTTP/2, as

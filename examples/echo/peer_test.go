@@ -13,7 +13,7 @@ import (
 
 	"github.com/fullduplex/websocket"
 	"github.com/fullduplex/websocket/examples/internal/browser"
-	"github.com/fullduplex/websocket/examples/internal/testtime"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // The tests in this file use headless Chromium's own WebSocket client as the

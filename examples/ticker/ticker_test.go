@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
-	"github.com/fullduplex/websocket/examples/internal/testtime"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // testTimeout bounds every wait: a failure, not a slow pass, when it passes.

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
-	"github.com/fullduplex/websocket/examples/internal/testtime"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 func testOptions(t *testing.T) options {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
-	"github.com/fullduplex/websocket/examples/internal/testtime"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // fakeSuite plays the suite's fuzzingserver: three cases, each sending a few

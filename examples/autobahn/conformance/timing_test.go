@@ -3,7 +3,7 @@ package conformance
 import (
 	"time"
 
-	"github.com/fullduplex/websocket/examples/internal/testtime"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // Time in the harness, as in the library's own tests (timing_test.go at the

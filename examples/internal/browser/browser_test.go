@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fullduplex/websocket/examples/internal/testtime"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // TestDriver checks the driver against Chromium itself: evaluation results

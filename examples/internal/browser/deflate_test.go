@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
-	"github.com/fullduplex/websocket/examples/internal/testtime"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // countingListener counts the bytes read from the connections it accepts.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fullduplex/websocket/examples/internal/testtime"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // StartTest starts a browser for t, with the extra flags, and stops it when

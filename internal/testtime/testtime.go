@@ -1,7 +1,7 @@
-// Package testtime scales the time bounds of the examples' tests, as the
-// library's own tests scale theirs (timing_test.go at the module's root),
-// so that a loaded machine, or the race detector, does not fail a test that
-// is only slow.
+// Package testtime scales the time bounds of the tests, the library's
+// (timing_test.go at the module's root), the examples' and the interop
+// suite's alike, so that a loaded machine, or the race detector, does not
+// fail a test that is only slow. It is for tests only.
 //
 // A bound after which a test declares a failure (a message, a close, a page
 // that never comes) is a nominal duration, right for a quiet machine,
