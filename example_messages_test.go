@@ -70,13 +70,13 @@ func ExampleConn_ReadJSON() {
 func ExampleConn_CloseRead() {
 	left := make(chan error, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{PingInterval: 100 * time.Millisecond})
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{PingInterval: time.Second})
 		if err != nil {
 			return
 		}
 		defer c.CloseNow()
 		ctx := c.CloseRead(r.Context())
-		tick := time.NewTicker(50 * time.Millisecond)
+		tick := time.NewTicker(150 * time.Millisecond)
 		defer tick.Stop()
 		for n := 1; ; n++ {
 			select {
@@ -99,7 +99,8 @@ func ExampleConn_CloseRead() {
 	}
 	defer c.CloseNow()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	// Long enough for several pings: the server keeps the client.
+	// Long enough for a ping, whose pong has a second to come back: the
+	// server keeps the client.
 	for i := 0; i < 8; i++ {
 		_, msg, err := c.ReadMessage()
 		if err != nil {

@@ -280,7 +280,7 @@ func fuzzConn(t *testing.T, data []byte, server bool, cfg connConfig) {
 	// close timeout or linger. A hang is a wait past all of them; a slow
 	// return is only a loaded machine (a 2 s bound once failed under CPU
 	// starvation on an input that passes 150 times in 150).
-	const hang = 4 * testTimeout
+	hang := 4 * testTimeout
 	select {
 	case <-done:
 	case <-time.After(hang):

@@ -22,8 +22,6 @@ const (
 	sampleAccept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 )
 
-const hsTimeout = 5 * time.Second
-
 func TestAcceptKeyRFCExample(t *testing.T) {
 	if got := AcceptKey(sampleKey); got != sampleAccept {
 		t.Fatalf("AcceptKey(%q) = %q, want %q", sampleKey, got, sampleAccept)

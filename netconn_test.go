@@ -22,12 +22,28 @@ func netConnPair(t *testing.T) (cli, srv net.Conn) {
 	return NetConn(c, OpBinary), NetConn(s, OpBinary)
 }
 
+// stallGuard renews the deadline of its net.Conn before every Read and
+// Write, so that a transfer fails when it stalls, not when a loaded machine
+// is slow to move all of it.
+type stallGuard struct{ net.Conn }
+
+func (g stallGuard) Read(p []byte) (int, error) {
+	g.SetReadDeadline(time.Now().Add(testTimeout))
+	return g.Conn.Read(p)
+}
+
+func (g stallGuard) Write(p []byte) (int, error) {
+	g.SetWriteDeadline(time.Now().Add(testTimeout))
+	return g.Conn.Write(p)
+}
+
 // TestNetConnTunnelsStream copies 8 MiB each way at once through io.Copy
-// with odd chunk sizes and checks the bytes that arrive, in order.
+// with odd chunk sizes and checks the bytes that arrive, in order. Each
+// read and write has a deadline of its own: 8 MiB each way under the race
+// detector on a busy machine outlasted one deadline for the whole copy.
 func TestNetConnTunnelsStream(t *testing.T) {
-	cli, srv := netConnPair(t)
-	cli.SetDeadline(time.Now().Add(testTimeout))
-	srv.SetDeadline(time.Now().Add(testTimeout))
+	c, s := netConnPair(t)
+	cli, srv := stallGuard{c}, stallGuard{s}
 	data := make([]byte, 8<<20)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range data {
@@ -215,7 +231,7 @@ func TestNetConnConcurrentWrites(t *testing.T) {
 func TestNetConnNoGoroutineLeak(t *testing.T) {
 	before := runtime.NumGoroutine()
 	func() {
-		cfg := connConfig{pingInterval: 40 * time.Millisecond}
+		cfg := connConfig{pingInterval: keepAliveInterval}
 		c, s := connPair(t, tcpConns, cfg, cfg)
 		cli, srv := NetConn(c, OpBinary), NetConn(s, OpBinary)
 		cli.SetDeadline(time.Now().Add(testTimeout))
@@ -226,8 +242,7 @@ func TestNetConnNoGoroutineLeak(t *testing.T) {
 		got := make([]byte, len(data))
 		read := make(chan error, 1)
 		go func() { _, err := io.ReadFull(cli, got); read <- err }()
-		// A few keep-alive pings each way, answered by the readers.
-		time.Sleep(100 * time.Millisecond)
+		pingBoth(t, c, s) // answered by the readers
 		if _, err := cli.Write(data); err != nil {
 			t.Fatal(err)
 		}

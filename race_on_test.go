@@ -2,4 +2,5 @@
 
 package websocket
 
-func init() { raceEnabled = true }
+// raceEnabled: the tests run under the race detector (see race_off_test.go).
+const raceEnabled = true

@@ -32,16 +32,51 @@ func tlsConns(t testing.TB) (net.Conn, net.Conn) {
 	return ca, cb
 }
 
-// expireRead makes c's next read time out at once and checks that it does.
-func expireRead(t *testing.T, c *Conn) error {
+// readSignal wraps the Conn's end of a connection to signal on got each
+// time a read of it returns bytes.
+type readSignal struct {
+	net.Conn
+	got chan struct{}
+}
+
+func (c readSignal) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		select {
+		case c.got <- struct{}{}:
+		default:
+		}
+	}
+	return n, err
+}
+
+// signalling returns conns with the second end, the Conn's, wrapped in a
+// readSignal on got.
+func signalling(conns func(testing.TB) (net.Conn, net.Conn), got chan struct{}) func(testing.TB) (net.Conn, net.Conn) {
+	return func(t testing.TB) (net.Conn, net.Conn) {
+		a, b := conns(t)
+		return a, readSignal{b, got}
+	}
+}
+
+// expireRead has c read until first has happened (nothing, if first is
+// nil), then makes the read's deadline pass, and checks that the read
+// timed out. Ordering the deadline after the event, rather than giving the
+// event 20 ms, holds however late a loaded machine runs either goroutine.
+func expireRead(t *testing.T, c *Conn, first func()) error {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-	_, _, err := c.ReadMessage()
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("ReadMessage error = %v, want a deadline error", err)
+	c.SetReadDeadline(time.Now().Add(testTimeout))
+	res := readAsync(c)
+	if first != nil {
+		first()
+	}
+	c.SetReadDeadline(time.Now())
+	r := waitRead(t, res)
+	if !errors.Is(r.err, os.ErrDeadlineExceeded) {
+		t.Fatalf("ReadMessage = %v %q, %v; want a deadline error", r.op, r.msg, r.err)
 	}
 	c.SetReadDeadline(time.Now().Add(testTimeout))
-	return err
+	return r.err
 }
 
 // TestReadTimeoutBetweenMessagesKeepsConnReadable checks SetReadDeadline's
@@ -57,15 +92,14 @@ func TestReadTimeoutBetweenMessagesKeepsConnReadable(t *testing.T) {
 	}{{"tcp", tcpConns}, {"tls", tlsConns}} {
 		t.Run(tr.name, func(t *testing.T) {
 			p, c := newRawPeer(t, tr.conns, true, connConfig{})
-			expireRead(t, c)
+			expireRead(t, c, nil)
 			p.sendAsync(fromClient(true, OpText, "one"))
 			if op, msg, err := c.ReadMessage(); op != OpText || string(msg) != "one" || err != nil {
 				t.Fatalf("after a timeout between messages: %v %q %v, want text \"one\"", op, msg, err)
 			}
 			// A ping answered, then a timeout before the next message.
 			p.sendAsync(fromClient(true, OpPing, "hi"))
-			expireRead(t, c)
-			p.mustReadFrame(OpPong, "hi")
+			expireRead(t, c, func() { p.mustReadFrame(OpPong, "hi") })
 			p.sendAsync(fromClient(true, OpBinary, "two"))
 			if op, msg, err := c.ReadMessage(); op != OpBinary || string(msg) != "two" || err != nil {
 				t.Fatalf("after a ping and a timeout: %v %q %v, want binary \"two\"", op, msg, err)
@@ -90,9 +124,16 @@ func TestReadTimeoutInsideMessageFailsReadSide(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p, c := newRawPeer(t, tcpConns, true, connConfig{})
+			got := make(chan struct{}, 1)
+			p, c := newRawPeer(t, signalling(tcpConns, got), true, connConfig{})
 			p.write(tc.sent)
-			first := expireRead(t, c)
+			first := expireRead(t, c, func() {
+				select {
+				case <-got: // the Conn has read what was sent
+				case <-time.After(testTimeout):
+					t.Fatal("the Conn read nothing of what was sent")
+				}
+			})
 			p.sendAsync(whole[len(tc.sent)%len(whole):])
 			_, msg, err := c.ReadMessage()
 			if err == nil || err.Error() != first.Error() {
@@ -109,7 +150,7 @@ func TestNetConnReadTimeoutBetweenMessages(t *testing.T) {
 	p, c := newRawPeer(t, tcpConns, true, connConfig{})
 	nc := NetConn(c, OpBinary)
 	buf := make([]byte, 16)
-	nc.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	nc.SetReadDeadline(time.Now().Add(20 * time.Millisecond)) // nothing comes
 	if _, err := nc.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Read error = %v, want a deadline error", err)
 	}

@@ -14,13 +14,14 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // The tests in this file run the Go side as the client against peer servers.
 
 // plainDial is the DialOptions of the tests that are not about compression.
 func plainDial() *websocket.DialOptions {
-	opts := &websocket.DialOptions{HandshakeTimeout: 10 * time.Second}
+	opts := &websocket.DialOptions{HandshakeTimeout: testtime.Scaled(10 * time.Second)}
 	opts.Compression.Disabled = true
 	return opts
 }
@@ -28,14 +29,14 @@ func plainDial() *websocket.DialOptions {
 // dial connects to path on s, with a deadline over the whole exchange.
 func dial(t *testing.T, s *peerServer, path string, opts *websocket.DialOptions) *websocket.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(15*time.Second))
 	defer cancel()
 	c, err := websocket.Dial(ctx, s.url+path, opts)
 	if err != nil {
 		t.Fatalf("Dial %s: %v", path, err)
 	}
 	t.Cleanup(func() { c.CloseNow() })
-	if err := c.SetDeadline(time.Now().Add(60 * time.Second)); err != nil {
+	if err := c.SetDeadline(time.Now().Add(testtime.Scaled(60 * time.Second))); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -300,7 +301,7 @@ func pingDuringMessage(t *testing.T, c *websocket.Conn, payload string) {
 		if err != nil {
 			t.Errorf("WriteControl ping during a message: %v", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(testtime.Scaled(5 * time.Second)):
 		t.Fatalf("WriteControl ping blocked for 5s while a NextWriter message was open")
 	}
 }
@@ -342,13 +343,13 @@ func TestClientPing(t *testing.T) {
 					}
 				}()
 				for i := 0; i < 3; i++ {
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(10*time.Second))
 					rtt, err := c.Ping(ctx)
 					cancel()
 					if err != nil {
 						t.Fatalf("Ping %d: %v", i, err)
 					}
-					if rtt <= 0 || rtt > 10*time.Second {
+					if rtt <= 0 || rtt > testtime.Scaled(10*time.Second) {
 						t.Errorf("Ping %d: RTT %v", i, rtt)
 					}
 				}
@@ -360,8 +361,8 @@ func TestClientPing(t *testing.T) {
 					if m != "pong-ok" {
 						t.Errorf("peer on the pong to its ping %x: %s", payload, m)
 					}
-				case <-time.After(15 * time.Second):
-					t.Fatal("no pong report from the peer within 15s")
+				case <-time.After(testtime.Scaled(15 * time.Second)):
+					t.Fatalf("no pong report from the peer within %v", testtime.Scaled(15*time.Second))
 				}
 				closeAndDrain(t, c, msgs, readErr)
 			})
@@ -379,7 +380,7 @@ func closeAndDrain(t *testing.T, c *websocket.Conn, msgs chan string, readErr ch
 	select {
 	case err := <-readErr:
 		_ = err // the reader ends with the close or ErrClosed, either is fine
-	case <-time.After(15 * time.Second):
+	case <-time.After(testtime.Scaled(15 * time.Second)):
 		t.Error("reader still blocked 15s after Close")
 	}
 	for range msgs {

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // peer is an independent WebSocket implementation driven through the scripts
@@ -66,7 +68,7 @@ func (p *peer) probe() error {
 			p.err = err
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(20*time.Second))
 		defer cancel()
 		var check *exec.Cmd
 		switch p.prog {
@@ -196,8 +198,8 @@ func startPeerServer(t *testing.T, p *peer, cfg serverConfig) *peerServer {
 			t.Fatalf("%s server printed port %q", p.name, pt)
 		}
 		s.url = "ws://127.0.0.1:" + pt
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s server did not print its port within 20s; stderr:\n%s", p.name, stderr.String())
+	case <-time.After(testtime.Scaled(20 * time.Second)):
+		t.Fatalf("%s server did not print its port within %v; stderr:\n%s", p.name, testtime.Scaled(20*time.Second), stderr.String())
 	}
 	return s
 }
@@ -225,8 +227,8 @@ func (s *peerServer) waitEvent(t *testing.T, id string) []string {
 	select {
 	case f := <-s.event(id):
 		return f
-	case <-time.After(15 * time.Second):
-		t.Fatalf("no event from the peer server for connection %s within 15s", id)
+	case <-time.After(testtime.Scaled(15 * time.Second)):
+		t.Fatalf("no event from the peer server for connection %s within %v", id, testtime.Scaled(15*time.Second))
 		return nil
 	}
 }
@@ -240,7 +242,7 @@ func runPeerClient(t *testing.T, p *peer, url string, cfg map[string]any) error 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(150*time.Second))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, p.prog, p.client, string(js))
 	cmd.WaitDelay = 5 * time.Second

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // connectProxy is a minimal HTTP CONNECT proxy (RFC 9110 §9.3.6) on
@@ -51,7 +52,7 @@ func startConnectProxy(t *testing.T, auth string) *connectProxy {
 		go func() { p.wg.Wait(); close(done) }()
 		select {
 		case <-done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(testtime.Scaled(10 * time.Second)):
 			t.Error("proxy goroutines still running 10s after the test")
 		}
 	})
@@ -93,7 +94,7 @@ func (p *connectProxy) refuse(c net.Conn, status, why string) {
 
 func (p *connectProxy) handle(c net.Conn) {
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(60 * time.Second))
+	c.SetDeadline(time.Now().Add(testtime.Scaled(60 * time.Second)))
 	br := bufio.NewReader(c)
 	req, err := http.ReadRequest(br)
 	if err != nil {
@@ -112,14 +113,14 @@ func (p *connectProxy) handle(c net.Conn) {
 		p.refuse(c, "403 Forbidden", "target "+req.Host) // tunnels stay on this machine
 		return
 	}
-	up, err := net.DialTimeout("tcp", req.Host, 5*time.Second)
+	up, err := net.DialTimeout("tcp", req.Host, testtime.Scaled(5*time.Second))
 	if err != nil {
 		p.refuse(c, "502 Bad Gateway", err.Error())
 		return
 	}
 	p.track(up)
 	defer up.Close()
-	up.SetDeadline(time.Now().Add(60 * time.Second))
+	up.SetDeadline(time.Now().Add(testtime.Scaled(60 * time.Second)))
 	p.mu.Lock()
 	p.targets = append(p.targets, req.Host)
 	p.mu.Unlock()
@@ -170,7 +171,7 @@ func TestClientThroughConnectProxy(t *testing.T) {
 				proxyURL := &url.URL{Scheme: "http", Host: proxy.ln.Addr().String(), User: tc.userinfo}
 				opts := plainDial()
 				opts.Proxy = http.ProxyURL(proxyURL)
-				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(15*time.Second))
 				defer cancel()
 				c, err := websocket.Dial(ctx, s.url+"/echo", opts)
 				targets, refused := proxy.seen()
@@ -189,7 +190,7 @@ func TestClientThroughConnectProxy(t *testing.T) {
 					t.Fatalf("Dial through the proxy: %v (proxy refused: %q)", err, refused)
 				}
 				defer c.CloseNow()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
+				c.SetDeadline(time.Now().Add(testtime.Scaled(30 * time.Second)))
 				for _, want := range [][]byte{[]byte("through the tunnel ✓"), randomPayload(false, 70000)} {
 					op := websocket.OpText
 					if len(want) > 1000 {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // The tests in this file run the Go side as the server against peer clients.
@@ -46,7 +47,7 @@ func startGoServer(t *testing.T, opts websocket.AcceptOptions) *goServer {
 	}
 	s := &goServer{opts: opts, closes: make(map[int]string)}
 	_, s.reasons = closeCodes(false)
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: testtime.Scaled(10 * time.Second)}
 	counting := &countingListener{Listener: ln, s: s}
 	go srv.Serve(counting)
 	s.url = "ws://" + ln.Addr().String()
@@ -57,7 +58,7 @@ func startGoServer(t *testing.T, opts websocket.AcceptOptions) *goServer {
 		go func() { s.wg.Wait(); close(done) }()
 		select {
 		case <-done:
-		case <-time.After(15 * time.Second):
+		case <-time.After(testtime.Scaled(15 * time.Second)):
 			t.Error("Go handlers still running 15s after the test")
 		}
 	})
@@ -78,7 +79,7 @@ func (s *goServer) wait(t *testing.T) {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(15 * time.Second):
+	case <-time.After(testtime.Scaled(15 * time.Second)):
 		t.Error("Go handlers still running 15s after the peer client exited")
 	}
 	s.mu.Lock()
@@ -102,7 +103,7 @@ func (s *goServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.CloseNow()
-	c.SetDeadline(time.Now().Add(60 * time.Second))
+	c.SetDeadline(time.Now().Add(testtime.Scaled(60 * time.Second)))
 	q := r.URL.Query()
 	switch r.URL.Path {
 	case "/echo":
@@ -259,7 +260,7 @@ func (s *goServer) ping(c *websocket.Conn) {
 		}
 	}()
 	for i := 0; i < 3; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(10*time.Second))
 		rtt, err := c.Ping(ctx)
 		cancel()
 		if err != nil {
@@ -276,8 +277,8 @@ func (s *goServer) ping(c *websocket.Conn) {
 	select {
 	case err := <-readDone:
 		s.endOfRead("ping", err)
-	case <-time.After(30 * time.Second):
-		s.errorf("ping: peer did not close within 30s")
+	case <-time.After(testtime.Scaled(30 * time.Second)):
+		s.errorf("ping: peer did not close within %v", testtime.Scaled(30*time.Second))
 	}
 }
 
@@ -392,7 +393,7 @@ func TestServerPing(t *testing.T) {
 			t.Errorf("Go server got %d RTTs from Ping, want 3", len(s.rtts))
 		}
 		for _, rtt := range s.rtts {
-			if rtt <= 0 || rtt > 10*time.Second {
+			if rtt <= 0 || rtt > testtime.Scaled(10*time.Second) {
 				t.Errorf("Ping RTT %v", rtt)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket/examples/internal/browser"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // serveOn serves a fresh room on ln until the returned stop is called; stop
@@ -26,7 +27,7 @@ func js(s string) string { return strconv.Quote(s) }
 // then restarts the server and sees both pages report the closure and
 // reconnect. Screenshots go to $FULLDUPLEX_TEST_OUT/chat.
 func TestBrowserChat(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(60*time.Second))
 	defer cancel()
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // testOptions are small and quick, so drops and closes happen fast.
@@ -24,7 +25,7 @@ func testOptions(t *testing.T) options {
 	// Long enough that a reader on a loaded machine, descheduled for a
 	// while, is not taken for a stalled one; the slow client is dropped by
 	// its full queue first.
-	o.WriteTimeout = 2 * time.Second
+	o.WriteTimeout = testtime.Scaled(2 * time.Second)
 	o.CloseTimeout = 500 * time.Millisecond
 	o.Logf = t.Logf
 	return o
@@ -62,7 +63,7 @@ func dial(t *testing.T, ctx context.Context, base, name string, opts *websocket.
 // next reads the next event, failing the test after a deadline.
 func next(t *testing.T, c *websocket.Conn) event {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.SetReadDeadline(time.Now().Add(testtime.Scaled(5 * time.Second)))
 	op, p, err := c.ReadMessage()
 	if err != nil {
 		t.Fatalf("read: %v", err)
@@ -92,14 +93,14 @@ func until(t *testing.T, c *websocket.Conn, what string, ok func(event) bool) ev
 func say(t *testing.T, c *websocket.Conn, text string) {
 	t.Helper()
 	b, _ := json.Marshal(clientMessage{Type: "message", Text: text})
-	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	c.SetWriteDeadline(time.Now().Add(testtime.Scaled(5 * time.Second)))
 	if err := c.WriteMessage(websocket.OpText, b); err != nil {
 		t.Fatalf("send %q: %v", text, err)
 	}
 }
 
 func TestMessageReachesEveryoneWithJoinAndLeave(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(20*time.Second))
 	defer cancel()
 	_, base := startServer(t, testOptions(t), nil)
 
@@ -131,7 +132,7 @@ func TestMessageReachesEveryoneWithJoinAndLeave(t *testing.T) {
 }
 
 func TestBacklogHoldsOnlyTheLastMessages(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(20*time.Second))
 	defer cancel()
 	o := testOptions(t)
 	o.Backlog = 5
@@ -177,7 +178,7 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 }
 
 func TestSlowClientIsDroppedAndOthersContinue(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(30*time.Second))
 	defer cancel()
 	o := testOptions(t)
 	o.QueueSize = 16
@@ -208,7 +209,7 @@ func TestSlowClientIsDroppedAndOthersContinue(t *testing.T) {
 	// The leave is announced once the dropped connection has ended: within
 	// WriteTimeout and CloseTimeout of the drop.
 	const maxMessages, after = 100000, 20
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(testtime.Scaled(15 * time.Second))
 	var sent int
 	for i := 0; i < maxMessages && time.Now().Before(deadline) && (len(dropped) < 2 || i < dropped[alice]+after); i++ {
 		text := fmt.Sprintf("%d %s", i, pad)
@@ -249,7 +250,7 @@ func TestSlowClientIsDroppedAndOthersContinue(t *testing.T) {
 	// The dropped client, reading at last, finds its connection ended: with
 	// 1008 if the Close frame got through, or cut off if it did not.
 	for i := 0; ; i++ {
-		slow.SetReadDeadline(time.Now().Add(5 * time.Second))
+		slow.SetReadDeadline(time.Now().Add(testtime.Scaled(5 * time.Second)))
 		_, _, err := slow.ReadMessage()
 		if err == nil {
 			if i > maxMessages+10 {
@@ -270,7 +271,7 @@ func TestSlowClientIsDroppedAndOthersContinue(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(20*time.Second))
 	defer cancel()
 	o := testOptions(t)
 	_, base := startServer(t, o, nil)
@@ -278,7 +279,7 @@ func TestBadInput(t *testing.T) {
 	t.Run("InvalidNameClosesWith4000", func(t *testing.T) {
 		for _, name := range []string{"", "   ", strings.Repeat("n", 25), "a\x01b"} {
 			c := dial(t, ctx, base, name, nil)
-			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			c.SetReadDeadline(time.Now().Add(testtime.Scaled(5 * time.Second)))
 			_, _, err := c.ReadMessage()
 			if code := websocket.CloseStatus(err); code != StatusInvalidName {
 				t.Errorf("name %q: read error %v, want close %d", name, err, StatusInvalidName)
@@ -318,7 +319,7 @@ func TestBadInput(t *testing.T) {
 		next(t, c) // hello
 		c.WriteMessage(websocket.OpText, []byte(`{"type":"message","text":"`+strings.Repeat("z", int(o.MaxMessageBytes))+`"}`))
 		for range 10 {
-			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			c.SetReadDeadline(time.Now().Add(testtime.Scaled(5 * time.Second)))
 			_, _, err := c.ReadMessage()
 			if err != nil {
 				if code := websocket.CloseStatus(err); code != websocket.StatusMessageTooBig {
@@ -332,7 +333,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestShutdownClosesWithGoingAway(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(20*time.Second))
 	defer cancel()
 	s, base := startServer(t, testOptions(t), nil)
 	c := dial(t, ctx, base, "erin", nil)
@@ -340,7 +341,7 @@ func TestShutdownClosesWithGoingAway(t *testing.T) {
 	s.Shutdown()
 	var err error
 	for i := 0; err == nil && i < 10; i++ {
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.SetReadDeadline(time.Now().Add(testtime.Scaled(5 * time.Second)))
 		_, _, err = c.ReadMessage()
 	}
 	if code := websocket.CloseStatus(err); code != websocket.StatusGoingAway {
@@ -348,7 +349,7 @@ func TestShutdownClosesWithGoingAway(t *testing.T) {
 	}
 	// A newcomer after shutdown is turned away the same way.
 	c2 := dial(t, ctx, base, "frank", nil)
-	c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c2.SetReadDeadline(time.Now().Add(testtime.Scaled(5 * time.Second)))
 	if _, _, err := c2.ReadMessage(); websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Fatalf("newcomer's read error %v, want close %v", err, websocket.StatusGoingAway)
 	}

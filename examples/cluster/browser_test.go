@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket/examples/internal/browser"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // js quotes s as a JavaScript string literal (JSON strings are valid JS).
@@ -19,7 +20,7 @@ func js(s string) string { return strconv.Quote(s) }
 // Bob's page reconnects with the last ID it has and shows what it missed,
 // once. Screenshots go to $FULLDUPLEX_TEST_OUT/cluster.
 func TestBrowserPagesOnTwoNodesChat(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(90*time.Second))
 	defer cancel()
 	br := browser.StartTest(ctx, t)
 	r := startRedis(t, false)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // sendAll has each sender say its messages "<name> <k>" for k < perSender,
@@ -57,7 +58,7 @@ func checkSenders(t *testing.T, m *member, senders []*member, perSender int) {
 }
 
 func TestThreeNodesEveryClientGetsEveryMessageOnceInOrder(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(60*time.Second))
 	defer cancel()
 	r := startRedis(t, false)
 	nodes := []*nodeProc{startNode(t, r.addr, "a"), startNode(t, r.addr, "b"), startNode(t, r.addr, "c")}
@@ -93,7 +94,7 @@ func TestThreeNodesEveryClientGetsEveryMessageOnceInOrder(t *testing.T) {
 }
 
 func TestKilledNodeClientsResumeElsewhere(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(90*time.Second))
 	defer cancel()
 	const ttl = 2 * time.Second
 	r := startRedis(t, false)
@@ -143,7 +144,7 @@ func TestKilledNodeClientsResumeElsewhere(t *testing.T) {
 		}
 		return false
 	}
-	pctx, pcancel := context.WithTimeout(ctx, ttl+ttl/3+3*time.Second)
+	pctx, pcancel := context.WithTimeout(ctx, ttl+ttl/3+testtime.Scaled(3*time.Second))
 	err := watcher.waitFor(pctx, "presence without node c", func() bool { return !onC() })
 	pcancel()
 	if err != nil {
@@ -190,7 +191,7 @@ func TestKilledNodeClientsResumeElsewhere(t *testing.T) {
 }
 
 func TestRedisRestartLosesNothing(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(60*time.Second))
 	defer cancel()
 	r := startRedis(t, true)
 	a, b := startNode(t, r.addr, "a"), startNode(t, r.addr, "b")
@@ -221,7 +222,7 @@ func TestRedisRestartLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newcomer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	newcomer.SetReadDeadline(time.Now().Add(testtime.Scaled(10 * time.Second)))
 	if _, _, err := newcomer.ReadMessage(); websocket.CloseStatus(err) != websocket.StatusTryAgainLater {
 		t.Errorf("newcomer while redis is down: %v, want close %v", err, websocket.StatusTryAgainLater)
 	}
@@ -270,7 +271,7 @@ func sendRaw(t *testing.T, m *member, text string) {
 	if c == nil {
 		t.Fatalf("%s not connected", m.name)
 	}
-	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	c.SetWriteDeadline(time.Now().Add(testtime.Scaled(5 * time.Second)))
 	if err := c.WriteMessage(websocket.OpText, []byte(`{"type":"message","text":"`+text+`"}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +282,7 @@ func sendRaw(t *testing.T, m *member, text string) {
 // message, and says there may be a gap. Resuming after an ID still held has
 // exactly the messages after it and no gap.
 func TestResumeOlderThanTheStreamSaysSo(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(60*time.Second))
 	defer cancel()
 	// Small Stream nodes, so MAXLEN ~ 4 really trims.
 	r := startRedis(t, false, "--stream-node-max-entries", "2")
@@ -302,7 +303,7 @@ func TestResumeOlderThanTheStreamSaysSo(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.CloseNow()
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		c.SetReadDeadline(time.Now().Add(testtime.Scaled(10 * time.Second)))
 		_, p, err := c.ReadMessage()
 		if err != nil {
 			t.Fatal(err)
@@ -342,7 +343,7 @@ func TestResumeOlderThanTheStreamSaysSo(t *testing.T) {
 // reader resumes from an ID the new Stream never had (new IDs are later,
 // being made from the clock).
 func TestRedisLosesItsDataRoomGoesOn(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(60*time.Second))
 	defer cancel()
 	r := startRedis(t, false)
 	flags := []string{"-presence-ttl", "1s"}
@@ -385,7 +386,7 @@ func TestRedisLosesItsDataRoomGoesOn(t *testing.T) {
 		defer alice.mu.Unlock()
 		return alice.users
 	}
-	pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+	pctx, pcancel := context.WithTimeout(ctx, testtime.Scaled(5*time.Second))
 	defer pcancel()
 	err := alice.waitFor(pctx, "both users back", func() bool {
 		return slices.Equal(alice.users, []user{{"alice", "a"}, {"bob", "b"}})

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // The tests run the node as real processes, as it is deployed: one node can
@@ -118,7 +120,7 @@ func (r *redisServer) start() {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: r.addr, MaxRetries: -1})
 	defer rdb.Close()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(testtime.Scaled(10 * time.Second))
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		err := rdb.Ping(ctx).Err()
@@ -199,7 +201,7 @@ func startNode(t *testing.T, redisAddr, name string, extra ...string) *nodeProc 
 	case p.addr = <-ready:
 	case <-p.exited:
 		t.Fatalf("node %s exited before serving:\n%s", name, p.log())
-	case <-time.After(20 * time.Second):
+	case <-time.After(testtime.Scaled(20 * time.Second)):
 		p.cmd.Process.Kill()
 		t.Fatalf("node %s not serving after 20s:\n%s", name, p.log())
 	}
@@ -241,7 +243,7 @@ func (p *nodeProc) stop() {
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:
-	case <-time.After(15 * time.Second):
+	case <-time.After(testtime.Scaled(15 * time.Second)):
 		p.cmd.Process.Kill()
 		<-p.exited
 		p.t.Errorf("node %s still running 15s after SIGTERM:\n%s", p.name, p.log())
@@ -259,7 +261,7 @@ func (p *nodeProc) stop() {
 // test itself from Redis.
 func streamIDs(t *testing.T, rdb *redis.Client) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(5*time.Second))
 	defer cancel()
 	msgs, err := rdb.XRange(ctx, "fullduplex:chat:{test}:messages", "-", "+").Result()
 	if err != nil && !errors.Is(err, redis.Nil) {

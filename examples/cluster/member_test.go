@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // member is a test's chat client: it stays connected to one of nodes,
@@ -69,7 +70,7 @@ func (m *member) session(ctx context.Context, n *nodeProc) {
 		last = m.msgs[len(m.msgs)-1].ID
 	}
 	m.mu.Unlock()
-	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	dctx, cancel := context.WithTimeout(ctx, testtime.Scaled(5*time.Second))
 	conn, err := websocket.Dial(dctx, n.url(m.name, last), nil)
 	cancel()
 	if err != nil {
@@ -79,7 +80,7 @@ func (m *member) session(ctx context.Context, n *nodeProc) {
 	defer stop()
 	defer conn.CloseNow()
 	for {
-		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		conn.SetReadDeadline(time.Now().Add(testtime.Scaled(30 * time.Second)))
 		_, p, err := conn.ReadMessage()
 		if err != nil {
 			m.mu.Lock()
@@ -189,17 +190,18 @@ func (m *member) say(ctx context.Context, text string) error {
 		if m.has(text) {
 			break
 		}
-		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		c.SetWriteDeadline(time.Now().Add(testtime.Scaled(5 * time.Second)))
 		c.WriteMessage(websocket.OpText, b) // a failure shows as the connection ending
 		// On the same connection the message comes back (or an error
-		// does) however long it takes: only a new connection may need
-		// it sent again.
-		for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && !m.has(text); {
+		// does) however long it takes, within ctx: only a new connection
+		// may need it sent again (a bound here would send it twice on a
+		// machine slow to echo).
+		for ctx.Err() == nil && !m.has(text) {
 			if m.currentConn() != c {
 				// Reconnected: the resumed history has everything
 				// the room had; wait a while for what was in flight
 				// (appended, but not yet read by the new node).
-				time.Sleep(time.Second)
+				time.Sleep(testtime.Scaled(time.Second))
 				break
 			}
 			time.Sleep(5 * time.Millisecond)

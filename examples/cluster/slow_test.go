@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
+	"github.com/fullduplex/websocket/internal/testtime"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -33,7 +34,7 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 // is dropped with 1008, while the others get every message, in order, at the
 // pace they read.
 func TestSlowClientIsDroppedLocally(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(60*time.Second))
 	defer cancel()
 	r := startRedis(t, false)
 	rdb := redis.NewClient(&redis.Options{Addr: r.addr, MaxRetries: -1})
@@ -42,7 +43,7 @@ func TestSlowClientIsDroppedLocally(t *testing.T) {
 	cfg.Room = "slow"
 	cfg.QueueSize = 16
 	cfg.Backlog = 0
-	cfg.WriteTimeout = 500 * time.Millisecond
+	cfg.WriteTimeout = testtime.Scaled(2 * time.Second) // alice's and bob's writes must beat it
 	cfg.CloseTimeout = 500 * time.Millisecond
 	cfg.Logf = t.Logf
 	n := newNode(cfg, rdb)
@@ -83,6 +84,9 @@ func TestSlowClientIsDroppedLocally(t *testing.T) {
 		return len(n.local.clients)
 	}
 	for localCount() < 3 {
+		if ctx.Err() != nil {
+			t.Fatalf("%d of 3 clients registered: %v", localCount(), ctx.Err())
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 
@@ -94,13 +98,13 @@ func TestSlowClientIsDroppedLocally(t *testing.T) {
 	for i := 0; i < maxMessages && (droppedAt < 0 || i < droppedAt+after); i++ {
 		text := fmt.Sprintf("%d %s", i, pad)
 		b, _ := json.Marshal(clientMessage{Type: "message", Text: text})
-		fast[0].SetWriteDeadline(time.Now().Add(5 * time.Second))
+		fast[0].SetWriteDeadline(time.Now().Add(testtime.Scaled(5 * time.Second)))
 		if err := fast[0].WriteMessage(websocket.OpText, b); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range fast {
 			for {
-				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				c.SetReadDeadline(time.Now().Add(testtime.Scaled(5 * time.Second)))
 				_, p, err := c.ReadMessage()
 				if err != nil {
 					t.Fatalf("message %d: %v", i, err)
@@ -128,7 +132,7 @@ func TestSlowClientIsDroppedLocally(t *testing.T) {
 	// slow, reading at last, finds its connection ended: with 1008 if the
 	// Close frame got through, or cut off if it did not.
 	for i := 0; ; i++ {
-		slow.SetReadDeadline(time.Now().Add(5 * time.Second))
+		slow.SetReadDeadline(time.Now().Add(testtime.Scaled(5 * time.Second)))
 		_, _, err := slow.ReadMessage()
 		if err == nil {
 			if i > maxMessages+10 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket/examples/internal/browser"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // TestBrowserEcho opens the echo page in a headless Chromium, types a
@@ -18,7 +19,7 @@ import (
 func TestBrowserEcho(t *testing.T) { modes(t, testBrowserEcho) }
 
 func testBrowserEcho(t *testing.T, h http.Handler) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(60*time.Second))
 	defer cancel()
 	srv := httptest.NewServer(h)
 	defer srv.Close()

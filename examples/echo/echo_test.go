@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // modes runs test against the echo server of each mode: a goroutine per
@@ -32,14 +33,14 @@ func dialEcho(t *testing.T, h http.Handler) *websocket.Conn {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(5*time.Second))
 	defer cancel()
 	c, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.CloseNow() })
-	c.SetDeadline(time.Now().Add(20 * time.Second))
+	c.SetDeadline(time.Now().Add(testtime.Scaled(20 * time.Second)))
 	return c
 }
 

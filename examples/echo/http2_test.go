@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // The tests in this file serve the echo example over HTTPS with HTTP/2, as
@@ -132,7 +134,7 @@ func TestBrowserOverHTTP2(t *testing.T) {
 	if !inProcessWithXConnect(t, true) {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(120*time.Second))
 	defer cancel()
 	var log protoLog
 	observed := make(chan error, 1)
@@ -154,7 +156,7 @@ func TestBrowserHTTP2Fallback(t *testing.T) {
 	if !inProcessWithXConnect(t, false) {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(60*time.Second))
 	defer cancel()
 	var log protoLog
 	url := serveTLS(t, log.wrap(peerHandler(t, nil)))
@@ -187,7 +189,7 @@ func TestServerProtocols(t *testing.T) {
 	p.SetHTTP2(true)
 	tr := &http.Transport{Protocols: &p, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(url + "/")
+	resp, err := (&http.Client{Transport: tr, Timeout: testtime.Scaled(10 * time.Second)}).Get(url + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +212,7 @@ func TestServerProtocols(t *testing.T) {
 	pc.SetUnencryptedHTTP2(true)
 	trc := &http.Transport{Protocols: &pc}
 	defer trc.CloseIdleConnections()
-	resp, err = (&http.Client{Transport: trc, Timeout: 10 * time.Second}).Get("http://" + ln.Addr().String() + "/")
+	resp, err = (&http.Client{Transport: trc, Timeout: testtime.Scaled(10 * time.Second)}).Get("http://" + ln.Addr().String() + "/")
 	if err != nil {
 		t.Fatal(err)
 	}

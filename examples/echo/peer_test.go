@@ -13,6 +13,7 @@ import (
 
 	"github.com/fullduplex/websocket"
 	"github.com/fullduplex/websocket/examples/internal/browser"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // The tests in this file use headless Chromium's own WebSocket client as the
@@ -135,7 +136,7 @@ func peerHandler(t *testing.T, closeErr chan<- error) http.Handler {
 			return
 		}
 		defer c.CloseNow()
-		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), testtime.Scaled(10*time.Second))
 		defer cancel()
 		// Ping needs a reader for the pong: read in the background.
 		read := make(chan error, 1)
@@ -180,7 +181,7 @@ func openPeerPage(ctx context.Context, t *testing.T, url string, extra ...string
 // with permessage-deflate as Chromium and each server configuration agree
 // on it, and checks that every echo comes back exactly.
 func TestBrowserPeerEchoesEverySize(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(90*time.Second))
 	defer cancel()
 	p := openPeerPage(ctx, t, peerServer(t, nil).URL)
 	testEchoesEverySize(ctx, t, p)
@@ -239,7 +240,7 @@ func testEchoesEverySize(ctx context.Context, t *testing.T, p *browser.Page) {
 // Close reaches the page with code and reason, and both are clean
 // (wasClean: the Close frames crossed and TCP was closed in order).
 func TestBrowserPeerClosingHandshake(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(60*time.Second))
 	defer cancel()
 	observed := make(chan error, 1)
 	p := openPeerPage(ctx, t, peerServer(t, observed).URL)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket/examples/internal/browser"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // serveOn serves a fresh board on ln until the returned stop is called.
@@ -26,7 +27,7 @@ func serveOn(t *testing.T, ln net.Listener) (stop func()) {
 // vote and sees the error; then restarts the server and sees the pages
 // reconnect. Screenshots go to $FULLDUPLEX_TEST_OUT/vote.
 func TestBrowserVote(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(60*time.Second))
 	defer cancel()
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

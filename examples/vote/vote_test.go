@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 func testOptions(t *testing.T) options {
 	o := defaultOptions()
-	o.WriteTimeout = 2 * time.Second
+	o.WriteTimeout = testtime.Scaled(2 * time.Second)
 	o.CloseTimeout = 500 * time.Millisecond
 	o.Logf = t.Logf
 	return o
@@ -57,7 +58,7 @@ type message struct {
 // read returns the next message; errors are returned, not fatal, so it can
 // run in other goroutines.
 func read(c *websocket.Conn) (message, error) {
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.SetReadDeadline(time.Now().Add(testtime.Scaled(10 * time.Second)))
 	_, p, err := c.ReadMessage()
 	if err != nil {
 		return message{}, err
@@ -77,7 +78,7 @@ func mustRead(t *testing.T, c *websocket.Conn) message {
 }
 
 func send(c *websocket.Conn, op websocket.Opcode, p string) error {
-	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	c.SetWriteDeadline(time.Now().Add(testtime.Scaled(5 * time.Second)))
 	return c.WriteMessage(op, []byte(p))
 }
 
@@ -103,7 +104,7 @@ func votesOf(t *testing.T, m message) map[string]int64 {
 
 func TestConcurrentVotesAreCountedExactly(t *testing.T) {
 	const clients, votesEach = 20, 50
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(30*time.Second))
 	defer cancel()
 	o := testOptions(t)
 	s, base := startServer(t, o)
@@ -182,7 +183,7 @@ func TestConcurrentVotesAreCountedExactly(t *testing.T) {
 }
 
 func TestBadVotesAreRejectedAndChangeNothing(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(20*time.Second))
 	defer cancel()
 	s, base := startServer(t, testOptions(t))
 	c := dial(t, ctx, base)
@@ -232,7 +233,7 @@ func TestBadVotesAreRejectedAndChangeNothing(t *testing.T) {
 }
 
 func TestEveryPageSeesEachVote(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(20*time.Second))
 	defer cancel()
 	_, base := startServer(t, testOptions(t))
 	a := dial(t, ctx, base)
@@ -264,7 +265,7 @@ func TestEveryPageSeesEachVote(t *testing.T) {
 }
 
 func TestOversizedMessageClosesWith1009(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(20*time.Second))
 	defer cancel()
 	o := testOptions(t)
 	_, base := startServer(t, o)

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/fullduplex/websocket"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // The benchmarks compare a WebSocket over an HTTP/2 stream with one over its
@@ -36,7 +37,7 @@ import (
 func wsURL(s *server) string { return "wss" + strings.TrimPrefix(s.URL, "https") + "/ws" }
 
 func dialH1(b *testing.B, s *server) *websocket.Conn {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(10*time.Second))
 	defer cancel()
 	cfg := s.Client().Transport.(*http.Transport).TLSClientConfig
 	c, err := websocket.Dial(ctx, wsURL(s), &websocket.DialOptions{TLSConfig: cfg})
@@ -187,7 +188,7 @@ func memClient(mode, url string, n int) error {
 	switch mode {
 	case "http1-tls":
 		for range n {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(10*time.Second))
 			c, err := websocket.Dial(ctx, "wss"+strings.TrimPrefix(url, "https")+"/ws", &websocket.DialOptions{TLSConfig: tlsCfg})
 			cancel()
 			if err != nil {

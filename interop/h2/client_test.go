@@ -25,6 +25,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/fullduplex/websocket"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // TestMain runs the tests with GODEBUG=http2xconnect=1, which net/http's
@@ -99,7 +100,7 @@ func (s *server) dial(t testing.TB) *http2.ClientConn {
 	t.Helper()
 	cfg := s.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
 	cfg.NextProtos = []string{"h2"}
-	d := &tls.Dialer{Config: cfg, NetDialer: &net.Dialer{Timeout: 5 * time.Second}}
+	d := &tls.Dialer{Config: cfg, NetDialer: &net.Dialer{Timeout: testtime.Scaled(5 * time.Second)}}
 	nc, err := d.Dial("tcp", s.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +153,7 @@ func open(t testing.TB, cc *http2.ClientConn, s *server, path string, hdr http.H
 			req.Header[k] = v
 		}
 	}
-	rtCtx, rtCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	rtCtx, rtCancel := context.WithTimeout(context.Background(), testtime.Scaled(10*time.Second))
 	defer rtCancel()
 	type result struct {
 		resp *http.Response
@@ -327,7 +328,7 @@ func (c *client) ended(t *testing.T) {
 		if err != nil {
 			t.Errorf("after the closing handshake the stream ended with %v, want END_STREAM", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testtime.Scaled(10 * time.Second)):
 		t.Error("the server did not end the stream after the closing handshake")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // TestExtendedConnectHandshake checks Accept's answers to extended CONNECT
@@ -129,7 +130,7 @@ func TestManyWebSocketsOneConnection(t *testing.T) {
 			if websocket.CloseStatus(err) != websocket.StatusNormalClosure {
 				t.Errorf("a server read ended with %v, want the client's close 1000", err)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(testtime.Scaled(10 * time.Second)):
 			t.Fatal("not every handler saw the client's Close frame")
 		}
 	}
@@ -274,7 +275,7 @@ func TestFlowControlSlowReader(t *testing.T) {
 			if err != nil {
 				t.Fatalf("server write: %v", err)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(testtime.Scaled(10 * time.Second)):
 			t.Fatal("the server's write did not finish once the client read")
 		}
 	})
@@ -342,7 +343,7 @@ func TestStreamResetMidMessage(t *testing.T) {
 		if !errors.Is(err, websocket.ErrClosed) {
 			t.Errorf("read after the reset: %v, want an error wrapping ErrClosed", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testtime.Scaled(10 * time.Second)):
 		buf := make([]byte, 1<<20)
 		t.Log(string(buf[:runtime.Stack(buf, true)]))
 		t.Fatal("the handler's read did not end after the stream was reset")
@@ -397,7 +398,7 @@ func TestServerShutdown(t *testing.T) {
 	}
 	// Accept answers before its handler has put the Conn in conns: wait for
 	// all of them, or the shutdown hook misses one.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(testtime.Scaled(10 * time.Second)); ; time.Sleep(time.Millisecond) {
 		mu.Lock()
 		n := len(conns)
 		mu.Unlock()
@@ -410,7 +411,7 @@ func TestServerShutdown(t *testing.T) {
 	}
 	// A Close frame that never comes fails the reads below rather than
 	// hanging the test.
-	watchdog := time.AfterFunc(30*time.Second, func() {
+	watchdog := time.AfterFunc(testtime.Scaled(30*time.Second), func() {
 		for _, c := range clients {
 			c.cancel()
 		}
@@ -418,7 +419,7 @@ func TestServerShutdown(t *testing.T) {
 	defer watchdog.Stop()
 	shut := make(chan error, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(10*time.Second))
 		defer cancel()
 		shut <- s.Config.Shutdown(ctx)
 	}()
@@ -438,7 +439,7 @@ func TestServerShutdown(t *testing.T) {
 		if err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(testtime.Scaled(15 * time.Second)):
 		t.Fatal("Shutdown did not return")
 	}
 	handlers.Wait()
@@ -477,7 +478,7 @@ func TestServerCloseEndsStreams(t *testing.T) {
 	go func() { handlers.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(testtime.Scaled(10 * time.Second)):
 		t.Fatal("handlers still running after the server closed")
 	}
 	if n := ended.Load(); n != 3 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // TestLengthClaimOverReadLimit claims a 16 MiB + 1 message in a frame
@@ -34,7 +35,7 @@ func TestLengthClaimOverReadLimit(t *testing.T) {
 		if !errors.Is(err, websocket.ErrMessageTooBig) {
 			t.Errorf("server read %v, want ErrMessageTooBig", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testtime.Scaled(10 * time.Second)):
 		t.Fatal("the server's read did not end")
 	}
 	c.ended(t)
@@ -66,7 +67,7 @@ func TestPingFloodWithoutReading(t *testing.T) {
 	}()
 	// Wait until the flood stalls: no progress for a second.
 	last := int64(-1)
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(testtime.Scaled(60 * time.Second))
 	for n := sent.Load(); n != last; n = sent.Load() {
 		if time.Now().After(deadline) {
 			t.Fatalf("the flood never stalled: %d bytes sent", n)
@@ -84,7 +85,7 @@ func TestPingFloodWithoutReading(t *testing.T) {
 	c.cancel()
 	select {
 	case <-handlerDone:
-	case <-time.After(10 * time.Second):
+	case <-time.After(testtime.Scaled(10 * time.Second)):
 		t.Fatal("the handler did not return after the stream was reset")
 	}
 }
@@ -107,7 +108,7 @@ func TestHandlerReturnedEarly(t *testing.T) {
 	c := <-got
 	select {
 	case <-c.Done():
-	case <-time.After(10 * time.Second):
+	case <-time.After(testtime.Scaled(10 * time.Second)):
 		t.Fatal("Done not closed after the handler returned")
 	}
 	err := c.WriteMessage(websocket.OpText, []byte("too late"))
@@ -131,14 +132,17 @@ func TestHandlerReturnedEarly(t *testing.T) {
 // handed to it while no write is in progress).
 func TestWriteDeadlineBetweenWrites(t *testing.T) {
 	results := make(chan string, 2)
+	deadlines := make(chan time.Time, 1)
 	s := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
 		}
 		defer c.CloseNow()
-		c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
-		_, msg, err := c.ReadMessage() // sent 300 ms later
+		deadline := time.Now().Add(50 * time.Millisecond)
+		c.SetWriteDeadline(deadline)
+		deadlines <- deadline
+		_, msg, err := c.ReadMessage() // sent once the deadline has passed
 		if err != nil {
 			results <- "read: " + err.Error()
 			return
@@ -152,7 +156,14 @@ func TestWriteDeadlineBetweenWrites(t *testing.T) {
 	}), nil)
 	cc := s.dial(t)
 	c := openWS(t, cc, s, "/ws", nil)
-	time.Sleep(300 * time.Millisecond)
+	// Ordered after the server's deadline, not 300 ms after the stream
+	// opened, which a handler a loaded machine runs late could outlast.
+	select {
+	case deadline := <-deadlines:
+		time.Sleep(time.Until(deadline) + 10*time.Millisecond)
+	case <-time.After(testtime.Scaled(10 * time.Second)):
+		t.Fatal("the handler set no deadline")
+	}
 	if err := c.writeMessage(websocket.OpText, []byte("late")); err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +173,7 @@ func TestWriteDeadlineBetweenWrites(t *testing.T) {
 			if got != want {
 				t.Errorf("server: %s, want %s", got, want)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(testtime.Scaled(10 * time.Second)):
 			t.Fatalf("server: no result, want %s", want)
 		}
 	}
@@ -200,12 +211,12 @@ func TestCloseNowCutsBlockedWrite(t *testing.T) {
 		if !errors.Is(err, websocket.ErrClosed) {
 			t.Errorf("blocked write cut by CloseNow: %v, want an error wrapping ErrClosed", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testtime.Scaled(10 * time.Second)):
 		t.Fatal("CloseNow did not cut the blocked write short")
 	}
 	select {
 	case <-closed:
-	case <-time.After(10 * time.Second):
+	case <-time.After(testtime.Scaled(10 * time.Second)):
 		t.Fatal("CloseNow did not return")
 	}
 	select {
@@ -254,15 +265,15 @@ func TestViolationsOverStream(t *testing.T) {
 				t.Fatalf("read %v, want close %v", err, tc.want)
 			}
 			// Answered, the server ends the stream at once; unanswered, it
-			// would read on for up to 2 s (it cannot end its side alone, as
-			// it half-closes TCP).
+			// would read on for 2 s (it cannot end its side alone, as it
+			// half-closes TCP): the bound that tells the two apart.
 			start := time.Now()
 			if err := c.writeFrame(true, false, websocket.OpClose, []byte{byte(tc.want >> 8), byte(tc.want)}); err != nil {
 				t.Fatal(err)
 			}
 			c.ended(t)
-			if d := time.Since(start); d > time.Second {
-				t.Errorf("the stream ended %v after the client's Close frame", d)
+			if d := time.Since(start); d >= 2*time.Second {
+				t.Errorf("the stream ended %v after the client's Close frame: the server read on as if unanswered", d)
 			}
 		})
 	}

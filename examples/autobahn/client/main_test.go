@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // fakeSuite plays the suite's fuzzingserver: three cases, each sending a few
@@ -40,7 +41,7 @@ func (s *fakeSuite) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.CloseNow()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
+	c.SetDeadline(time.Now().Add(testtime.Scaled(20 * time.Second)))
 	switch r.URL.Path {
 	case "/getCaseCount":
 		c.WriteMessage(websocket.OpText, []byte(strconv.Itoa(len(fakeCases)-1)))
@@ -90,7 +91,7 @@ func TestClientTesteeRunsEveryCase(t *testing.T) {
 	suite := &fakeSuite{passed: map[int]bool{}, t: t}
 	srv := httptest.NewServer(suite)
 	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(60*time.Second))
 	defer cancel()
 	var log strings.Builder
 	logf := func(f string, a ...any) { fmt.Fprintf(&log, f+"\n", a...) }

@@ -55,7 +55,7 @@ func TestClientRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: scaled(5 * time.Second)}
 	go hs.Serve(ln)
 	defer hs.Close()
 
@@ -120,7 +120,7 @@ func (s *fuzzingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.counts++
 		s.mu.Unlock()
-		p, err := acceptConn(w, key, "", nil, time.Now().Add(defaultCaseTimeout))
+		p, err := acceptConn(w, key, "", nil, time.Now().Add(scaled(defaultCaseTimeout)))
 		if err != nil {
 			s.errorf("getCaseCount: %v", err)
 			return
@@ -152,7 +152,7 @@ func (s *fuzzingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.reports = append(s.reports, q.Get("agent"))
 		s.mu.Unlock()
-		p, err := acceptConn(w, key, "", nil, time.Now().Add(defaultCaseTimeout))
+		p, err := acceptConn(w, key, "", nil, time.Now().Add(scaled(defaultCaseTimeout)))
 		if err != nil {
 			s.errorf("updateReports: %v", err)
 			return
@@ -167,7 +167,7 @@ func (s *fuzzingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *fuzzingServer) runCase(w http.ResponseWriter, r *http.Request, key string, c caseDef) result {
-	deadline := time.Now().Add(cmp(c.timeout, defaultCaseTimeout))
+	deadline := time.Now().Add(scaled(cmp(c.timeout, defaultCaseTimeout)))
 	var offers []pmdParams
 	exts, err := parseExtensions(r.Header.Values("Sec-WebSocket-Extensions"))
 	if err != nil {

@@ -56,11 +56,12 @@ var testDataOnce = sync.OnceValue(func() []testData {
 func genText(n int, umlauts bool) []byte {
 	r := rand.New(rand.NewPCG(1, 2))
 	words := strings.Fields("Habe nun ach Philosophie Juristerei und Medizin und leider auch Theologie durchaus studiert mit heißem Bemühn Da steh ich nun ich armer Tor Und bin so klug als wie zuvor Heiße Magister heiße Doktor gar Und ziehe schon an die zehen Jahr Herauf herab und quer und krumm Meine Schüler an der Nase herum Und sehe daß wir nichts wissen können Das will mir schier das Herz verbrennen Zwar bin ich gescheiter als all die Laffen Doktoren Magister Schreiber und Pfaffen Mich plagen keine Skrupel noch Zweifel Fürchte mich weder vor Hölle noch Teufel")
+	plain := strings.NewReplacer("ß", "ss", "ü", "ue", "ö", "oe", "ä", "ae")
 	var sb strings.Builder
 	for sb.Len() < n {
 		w := words[r.IntN(len(words))]
 		if !umlauts {
-			w = strings.NewReplacer("ß", "ss", "ü", "ue", "ö", "oe", "ä", "ae").Replace(w)
+			w = plain.Replace(w)
 		}
 		sb.WriteString(w)
 		switch r.IntN(12) {

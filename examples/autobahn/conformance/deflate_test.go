@@ -23,9 +23,11 @@ type pmdState struct {
 
 	// Testee to harness.
 	recvTakeover bool
-	recvBits     int    // window we allowed the testee
-	hist         []byte // the last 32 KiB inflated, with takeover
-	histLen      int64  // bytes inflated in this context, for the window check
+	recvBits     int           // window we allowed the testee
+	hist         []byte        // the last 32 KiB inflated, with takeover
+	histLen      int64         // bytes inflated in this context, for the window check
+	fr           io.ReadCloser // the inflater, reset for each message
+	rbuf         bytes.Buffer  // what it inflates
 }
 
 // newPMDState sets up the harness's end of an agreed response. The harness
@@ -50,17 +52,27 @@ func newPMDState(resp pmdParams, harnessIsClient bool) *pmdState {
 
 // compress returns the compressed payload of msg. Under a window limit the
 // harness compresses with Huffman codes only, which refer to nothing
-// earlier, since compress/flate's window cannot be made smaller.
+// earlier, since compress/flate's window cannot be made smaller. With
+// context takeover it compresses at level 2, the fastest of compress/flate's
+// levels that searches the whole 32 KiB window (level 1 looks back one
+// write only), so that back-references reach across messages; without, at
+// level 1, each message on its own, whose reset costs nothing (level 2
+// clears 640 KiB of hash chains). The suite's zlib level 6 costs five
+// times as much under the race detector, which instruments the harness
+// too, for no more coverage of the testee's inflater.
 func (s *pmdState) compress(msg []byte) []byte {
-	level := flate.DefaultCompression
-	if s.sendBits < 15 {
+	level := flate.BestSpeed
+	switch {
+	case s.sendBits < 15:
 		level = flate.HuffmanOnly
+	case s.sendTakeover:
+		level = 2
 	}
 	s.wbuf.Reset()
 	switch {
 	case s.fw == nil:
 		s.fw, _ = flate.NewWriter(&s.wbuf, level)
-	case !s.sendTakeover:
+	case !s.sendTakeover && level != flate.HuffmanOnly: // Huffman codes refer to nothing earlier
 		s.fw.Reset(&s.wbuf) // a fresh context, as a new writer has
 	}
 	s.fw.Write(msg)
@@ -76,7 +88,9 @@ func (s *pmdState) compress(msg []byte) []byte {
 // back-reference lies within the window the harness allowed (RFC 7692
 // §7.1.2.1) and within what was sent before in the same context.
 func (s *pmdState) decompress(payload []byte) ([]byte, error) {
-	data := append(bytes.Clone(payload), 0x00, 0x00, 0xff, 0xff)
+	// Room for the end of a sync flush, and then for a final block.
+	data := append(make([]byte, 0, len(payload)+9), payload...)
+	data = append(data, 0x00, 0x00, 0xff, 0xff)
 	prior := int64(0)
 	if s.recvTakeover {
 		prior = s.histLen
@@ -93,11 +107,17 @@ func (s *pmdState) decompress(payload []byte) ([]byte, error) {
 		dict = s.hist
 	}
 	// A final empty stored block ends the stream, so the reader gives io.EOF.
-	r := flate.NewReaderDict(bytes.NewReader(append(data, 0x01, 0x00, 0x00, 0xff, 0xff)), dict)
-	out, err := io.ReadAll(r)
-	if err != nil {
+	src := bytes.NewReader(append(data, 0x01, 0x00, 0x00, 0xff, 0xff))
+	if s.fr == nil {
+		s.fr = flate.NewReaderDict(src, dict)
+	} else if err := s.fr.(flate.Resetter).Reset(src, dict); err != nil {
 		return nil, fmt.Errorf("inflate: %w", err)
 	}
+	s.rbuf.Reset()
+	if _, err := s.rbuf.ReadFrom(s.fr); err != nil {
+		return nil, fmt.Errorf("inflate: %w", err)
+	}
+	out := bytes.Clone(s.rbuf.Bytes())
 	if s.recvTakeover {
 		s.histLen += int64(len(out))
 		s.hist = append(s.hist, out...)

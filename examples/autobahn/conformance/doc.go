@@ -22,6 +22,9 @@
 //	CONFORMANCE_FULL=1                 the suite's sizes: 16 MiB, 1000 messages
 //	CONFORMANCE_SERVER=host:port/path  test that server instead of ../server
 //	CONFORMANCE_CLIENT=/path/to/binary test that client (same flags as ../client)
+//	FULLDUPLEX_TEST_TIMESCALE=4        how much longer than on a quiet machine to
+//	                                   wait before failing a case (default 2, 5
+//	                                   under the race detector)
 //
 //	go test -race -count=1 -v ./examples/autobahn/conformance
 package conformance

@@ -173,8 +173,8 @@ func runServerCase(target string, c caseDef) result {
 	failed := func(format string, args ...any) result {
 		return result{status: statusFailed, msg: fmt.Sprintf(format, args...)}
 	}
-	deadline := time.Now().Add(cmp(c.timeout, defaultCaseTimeout))
-	nc, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	deadline := time.Now().Add(scaled(cmp(c.timeout, defaultCaseTimeout)))
+	nc, err := net.DialTimeout("tcp", addr, scaled(2*time.Second))
 	if err != nil {
 		return failed("dial: %v", err)
 	}

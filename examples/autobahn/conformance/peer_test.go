@@ -28,13 +28,20 @@ func (r role) String() string {
 	return "client"
 }
 
-// Timing. The suite gives a server serverConnectionDropTimeout (1 s) to
-// close TCP after the closing handshake; a client that closes first within
-// clientFirstWindow of the handshake is reported.
+// Timing (see timing_test.go). The suite gives a server
+// serverConnectionDropTimeout (1 s) to close TCP after the closing
+// handshake, and a client as long after the server has: here that is
+// scaled, up to 4 s, short of the 5 s close timeout a testee that waited for
+// its peer to close first would take instead. A client that closes first
+// within clientFirstWindow of the handshake is reported: a window, not
+// scaled.
+var (
+	dropTimeout  = min(scaled(time.Second), 4*time.Second)
+	eventTimeout = scaled(3 * time.Second) // default wait for an expected event
+)
+
 const (
-	dropTimeout       = 1 * time.Second
 	clientFirstWindow = 15 * time.Millisecond
-	eventTimeout      = 3 * time.Second // default wait for an expected event
 	maxMessage        = 64 << 20
 )
 
@@ -238,7 +245,11 @@ func (p *peer) readLoop() {
 			violation("message over %d bytes", maxMessage)
 			return
 		}
-		msg = append(msg, f.payload...)
+		if msg == nil && f.fin {
+			msg = f.payload // a message in one frame: no copy, which costs under -race
+		} else {
+			msg = append(msg, f.payload...)
+		}
 		if !f.fin {
 			continue
 		}
@@ -272,21 +283,21 @@ type fr struct {
 
 func (p *peer) send(f fr) {
 	p.tracef("→ %s", describe(!f.more, f.rsv, f.op, f.data, f.chop, f.sync))
+	if f.chop == 0 && !f.sync {
+		p.out = appendFrame(p.out, !f.more, f.rsv, f.op, f.data, p.mask)
+		return
+	}
+	p.flush()
 	b := appendFrame(nil, !f.more, f.rsv, f.op, f.data, p.mask)
-	switch {
-	case f.chop > 0:
-		p.flush()
-		for len(b) > 0 {
-			n := min(f.chop, len(b))
-			p.write(b[:n])
-			b = b[n:]
-		}
-	case f.sync:
-		p.flush()
+	if f.chop == 0 { // sync
 		p.write(b)
 		time.Sleep(2 * time.Millisecond)
-	default:
-		p.out = append(p.out, b...)
+		return
+	}
+	for len(b) > 0 {
+		n := min(f.chop, len(b))
+		p.write(b[:n])
+		b = b[n:]
 	}
 }
 
@@ -388,13 +399,10 @@ func (p *peer) next(d time.Duration) event {
 }
 
 // echoTimeout is how long to wait for the echo of a message of n bytes:
-// eventTimeout, and under the race detector, which slows the testee's
-// compression several times over, a second more per 32 KiB.
+// eventTimeout, and 200 ms (scaled) more per 32 KiB, which the testee may
+// have to compress.
 func echoTimeout(n int) time.Duration {
-	if !raceEnabled {
-		return eventTimeout
-	}
-	return eventTimeout + time.Duration(n/(32<<10))*time.Second
+	return eventTimeout + scaled(time.Duration(n/(32<<10))*200*time.Millisecond)
 }
 
 func (p *peer) expectMessage(op byte, want []byte) event {
@@ -537,7 +545,7 @@ func (p *peer) finish() error {
 			err = fmt.Errorf("after the end of the case: %v", e)
 		}
 	}
-	timeout := time.After(2 * time.Second)
+	timeout := time.After(scaled(2 * time.Second))
 	for {
 		select {
 		case e := <-p.events:

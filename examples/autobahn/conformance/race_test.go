@@ -2,4 +2,4 @@
 
 package conformance
 
-func init() { raceEnabled = true }
+const raceEnabled = true

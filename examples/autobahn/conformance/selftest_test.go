@@ -30,6 +30,7 @@ func TestUTF8TableAgreesWithGo(t *testing.T) {
 }
 
 func TestCatalogueIDsUnique(t *testing.T) {
+	t.Parallel() // with the roles, whose cases wait on the testees
 	seen := map[string]bool{}
 	for _, c := range catalogue() {
 		if seen[c.id] {
@@ -42,6 +43,7 @@ func TestCatalogueIDsUnique(t *testing.T) {
 
 // TestScanDeflate checks the back-reference scanner against compress/flate.
 func TestScanDeflate(t *testing.T) {
+	t.Parallel() // with the roles, whose cases wait on the testees
 	for _, level := range []int{flate.HuffmanOnly, flate.BestSpeed, flate.DefaultCompression, flate.BestCompression} {
 		for _, td := range testDataOnce() {
 			for _, n := range []int{0, 1, 100, 5000, 70000} {

@@ -14,10 +14,9 @@ import (
 	"time"
 )
 
-// raceEnabled is set by race_test.go; the testees are then built with the
-// race detector too, so that the conformance cases also look for races in
-// the library.
-var raceEnabled bool
+// The testees are built with the race detector when the tests run under it
+// (raceEnabled), so that the conformance cases also look for races in the
+// library.
 
 const modulePath = "github.com/fullduplex/websocket/examples/autobahn/"
 
@@ -129,12 +128,12 @@ func startServer(t *testing.T) string {
 		checkTesteeOutput(t, "server", out.String())
 	})
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		c, err := net.DialTimeout("tcp", addr, scaled(time.Second))
 		if err == nil {
 			c.Close()
 			return addr
 		}
-		if time.Since(start) > 10*time.Second {
+		if time.Since(start) > scaled(10*time.Second) {
 			t.Fatalf("server testee does not listen on %s: %v\n%s", addr, err, out.String())
 		}
 	}

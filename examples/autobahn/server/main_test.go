@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // dialTestee plays the suite's fuzzingclient against the testee.
@@ -18,7 +19,7 @@ func dialTestee(t *testing.T) *websocket.Conn {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(echo))
 	t.Cleanup(srv.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(5*time.Second))
 	defer cancel()
 	opts := &websocket.DialOptions{ReadLimit: 64 << 20, Header: http.Header{"Origin": {"http://fuzzingclient.example"}}}
 	c, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), opts)
@@ -26,7 +27,7 @@ func dialTestee(t *testing.T) *websocket.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.CloseNow() })
-	c.SetDeadline(time.Now().Add(30 * time.Second))
+	c.SetDeadline(time.Now().Add(testtime.Scaled(30 * time.Second)))
 	return c
 }
 

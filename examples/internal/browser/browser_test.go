@@ -9,12 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // TestDriver checks the driver against Chromium itself: evaluation results
 // and exceptions, waiting, and the size of a screenshot.
 func TestDriver(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(30*time.Second))
 	defer cancel()
 	b := StartTest(ctx, t)
 	page := "data:text/html," + url.PathEscape(`<title>t</title><h1 id="h">hello</h1><script>setTimeout(() => document.body.dataset.ready = "yes", 200)</script>`)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket"
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // countingListener counts the bytes read from the connections it accepts.
@@ -65,7 +66,7 @@ ws.onclose = (e) => { window.result = window.result || "closed " + e.code; };
 // every echo must be what was sent, which Chromium's zlib inflates within
 // the window it agreed to, and what Chromium sends must shrink.
 func TestBrowserDeflateWindows(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(90*time.Second))
 	defer cancel()
 	b := StartTest(ctx, t)
 	for _, takeover := range []bool{false, true} {
@@ -95,7 +96,7 @@ func TestBrowserDeflateWindows(t *testing.T) {
 						}
 					}
 				})
-				hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+				hs := &http.Server{Handler: mux, ReadHeaderTimeout: testtime.Scaled(5 * time.Second)}
 				go hs.Serve(countingListener{ln, &read})
 				defer hs.Close()
 				page, err := b.NewPage(ctx, "http://"+ln.Addr().String()+"/", 400, 300)

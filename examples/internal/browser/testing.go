@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/fullduplex/websocket/internal/testtime"
 )
 
 // StartTest starts a browser for t, with the extra flags, and stops it when
@@ -85,7 +87,7 @@ type App interface {
 // waits for the handlers.
 func Serve(t testing.TB, ln net.Listener, app App) (stop func()) {
 	t.Helper()
-	hs := &http.Server{Handler: app, ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: app, ReadHeaderTimeout: testtime.Scaled(5 * time.Second)}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	var stopped bool
