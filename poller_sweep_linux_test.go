@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"runtime"
 	"sync/atomic"
@@ -13,8 +14,8 @@ import (
 
 // The keep-alive of connections in the epoll set: the sweep.
 
-// A peer that answers nothing is closed within about two intervals and a
-// half, after one ping; HandleClose says why, and no goroutine is left.
+// A peer that answers nothing is pinged once and then closed, not before
+// two intervals; HandleClose says why, and no goroutine is left.
 func TestPollerPingClosesSilentPeer(t *testing.T) {
 	goroutines := runtime.NumGoroutine()
 	p, err := NewPoller(&PollerOptions{PingInterval: testPingInterval})
@@ -30,8 +31,8 @@ func TestPollerPingClosesSilentPeer(t *testing.T) {
 	if !isPingLoss(err) {
 		t.Errorf("HandleClose error = %v, want one wrapping ErrClosed that names the ping", err)
 	}
-	if took < 2*testPingInterval-testPingInterval/4 || took > 3*testPingInterval+testPingInterval/2 {
-		t.Errorf("closed after %v, want between 2 and 3 intervals of %v", took, testPingInterval)
+	if took < 2*testPingInterval-testPingInterval/4 {
+		t.Errorf("closed after %v, before 2 intervals of %v", took, testPingInterval)
 	}
 	// What the peer was sent: one ping, then the end.
 	a.SetReadDeadline(time.Now().Add(testTimeout))
@@ -44,7 +45,7 @@ func TestPollerPingClosesSilentPeer(t *testing.T) {
 }
 
 // A peer that answers pings, with pongs its ping handler writes, stays
-// open however many intervals pass, and is pinged about once in each.
+// open however many intervals pass: here, through five pings.
 func TestPollerPingAnsweredKeepsConn(t *testing.T) {
 	p := newTestPoller(t, &PollerOptions{PingInterval: testPingInterval})
 	rec := newRecorder(echoBack)
@@ -65,15 +66,13 @@ func TestPollerPingAnsweredKeepsConn(t *testing.T) {
 			msgs <- string(m)
 		}
 	}()
+	if n := waitCount(t, pings.Load, 5); n < 5 {
+		t.Fatalf("%d pings, want 5", n)
+	}
 	select {
 	case err := <-rec.closed:
 		t.Fatalf("closed while answering pings: %v", err)
-	case <-time.After(8 * testPingInterval):
-	}
-	n := pings.Load()
-	t.Logf("%d pings in 8 intervals", n)
-	if n < 4 || n > 8 {
-		t.Errorf("%d pings in 8 intervals, want one every 1 to 1.5 intervals", n)
+	default:
 	}
 	if err := cli.WriteMessage(OpText, []byte("still here")); err != nil {
 		t.Fatal(err)
@@ -83,28 +82,33 @@ func TestPollerPingAnsweredKeepsConn(t *testing.T) {
 	}
 }
 
-// Any input counts: a peer that sends a message every half interval and
-// never reads, so never answers a ping, stays open, and is never pinged.
+// Any input counts: a peer that sends a message every quarter interval
+// and never reads, so never answers a ping, stays open, and is never
+// pinged. (A writer late by three quarters of an interval, on a loaded
+// machine, may be pinged; the interval is scaled for that.)
 func TestPollerPingInputCountsAsLiveness(t *testing.T) {
 	p := newTestPoller(t, &PollerOptions{PingInterval: testPingInterval})
 	rec := newRecorder(nil)
 	a, br := handshakenPeer(t, p, rec)
 	a.SetWriteDeadline(time.Now().Add(testTimeout))
-	for range 16 {
+	const n = 16
+	for range n {
 		if _, err := a.Write(fromClient(true, OpText, "tick")); err != nil {
 			t.Fatalf("the connection ended while the peer sent: %v", err)
 		}
 		select {
 		case err := <-rec.closed:
 			t.Fatalf("closed while the peer sends: %v", err)
-		case <-time.After(testPingInterval / 2):
+		case <-time.After(testPingInterval / 4):
 		}
 	}
-	rec.mu.Lock()
-	got := len(rec.msgs)
-	rec.mu.Unlock()
-	if got != 16 {
-		t.Errorf("%d messages handled, want 16", got)
+	handled := func() int32 {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return int32(len(rec.msgs))
+	}
+	if got := waitCount(t, handled, n); got != n {
+		t.Errorf("%d messages handled, want %d", got, n)
 	}
 	// Open still: a Close frame is answered, with nothing before it.
 	a.Write(clientClose(1000, ""))
@@ -184,41 +188,22 @@ func TestPollerIdleConnsWithPingsHoldNoGoroutine(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := newRecorder(nil)
-	clients, conns := servePollerConns(t, p, rec, n)
-	pcs := make([]*pollConn, 0, n)
-	for _, c := range conns {
-		pcs = append(pcs, c.nc.(*pollConn))
-	}
-	// Every connection is pinged within one and a half intervals; the
+	clients, _ := servePollerConns(t, p, rec, n)
+	// Every connection is pinged, as each client reads; meanwhile the
 	// goroutines stay the poll goroutine and the sweep (no input came, so
 	// no worker either).
-	most := 0
-	for deadline := time.Now().Add(testTimeout); ; time.Sleep(10 * time.Millisecond) {
+	most := runtime.NumGoroutine() - before
+	ping := fromServer(true, OpPing, "")
+	for i, a := range clients {
+		buf := make([]byte, len(ping))
+		a.SetReadDeadline(time.Now().Add(testTimeout))
+		if k, err := io.ReadFull(a, buf); err != nil || !bytes.Equal(buf[:k], ping) {
+			t.Fatalf("client %d of %d read % x, %v; want a ping", i, n, buf[:k], err)
+		}
 		most = max(most, runtime.NumGoroutine()-before)
-		pinged := 0
-		for _, pc := range pcs {
-			pc.mu.Lock()
-			if pc.quiet&quietPinged != 0 {
-				pinged++
-			}
-			pc.mu.Unlock()
-		}
-		if pinged == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d idle connections pinged", pinged, n)
-		}
 	}
 	if most > 2 {
 		t.Fatalf("%d goroutines for %d idle connections being pinged, want the poll goroutine and the sweep", most, n)
-	}
-	for _, i := range []int{0, n / 2, n - 1} {
-		buf := make([]byte, 8)
-		clients[i].SetReadDeadline(time.Now().Add(testTimeout))
-		if k, err := clients[i].Read(buf); err != nil || !bytes.Equal(buf[:k], fromServer(true, OpPing, "")) {
-			t.Fatalf("client %d read % x, %v; want a ping", i, buf[:k], err)
-		}
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
@@ -301,15 +286,15 @@ func TestPollerPingFromAClientIsMasked(t *testing.T) {
 		return srv.WriteControl(OpPong, b)
 	})
 	done := readLoop(srv)
+	if n := waitCount(t, pings.Load, 2); n < 2 {
+		t.Fatalf("%d pings, want 2", n)
+	}
 	select {
 	case err := <-rec.closed:
 		t.Fatalf("closed: %v", err)
 	case err := <-done:
 		t.Fatalf("the server end failed reading the client's pings: %v", err)
-	case <-time.After(4 * testPingInterval):
-	}
-	if n := pings.Load(); n < 2 {
-		t.Errorf("%d pings in 4 intervals, want 2 or more", n)
+	default:
 	}
 }
 

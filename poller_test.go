@@ -135,7 +135,7 @@ func TestPollerProtocolViolations(t *testing.T) {
 	p := newTestPoller(t, nil)
 	for _, tt := range connViolations {
 		t.Run(tt.name, func(t *testing.T) {
-			peer, c := newRawPeer(t, tcpConns, !tt.toClient, connConfig{readLimit: tt.readLimit, closeTimeout: 200 * time.Millisecond})
+			peer, c := newRawPeer(t, tcpConns, !tt.toClient, connConfig{readLimit: tt.readLimit, closeTimeout: testTimeout})
 			rec := newRecorder(nil)
 			if err := p.Add(c, rec); err != nil {
 				t.Fatal(err)
@@ -516,7 +516,24 @@ func TestPollerHostileLengthClaimCommitsNoMemory(t *testing.T) {
 		}
 		peer.write(frameBytes(Header{Fin: true, Opcode: OpBinary, Length: claim, Masked: true}, make([]byte, 16)))
 	}
-	time.Sleep(200 * time.Millisecond) // the workers take the bytes in
+	// The workers take the bytes in: each connection has input pending.
+	for deadline := time.Now().Add(testTimeout); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		pending := 0
+		p.mu.Lock()
+		for _, pc := range p.slots {
+			if pc != nil {
+				pc.mu.Lock()
+				if pc.more != nil && pc.more.mdl != 0 {
+					pending++
+				}
+				pc.mu.Unlock()
+			}
+		}
+		p.mu.Unlock()
+		if pending == conns {
+			break
+		}
+	}
 	grown := int64(liveHeap()) - int64(before)
 	t.Logf("%d served Conns with a %d-byte claim: live heap grew %d bytes, %d per Conn", conns, claim, grown, grown/conns)
 	if grown > conns*perConn {
@@ -574,7 +591,7 @@ func TestPollerHostilePingFloodWithoutReadingIsDropped(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		a.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		a.SetWriteDeadline(time.Now().Add(testTimeout))
 		burst := bytes.Repeat(ping, 512)
 		for sent := 0; sent < 64<<20; sent += len(burst) {
 			if _, err := a.Write(burst); err != nil {
@@ -587,7 +604,7 @@ func TestPollerHostilePingFloodWithoutReadingIsDropped(t *testing.T) {
 		if !errors.Is(err, ErrClosed) && CloseStatus(err) == 0 {
 			t.Errorf("HandleClose error = %v, want one wrapping ErrClosed or a *CloseError", err)
 		}
-	case <-time.After(8 * time.Second):
+	case <-time.After(testTimeout):
 		t.Fatal("the worker is still held by a peer that pings and does not read")
 	}
 	a.Close()
