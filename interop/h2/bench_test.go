@@ -139,50 +139,110 @@ func BenchmarkEcho(b *testing.B) {
 	}
 }
 
-// BenchmarkMemoryPerWebSocket opens 500 idle WebSockets, once whatever b.N,
+// BenchmarkMemoryPerWebSocket opens 500 WebSockets, once whatever b.N,
 // from a child process (the test binary run as memClient), and reports the
-// heap and stacks the server holds per WebSocket: as streams of one HTTP/2
-// connection (whose limit of concurrent streams is raised from 250 to 1000),
-// and as TLS connections of their own.
+// heap and stacks the server holds per WebSocket once they are idle: as
+// streams of one HTTP/2 connection (whose limit of concurrent streams is
+// raised from 250 to 1000), and as TLS connections of their own. Under
+// "idle" no message has been sent; under "echoed" each WebSocket has had a
+// 1 KiB message echoed first, so that what a stream keeps after traffic is
+// counted too.
+//
+// http2-floor is not the library but what net/http alone holds for a
+// stream whose handler keeps its goroutine and reads: it answers 200 and
+// echoes the request body's bytes through a 64-byte buffer, as
+// benchmarks/'s http-floor does over HTTP/1.1. Any handler that reads a
+// WebSocket over HTTP/2 pays at least that.
 func BenchmarkMemoryPerWebSocket(b *testing.B) {
 	const n = 500
-	inUse := func() uint64 {
+	inUse := func() (heap, stack uint64) {
+		// Twice: what sync.Pools hold survives one collection, and would
+		// be freed by the next during the measurement.
+		runtime.GC()
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		return ms.HeapInuse + ms.StackInuse
+		return ms.HeapInuse, ms.StackInuse
 	}
-	s := startServer(b, echoHandler(nil, nil), func(hs *http.Server) {
+	echo := echoHandler(nil, nil)
+	s := startServer(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/floor" {
+			floorHandler(w, r)
+			return
+		}
+		echo(w, r)
+	}), func(hs *http.Server) {
 		hs.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1000}
 	})
 	defer s.Close()
-	for _, mode := range []string{"http2-stream", "http1-tls"} {
-		b.Run(mode, func(b *testing.B) {
-			before := inUse()
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), "H2_MEM_CLIENT="+mode, "H2_MEM_URL="+s.URL, "H2_MEM_N="+strconv.Itoa(n))
-			stdin, _ := cmd.StdinPipe()
-			stdout, _ := cmd.StdoutPipe()
-			cmd.Stderr = os.Stderr
-			if err := cmd.Start(); err != nil {
-				b.Fatal(err)
+	// Handlers end some time after their client has gone: each run waits
+	// for the last one, lest the stacks it frees count against the next.
+	settle := func(b *testing.B, want int) {
+		for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > want; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				b.Fatalf("%d goroutines left, want %d", runtime.NumGoroutine(), want)
 			}
-			line, err := bufio.NewReader(stdout).ReadString('\n')
-			if err != nil || line != "ready\n" {
-				b.Fatalf("client: %q %v", line, err)
-			}
-			time.Sleep(200 * time.Millisecond) // let the last handlers settle
-			b.ReportMetric(float64(inUse()-before)/n, "B/ws")
-			stdin.Close()
-			cmd.Wait()
-		})
+		}
+	}
+	for _, mode := range []string{"http2-stream", "http2-floor", "http1-tls"} {
+		for _, traffic := range []string{"idle", "echoed"} {
+			b.Run(mode+"/"+traffic, func(b *testing.B) {
+				goroutines := runtime.NumGoroutine()
+				heap0, stack0 := inUse()
+				cmd := exec.Command(os.Args[0], "-test.run=^$")
+				cmd.Env = append(os.Environ(), "H2_MEM_CLIENT="+mode, "H2_MEM_URL="+s.URL, "H2_MEM_N="+strconv.Itoa(n),
+					"H2_MEM_ECHO="+strconv.FormatBool(traffic == "echoed"))
+				stdin, _ := cmd.StdinPipe()
+				stdout, _ := cmd.StdoutPipe()
+				cmd.Stderr = os.Stderr
+				if err := cmd.Start(); err != nil {
+					b.Fatal(err)
+				}
+				line, err := bufio.NewReader(stdout).ReadString('\n')
+				if err != nil || line != "ready\n" {
+					b.Fatalf("client: %q %v", line, err)
+				}
+				time.Sleep(200 * time.Millisecond) // let the last handlers settle
+				heap, stack := inUse()
+				dh, ds := float64(int64(heap-heap0))/n, float64(int64(stack-stack0))/n
+				b.ReportMetric(dh+ds, "B/ws")
+				b.ReportMetric(dh, "heap-B/ws")
+				b.ReportMetric(ds, "stack-B/ws")
+				stdin.Close()
+				cmd.Wait()
+				settle(b, goroutines)
+			})
+		}
+	}
+}
+
+// floorHandler is http2-floor's handler: the least a handler that keeps a
+// stream open and reads it holds. It answers 200 and echoes the request
+// body through a 64-byte buffer.
+func floorHandler(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	if rc.Flush() != nil {
+		return
+	}
+	var b [64]byte
+	for {
+		n, err := r.Body.Read(b[:])
+		if n > 0 {
+			w.Write(b[:n])
+			rc.Flush()
+		}
+		if err != nil {
+			return
+		}
 	}
 }
 
 // memClient is the test binary's client mode for BenchmarkMemoryPerWebSocket:
-// it opens H2_MEM_N WebSockets to H2_MEM_URL, says "ready" and holds them
-// until its standard input ends.
-func memClient(mode, url string, n int) error {
+// it opens H2_MEM_N WebSockets to H2_MEM_URL, the floor's path for
+// http2-floor, echoes a 1 KiB message on each if H2_MEM_ECHO is true, says
+// "ready" and holds them until its standard input ends.
+func memClient(mode, url string, n int, echo bool) error {
 	tlsCfg := &tls.Config{InsecureSkipVerify: true} // the benchmark's own server
 	var closers []func()
 	defer func() {
@@ -190,6 +250,7 @@ func memClient(mode, url string, n int) error {
 			c()
 		}
 	}()
+	msg := pattern(1 << 10)
 	switch mode {
 	case "http1-tls":
 		for range n {
@@ -200,8 +261,20 @@ func memClient(mode, url string, n int) error {
 				return err
 			}
 			closers = append(closers, func() { c.CloseNow() })
+			if echo {
+				if err := c.WriteMessage(websocket.OpBinary, msg); err != nil {
+					return err
+				}
+				if _, _, err := c.ReadMessage(); err != nil {
+					return err
+				}
+			}
 		}
-	case "http2-stream":
+	case "http2-stream", "http2-floor":
+		path := "/ws"
+		if mode == "http2-floor" {
+			path = "/floor"
+		}
 		tlsCfg.NextProtos = []string{"h2"}
 		nc, err := tls.Dial("tcp", strings.TrimPrefix(url, "https://"), tlsCfg)
 		if err != nil {
@@ -215,7 +288,7 @@ func memClient(mode, url string, n int) error {
 		closers = append(closers, func() { cc.Close() })
 		for range n {
 			pr, pw := io.Pipe()
-			req, _ := http.NewRequest(http.MethodConnect, url+"/ws", pr)
+			req, _ := http.NewRequest(http.MethodConnect, url+path, pr)
 			req.Header[":protocol"] = []string{"websocket"}
 			req.Header.Set("Sec-WebSocket-Version", "13")
 			resp, err := cc.RoundTrip(req)
@@ -226,6 +299,20 @@ func memClient(mode, url string, n int) error {
 				return fmt.Errorf("status %d", resp.StatusCode)
 			}
 			closers = append(closers, func() { pw.Close(); resp.Body.Close() })
+			if echo {
+				c := &client{resp: resp, br: bufio.NewReader(resp.Body), pw: pw}
+				if err := c.writeMessage(websocket.OpBinary, msg); err != nil {
+					return err
+				}
+				// The floor echoes the masked frame as it came.
+				h, err := websocket.ReadHeader(c.br)
+				if err != nil {
+					return err
+				}
+				if _, err := io.CopyN(io.Discard, c.br, h.Length); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	fmt.Println("ready")

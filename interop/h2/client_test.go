@@ -35,7 +35,7 @@ import (
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("H2_MEM_CLIENT"); mode != "" {
 		n, _ := strconv.Atoi(os.Getenv("H2_MEM_N"))
-		if err := memClient(mode, os.Getenv("H2_MEM_URL"), n); err != nil {
+		if err := memClient(mode, os.Getenv("H2_MEM_URL"), n, os.Getenv("H2_MEM_ECHO") == "true"); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
