@@ -39,8 +39,18 @@ func (streamEndedError) Error() string {
 
 func (streamEndedError) Unwrap() error { return ErrClosed }
 
-// acceptHTTP2 is Accept for a request that came over HTTP/2.
+// acceptHTTP2 is Accept for a request that came over HTTP/2. It answers on
+// a goroutine of its own (handshakeApart), as AcceptConn does: on top of
+// the frames net/http has under the handler, the handshake took the
+// handler's goroutine, which usually reads the Conn for the rest of its
+// life, past the 4 KiB it has, to 8 KiB for good (TestHandlerStackOverStream
+// in interop/h2).
 func acceptHTTP2(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	return handshakeApart(func() (*Conn, error) { return acceptStream(w, r, opts) })
+}
+
+// acceptStream is acceptHTTP2 on the goroutine apart.
+func acceptStream(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if ref := checkExtendedConnect(r, opts); ref != nil {
 		ref.respond(w)
 		return nil, ref

@@ -1,22 +1,12 @@
 package h2
 
 import (
-	"bufio"
 	"context"
-	"crypto/tls"
-	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/net/http2"
 
 	"github.com/fullduplex/websocket"
 )
@@ -149,173 +139,24 @@ func BenchmarkEcho(b *testing.B) {
 // counted too.
 //
 // http2-floor is not the library but what net/http alone holds for a
-// stream whose handler keeps its goroutine and reads: it answers 200 and
-// echoes the request body's bytes through a 64-byte buffer, as
+// stream whose handler keeps its goroutine and reads (floorHandler), as
 // benchmarks/'s http-floor does over HTTP/1.1. Any handler that reads a
 // WebSocket over HTTP/2 pays at least that.
+//
+// Stacks vary by up to 2 KiB from run to run: the runtime starts a
+// goroutine with a stack the size of the average it has seen lately
+// (GODEBUG=adaptivestackstart=0 turns that off).
 func BenchmarkMemoryPerWebSocket(b *testing.B) {
 	const n = 500
-	inUse := func() (heap, stack uint64) {
-		// Twice: what sync.Pools hold survives one collection, and would
-		// be freed by the next during the measurement.
-		runtime.GC()
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapInuse, ms.StackInuse
-	}
-	echo := echoHandler(nil, nil)
-	s := startServer(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/floor" {
-			floorHandler(w, r)
-			return
-		}
-		echo(w, r)
-	}), func(hs *http.Server) {
-		hs.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1000}
-	})
-	defer s.Close()
-	// Handlers end some time after their client has gone: each run waits
-	// for the last one, lest the stacks it frees count against the next.
-	settle := func(b *testing.B, want int) {
-		for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > want; time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				b.Fatalf("%d goroutines left, want %d", runtime.NumGoroutine(), want)
-			}
-		}
-	}
+	s := startMemServer(b)
 	for _, mode := range []string{"http2-stream", "http2-floor", "http1-tls"} {
 		for _, traffic := range []string{"idle", "echoed"} {
 			b.Run(mode+"/"+traffic, func(b *testing.B) {
-				goroutines := runtime.NumGoroutine()
-				heap0, stack0 := inUse()
-				cmd := exec.Command(os.Args[0], "-test.run=^$")
-				cmd.Env = append(os.Environ(), "H2_MEM_CLIENT="+mode, "H2_MEM_URL="+s.URL, "H2_MEM_N="+strconv.Itoa(n),
-					"H2_MEM_ECHO="+strconv.FormatBool(traffic == "echoed"))
-				stdin, _ := cmd.StdinPipe()
-				stdout, _ := cmd.StdoutPipe()
-				cmd.Stderr = os.Stderr
-				if err := cmd.Start(); err != nil {
-					b.Fatal(err)
-				}
-				line, err := bufio.NewReader(stdout).ReadString('\n')
-				if err != nil || line != "ready\n" {
-					b.Fatalf("client: %q %v", line, err)
-				}
-				time.Sleep(200 * time.Millisecond) // let the last handlers settle
-				heap, stack := inUse()
-				dh, ds := float64(int64(heap-heap0))/n, float64(int64(stack-stack0))/n
-				b.ReportMetric(dh+ds, "B/ws")
-				b.ReportMetric(dh, "heap-B/ws")
-				b.ReportMetric(ds, "stack-B/ws")
-				stdin.Close()
-				cmd.Wait()
-				settle(b, goroutines)
+				heap, stack := serverMemory(b, s, mode, n, traffic == "echoed")
+				b.ReportMetric(heap+stack, "B/ws")
+				b.ReportMetric(heap, "heap-B/ws")
+				b.ReportMetric(stack, "stack-B/ws")
 			})
 		}
 	}
-}
-
-// floorHandler is http2-floor's handler: the least a handler that keeps a
-// stream open and reads it holds. It answers 200 and echoes the request
-// body through a 64-byte buffer.
-func floorHandler(w http.ResponseWriter, r *http.Request) {
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	if rc.Flush() != nil {
-		return
-	}
-	var b [64]byte
-	for {
-		n, err := r.Body.Read(b[:])
-		if n > 0 {
-			w.Write(b[:n])
-			rc.Flush()
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// memClient is the test binary's client mode for BenchmarkMemoryPerWebSocket:
-// it opens H2_MEM_N WebSockets to H2_MEM_URL, the floor's path for
-// http2-floor, echoes a 1 KiB message on each if H2_MEM_ECHO is true, says
-// "ready" and holds them until its standard input ends.
-func memClient(mode, url string, n int, echo bool) error {
-	tlsCfg := &tls.Config{InsecureSkipVerify: true} // the benchmark's own server
-	var closers []func()
-	defer func() {
-		for _, c := range closers {
-			c()
-		}
-	}()
-	msg := pattern(1 << 10)
-	switch mode {
-	case "http1-tls":
-		for range n {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			c, err := websocket.Dial(ctx, "wss"+strings.TrimPrefix(url, "https")+"/ws", &websocket.DialOptions{TLSConfig: tlsCfg})
-			cancel()
-			if err != nil {
-				return err
-			}
-			closers = append(closers, func() { c.CloseNow() })
-			if echo {
-				if err := c.WriteMessage(websocket.OpBinary, msg); err != nil {
-					return err
-				}
-				if _, _, err := c.ReadMessage(); err != nil {
-					return err
-				}
-			}
-		}
-	case "http2-stream", "http2-floor":
-		path := "/ws"
-		if mode == "http2-floor" {
-			path = "/floor"
-		}
-		tlsCfg.NextProtos = []string{"h2"}
-		nc, err := tls.Dial("tcp", strings.TrimPrefix(url, "https://"), tlsCfg)
-		if err != nil {
-			return err
-		}
-		tr, _ := http2.ConfigureTransports(&http.Transport{})
-		cc, err := tr.NewClientConn(nc)
-		if err != nil {
-			return err
-		}
-		closers = append(closers, func() { cc.Close() })
-		for range n {
-			pr, pw := io.Pipe()
-			req, _ := http.NewRequest(http.MethodConnect, url+path, pr)
-			req.Header[":protocol"] = []string{"websocket"}
-			req.Header.Set("Sec-WebSocket-Version", "13")
-			resp, err := cc.RoundTrip(req)
-			if err != nil {
-				return err
-			}
-			if resp.StatusCode != 200 {
-				return fmt.Errorf("status %d", resp.StatusCode)
-			}
-			closers = append(closers, func() { pw.Close(); resp.Body.Close() })
-			if echo {
-				c := &client{resp: resp, br: bufio.NewReader(resp.Body), pw: pw}
-				if err := c.writeMessage(websocket.OpBinary, msg); err != nil {
-					return err
-				}
-				// The floor echoes the masked frame as it came.
-				h, err := websocket.ReadHeader(c.br)
-				if err != nil {
-					return err
-				}
-				if _, err := io.CopyN(io.Discard, c.br, h.Length); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	fmt.Println("ready")
-	io.Copy(io.Discard, os.Stdin)
-	return nil
 }
