@@ -222,6 +222,15 @@ func (s *streamConn) Write(p []byte) (int, error) {
 
 // writeBuffers writes bufs and flushes them once, so that a frame whose
 // header and payload are apart goes out as one.
+//
+// net/http passes a write to its HTTP/2 server through a 4 KiB buffer,
+// and each time that buffer fills, or is flushed, its content becomes a
+// DATA frame, handed to the connection's serve goroutine and waited for. A
+// header written apart from a longer payload would fill it, and a 16 KiB
+// message would leave as a DATA frame of 4 KiB and one of 12 KiB, two trips
+// to the serve goroutine. Copied into one buffer, they are one write,
+// which the buffer passes on whole, and leave in as few frames as the
+// peer's frame size allows.
 func (s *streamConn) writeBuffers(bufs net.Buffers) (int64, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -234,12 +243,30 @@ func (s *streamConn) writeBuffers(bufs net.Buffers) (int64, error) {
 	}
 	var n int64
 	var err error
-	for _, b := range bufs {
+	if len(bufs) > 1 && bufsLen(bufs) <= MaxHeaderSize+64<<10 {
+		// Longer frames lose little to the split.
+		bp := contigPool.Get().(*[]byte)
+		b := (*bp)[:0]
+		for _, p := range bufs {
+			b = append(b, p...)
+		}
 		var k int
 		k, err = s.w.Write(b)
-		n += int64(k)
-		if err != nil {
-			break
+		n = int64(k)
+		if err == nil {
+			// On an error net/http may still hold b, for a stream that
+			// is gone: b is not reused then.
+			*bp = b[:0]
+			contigPool.Put(bp)
+		}
+	} else {
+		for _, b := range bufs {
+			var k int
+			k, err = s.w.Write(b)
+			n += int64(k)
+			if err != nil {
+				break
+			}
 		}
 	}
 	if err == nil {
@@ -257,6 +284,14 @@ func (s *streamConn) writeBuffers(bufs net.Buffers) (int64, error) {
 		err = fmt.Errorf("%w: %w", errStreamEnded, err)
 	}
 	return n, err
+}
+
+func bufsLen(bufs net.Buffers) int {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	return n
 }
 
 // beginWrite marks a write in progress, so that Close can cut it short, and
