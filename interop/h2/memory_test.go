@@ -35,9 +35,10 @@ var raceEnabled bool
 func startMemServer(t testing.TB) *server {
 	t.Helper()
 	echo := echoHandler(nil, nil)
+	floor := floorHandler(64)
 	return startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/floor" {
-			floorHandler(w, r)
+			floor(w, r)
 			return
 		}
 		echo(w, r)
@@ -124,24 +125,27 @@ func TestHandlerStackOverStream(t *testing.T) {
 	}
 }
 
-// floorHandler is http2-floor's handler: the least a handler that keeps a
-// stream open and reads it holds. It answers 200 and echoes the request
-// body through a 64-byte buffer.
-func floorHandler(w http.ResponseWriter, r *http.Request) {
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	if rc.Flush() != nil {
-		return
-	}
-	var b [64]byte
-	for {
-		n, err := r.Body.Read(b[:])
-		if n > 0 {
-			w.Write(b[:n])
-			rc.Flush()
-		}
-		if err != nil {
+// floorHandler returns http2-floor's handler, the least a handler that
+// keeps a stream open and reads it holds and does: it answers 200 and
+// echoes the request body through a buffer of size bytes, writing and
+// flushing what each read brings.
+func floorHandler(size int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		rc := http.NewResponseController(w)
+		if rc.Flush() != nil {
 			return
+		}
+		b := make([]byte, size)
+		for {
+			n, err := r.Body.Read(b)
+			if n > 0 {
+				w.Write(b[:n])
+				rc.Flush()
+			}
+			if err != nil {
+				return
+			}
 		}
 	}
 }
