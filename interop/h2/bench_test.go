@@ -30,11 +30,11 @@ import (
 // wsURL is s's WebSocket URL for Dial.
 func wsURL(s *server) string { return "wss" + strings.TrimPrefix(s.URL, "https") + "/ws" }
 
-func dialH1(b *testing.B, s *server) *websocket.Conn {
+func dialH1(b *testing.B, url string, s *server) *websocket.Conn {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cfg := s.Client().Transport.(*http.Transport).TLSClientConfig
-	c, err := websocket.Dial(ctx, wsURL(s), &websocket.DialOptions{TLSConfig: cfg})
+	c, err := websocket.Dial(ctx, url, &websocket.DialOptions{TLSConfig: cfg})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func BenchmarkOpen(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			t0 := time.Now()
-			c := dialH1(b, s)
+			c := dialH1(b, wsURL(s), s)
 			c.WriteMessage(websocket.OpText, msg)
 			if _, _, err := c.ReadMessage(); err != nil {
 				b.Fatal(err)
@@ -94,20 +94,28 @@ func BenchmarkOpen(b *testing.B) {
 // processor time the process spent per echo, both ends, which a machine
 // shared with other work spreads less than the wall time.
 //
+// The server reads each message with ReadMessage, a new slice each, as most
+// handlers do; under the -reuse modes it reads with AppendMessage into a
+// buffer it keeps, which leaves the transport's own cost.
+//
 // http2-floor is not the library: the same masked frame echoed back as
 // bytes by a handler with a 64 KiB buffer, reading the request body and
 // writing and flushing what it read. It is what net/http's server and
 // x/net's client cost for the round trip alone, which no WebSocket over
 // them can beat.
 func BenchmarkEcho(b *testing.B) {
-	echo := echoHandler(&websocket.AcceptOptions{Compression: websocket.CompressionOptions{Disabled: true}}, nil)
+	opts := &websocket.AcceptOptions{Compression: websocket.CompressionOptions{Disabled: true}}
+	echo := echoHandler(opts, nil)
 	floor := floorHandler(64<<10 + websocket.MaxHeaderSize)
 	s := startServer(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/floor" {
+		switch {
+		case r.URL.Path == "/floor":
 			floor(w, r)
-			return
+		case r.URL.Query().Has("reuse"):
+			reuseEcho(w, r, opts)
+		default:
+			echo(w, r)
 		}
-		echo(w, r)
 	}), nil)
 	defer s.Close()
 	loop := func(b *testing.B, size int, echo func() error) {
@@ -124,18 +132,24 @@ func BenchmarkEcho(b *testing.B) {
 	for _, size := range []int{1 << 10, 16 << 10, 64 << 10} {
 		name := map[int]string{1 << 10: "1KiB", 16 << 10: "16KiB", 64 << 10: "64KiB"}[size]
 		msg := pattern(size)
-		b.Run("http2-stream/"+name, func(b *testing.B) {
-			cc := s.dial(b)
-			defer cc.Close()
-			c := openWS(b, cc, s, "/ws", nil)
-			defer c.cancel()
-			var buf []byte
-			loop(b, size, func() (err error) {
-				c.writeMessage(websocket.OpBinary, msg)
-				_, buf, err = c.appendMessage(buf[:0])
-				return err
+		for _, mode := range []string{"http2-stream", "http2-stream-reuse"} {
+			b.Run(mode+"/"+name, func(b *testing.B) {
+				cc := s.dial(b)
+				defer cc.Close()
+				path := "/ws"
+				if mode == "http2-stream-reuse" {
+					path += "?reuse"
+				}
+				c := openWS(b, cc, s, path, nil)
+				defer c.cancel()
+				var buf []byte
+				loop(b, size, func() (err error) {
+					c.writeMessage(websocket.OpBinary, msg)
+					_, buf, err = c.appendMessage(buf[:0])
+					return err
+				})
 			})
-		})
+		}
 		b.Run("http2-floor/"+name, func(b *testing.B) {
 			cc := s.dial(b)
 			defer cc.Close()
@@ -152,16 +166,43 @@ func BenchmarkEcho(b *testing.B) {
 				return err
 			})
 		})
-		b.Run("http1-tls/"+name, func(b *testing.B) {
-			c := dialH1(b, s)
-			defer c.CloseNow()
-			var buf []byte
-			loop(b, size, func() (err error) {
-				c.WriteMessage(websocket.OpBinary, msg)
-				_, buf, err = c.AppendMessage(buf[:0])
-				return err
+		for _, mode := range []string{"http1-tls", "http1-tls-reuse"} {
+			b.Run(mode+"/"+name, func(b *testing.B) {
+				url := wsURL(s)
+				if mode == "http1-tls-reuse" {
+					url += "?reuse"
+				}
+				c := dialH1(b, url, s)
+				defer c.CloseNow()
+				var buf []byte
+				loop(b, size, func() (err error) {
+					c.WriteMessage(websocket.OpBinary, msg)
+					_, buf, err = c.AppendMessage(buf[:0])
+					return err
+				})
 			})
-		})
+		}
+	}
+}
+
+// reuseEcho is the -reuse modes' handler: it echoes every message, read
+// with AppendMessage into a buffer it keeps.
+func reuseEcho(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOptions) {
+	c, err := websocket.Accept(w, r, opts)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	var buf []byte
+	for {
+		op, msg, err := c.AppendMessage(buf[:0])
+		if err != nil {
+			return
+		}
+		buf = msg
+		if err := c.WriteMessage(op, msg); err != nil {
+			return
+		}
 	}
 }
 
