@@ -39,8 +39,18 @@ func (streamEndedError) Error() string {
 
 func (streamEndedError) Unwrap() error { return ErrClosed }
 
-// acceptHTTP2 is Accept for a request that came over HTTP/2.
+// acceptHTTP2 is Accept for a request that came over HTTP/2. It answers on
+// a goroutine of its own (handshakeApart), as AcceptConn does: on top of
+// the frames net/http has under the handler, the handshake took the
+// handler's goroutine, which usually reads the Conn for the rest of its
+// life, past the 4 KiB it has, to 8 KiB for good (TestHandlerStackOverStream
+// in interop/h2).
 func acceptHTTP2(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	return handshakeApart(func() (*Conn, error) { return acceptStream(w, r, opts) })
+}
+
+// acceptStream is acceptHTTP2 on the goroutine apart.
+func acceptStream(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if ref := checkExtendedConnect(r, opts); ref != nil {
 		ref.respond(w)
 		return nil, ref
@@ -190,29 +200,77 @@ func (s *streamConn) use() error {
 	return nil
 }
 
+// The frames of Read and write are kept small, and what they do seldom is
+// in functions of its own: they are on the stack of a handler that reads
+// and writes its Conn, which stays at the 4 KiB net/http gives it only if
+// the deepest read and write do (TestHandlerStackOverStream in
+// interop/h2).
+
 func (s *streamConn) Read(p []byte) (int, error) {
 	n, err := s.body.Read(p)
-	// Short of its end (EOF: the client ended its side) and a deadline, the
-	// request body fails only once the stream is gone, which the stream's
-	// context may not say yet.
 	if err != nil && err != io.EOF && !isTimeout(err) {
-		if s.closed.Load() {
-			err = s.cause
-		} else {
-			err = fmt.Errorf("%w: %w", errStreamEnded, err)
-		}
+		err = s.readFailed(err)
 	}
 	return n, err
 }
 
+// readFailed explains a read that failed other than by its end (EOF: the
+// client ended its side) or a deadline: the request body fails so only once
+// the stream is gone, which the stream's context may not say yet.
+//
+//go:noinline
+func (s *streamConn) readFailed(err error) error {
+	if s.closed.Load() {
+		return s.cause
+	}
+	return fmt.Errorf("%w: %w", errStreamEnded, err)
+}
+
 func (s *streamConn) Write(p []byte) (int, error) {
-	n, err := s.writeBuffers(net.Buffers{p})
+	n, err := s.write(net.Buffers{p})
 	return int(n), err
 }
 
 // writeBuffers writes bufs and flushes them once, so that a frame whose
 // header and payload are apart goes out as one.
+//
+// net/http passes a write to its HTTP/2 server through a 4 KiB buffer,
+// and each time that buffer fills, or is flushed, its content becomes a
+// DATA frame, handed to the connection's serve goroutine and waited for. A
+// header written apart from a longer payload would fill it, and a 16 KiB
+// message would leave as a DATA frame of 4 KiB and one of 12 KiB, two trips
+// to the serve goroutine. Copied into one buffer, they are one write,
+// which the buffer passes on whole, and leave in as few frames as the
+// peer's frame size allows. Longer frames lose little to the split.
 func (s *streamConn) writeBuffers(bufs net.Buffers) (int64, error) {
+	if len(bufs) < 2 || bufsLen(bufs) > MaxHeaderSize+64<<10 {
+		return s.write(bufs)
+	}
+	bp := contigPool.Get().(*[]byte)
+	b := (*bp)[:0]
+	for _, p := range bufs {
+		b = append(b, p...)
+	}
+	n, err := s.write(net.Buffers{b})
+	if err == nil {
+		// On an error net/http may still hold b, for a stream that is
+		// gone: b is not reused then.
+		*bp = b[:0]
+		contigPool.Put(bp)
+	}
+	return n, err
+}
+
+func bufsLen(bufs net.Buffers) int {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	return n
+}
+
+// write writes bufs and flushes them once.
+func (s *streamConn) write(bufs net.Buffers) (int64, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if err := s.use(); err != nil {
@@ -236,17 +294,25 @@ func (s *streamConn) writeBuffers(bufs net.Buffers) (int64, error) {
 		err = s.rc.Flush()
 	}
 	timedOut := s.endWrite()
-	switch {
-	case err == nil:
-	case timedOut:
-		// net/http reset the stream when the deadline passed.
-		err = fmt.Errorf("%w: %w", os.ErrDeadlineExceeded, err)
-	case s.closed.Load():
-		err = s.cause
-	default:
-		err = fmt.Errorf("%w: %w", errStreamEnded, err)
+	if err != nil {
+		err = s.writeFailed(err, timedOut)
 	}
 	return n, err
+}
+
+// writeFailed explains a failed write.
+//
+//go:noinline
+func (s *streamConn) writeFailed(err error, timedOut bool) error {
+	switch {
+	case timedOut:
+		// net/http reset the stream when the deadline passed.
+		return fmt.Errorf("%w: %w", os.ErrDeadlineExceeded, err)
+	case s.closed.Load():
+		return s.cause
+	default:
+		return fmt.Errorf("%w: %w", errStreamEnded, err)
+	}
 }
 
 // beginWrite marks a write in progress, so that Close can cut it short, and

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,7 +36,7 @@ import (
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("H2_MEM_CLIENT"); mode != "" {
 		n, _ := strconv.Atoi(os.Getenv("H2_MEM_N"))
-		if err := memClient(mode, os.Getenv("H2_MEM_URL"), n); err != nil {
+		if err := memClient(mode, os.Getenv("H2_MEM_URL"), n, os.Getenv("H2_MEM_ECHO") == "true"); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -131,6 +132,7 @@ type client struct {
 	pw     *io.PipeWriter
 	cancel func() // resets the stream (RST_STREAM CANCEL)
 	wmu    sync.Mutex
+	wbuf   []byte // the frame being written, reused; wmu
 }
 
 // open sends an extended CONNECT for path on cc with the headers hdr (which
@@ -206,12 +208,16 @@ func openWS(t testing.TB, cc *http2.ClientConn, s *server, path string, hdr http
 // frame, over HTTP/2 too, RFC 8441 §5).
 func (c *client) writeFrame(fin, rsv1 bool, op websocket.Opcode, p []byte) error {
 	h := websocket.Header{Fin: fin, Rsv1: rsv1, Opcode: op, Length: int64(len(p)), Masked: true, Mask: [4]byte{0x9e, 0x21, 0x4c, 0xd7}}
-	b := websocket.AppendHeader(make([]byte, 0, websocket.MaxHeaderSize+len(p)), h)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	// The frame is built in a buffer kept from one write to the next, as
+	// the library's client does, so that the benchmarks weigh HTTP/2
+	// rather than this test code's garbage.
+	b := websocket.AppendHeader(c.wbuf[:0], h)
 	start := len(b)
 	b = append(b, p...)
 	websocket.Mask(h.Mask, 0, b[start:])
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	c.wbuf = b
 	_, err := c.pw.Write(b)
 	return err
 }
@@ -232,53 +238,65 @@ func (e *closeError) Error() string { return fmt.Sprintf("close frame %v %q", e.
 // fragments and inflating it when compressed; a Close frame ends it with a
 // *closeError. It checks that the server masks nothing.
 func (c *client) readMessage() (websocket.Opcode, []byte, error) {
+	return c.appendMessage(nil)
+}
+
+// appendMessage is readMessage appending the message to b: the payload of
+// a data frame is read straight into b, so reading into the same b again
+// allocates nothing once it is large enough (as Conn.AppendMessage).
+func (c *client) appendMessage(b []byte) (websocket.Opcode, []byte, error) {
 	var op websocket.Opcode
-	var msg []byte
+	msg := b
+	start := len(b)
 	compressed := false
 	for {
 		h, err := websocket.ReadHeader(c.br)
 		if err != nil {
-			return 0, nil, err
+			return 0, b, err
 		}
 		if h.Masked {
-			return 0, nil, errors.New("masked frame from the server")
+			return 0, b, errors.New("masked frame from the server")
 		}
-		p := make([]byte, h.Length)
-		if _, err := io.ReadFull(c.br, p); err != nil {
-			return 0, nil, err
-		}
-		switch h.Opcode {
-		case websocket.OpPing:
-			if err := c.writeFrame(true, false, websocket.OpPong, p); err != nil {
-				return 0, nil, err
+		if h.Opcode == websocket.OpPing || h.Opcode == websocket.OpPong || h.Opcode == websocket.OpClose {
+			p := make([]byte, h.Length)
+			if _, err := io.ReadFull(c.br, p); err != nil {
+				return 0, b, err
+			}
+			switch h.Opcode {
+			case websocket.OpPing:
+				if err := c.writeFrame(true, false, websocket.OpPong, p); err != nil {
+					return 0, b, err
+				}
+			case websocket.OpClose:
+				ce := &closeError{code: websocket.StatusNoStatusReceived}
+				if len(p) >= 2 {
+					ce.code = websocket.StatusCode(binary.BigEndian.Uint16(p))
+					ce.reason = string(p[2:])
+				}
+				return 0, b, ce
 			}
 			continue
-		case websocket.OpPong:
-			continue
-		case websocket.OpClose:
-			ce := &closeError{code: websocket.StatusNoStatusReceived}
-			if len(p) >= 2 {
-				ce.code = websocket.StatusCode(binary.BigEndian.Uint16(p))
-				ce.reason = string(p[2:])
-			}
-			return 0, nil, ce
-		case websocket.OpContinuation:
-		default:
+		}
+		if h.Opcode != websocket.OpContinuation {
 			op = h.Opcode
 			compressed = h.Rsv1
 		}
-		msg = append(msg, p...)
+		n := len(msg)
+		msg = slices.Grow(msg, int(h.Length))[:n+int(h.Length)]
+		if _, err := io.ReadFull(c.br, msg[n:]); err != nil {
+			return 0, b, err
+		}
 		if h.Fin {
 			break
 		}
 	}
 	if compressed {
-		r := flate.NewReader(io.MultiReader(bytes.NewReader(msg), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})))
+		r := flate.NewReader(io.MultiReader(bytes.NewReader(msg[start:]), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})))
 		out, err := io.ReadAll(r)
 		if err != nil {
-			return 0, nil, fmt.Errorf("inflating: %w", err)
+			return 0, b, fmt.Errorf("inflating: %w", err)
 		}
-		msg = out
+		msg = append(msg[:start], out...)
 	}
 	return op, msg, nil
 }

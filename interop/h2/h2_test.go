@@ -451,12 +451,15 @@ func TestServerCloseEndsStreams(t *testing.T) {
 	var handlers sync.WaitGroup
 	var ended atomic.Int32
 	s := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Counted before Accept, whose answer the client may act on before
+		// Accept has returned here: counted after, a handler could be
+		// added while handlers.Wait already waits.
+		handlers.Add(1)
+		defer handlers.Done()
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
 		}
-		handlers.Add(1)
-		defer handlers.Done()
 		_, _, err = c.ReadMessage()
 		if errors.Is(err, websocket.ErrClosed) {
 			ended.Add(1)
