@@ -3,15 +3,12 @@ package websocket
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/netip"
-	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/fullduplex/websocket/internal/h2stream"
 )
 
 // WebSockets over HTTP/2 (RFC 8441): the opening handshake is an extended
@@ -85,7 +82,7 @@ func acceptStream(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (
 		return nil, fmt.Errorf("websocket: accept: %w", err)
 	}
 	rc.SetReadDeadline(time.Time{})
-	c := newConn(newStreamConn(w, r, rc), nil, true, cfg)
+	c := newConn(h2stream.New(w, r, rc, errStreamEnded), nil, true, cfg)
 	// The stream's context ends when the stream does, whoever ends it: the
 	// Conn is then closed, so that its readers, its writers and Done all
 	// learn it at once.
@@ -136,301 +133,14 @@ func checkExtendedConnect(r *http.Request, o *AcceptOptions) *refusal {
 	return nil
 }
 
-// streamConn is a net.Conn over an HTTP/2 stream of net/http's server: it
-// reads the request body and writes the response, flushing every write, so
-// that a Conn runs over it as over TCP. Closing it ends the body and waits
-// out the writes in progress; the stream itself ends when the handler
-// returns.
-//
-// The ResponseWriter must not be used once the handler has returned: net/http
-// then reuses its state for other streams. So every use of it holds live
-// and checks first that the stream's context is still alive (its end comes
-// before the ResponseWriter's), and Close takes live exclusively before it
-// closes done, the channel Conn.Done returns, for which a handler waits.
-type streamConn struct {
-	w     http.ResponseWriter
-	rc    *http.ResponseController
-	body  io.ReadCloser
-	ctx   context.Context
-	laddr net.Addr
-	raddr net.Addr
-
-	wmu     sync.Mutex   // one Write at a time
-	live    sync.RWMutex // read-held while w is in use, write-held by Close
-	closed  atomic.Bool
-	cause   error // what reads and writes return once closed; set before closed
-	closing sync.Once
-	done    chan struct{}
-
-	// The write deadline is HTTP/2's only while a write is in progress:
-	// net/http resets the stream when it passes, writing or not, whereas on
-	// TCP a deadline that passes between writes harms nothing.
-	dmu     sync.Mutex
-	writing bool      // dmu
-	armed   bool      // the stream has a write deadline; dmu
-	wdl     time.Time // dmu
-}
-
-func newStreamConn(w http.ResponseWriter, r *http.Request, rc *http.ResponseController) *streamConn {
-	s := &streamConn{w: w, rc: rc, body: r.Body, ctx: r.Context(), done: make(chan struct{})}
-	s.laddr, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	if s.laddr == nil {
-		s.laddr = streamAddr("")
-	}
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		s.raddr = net.TCPAddrFromAddrPort(ap)
-	} else {
-		s.raddr = streamAddr(r.RemoteAddr)
-	}
-	return s
-}
-
-// use checks that w may be used and holds live until the caller calls
-// s.live.RUnlock.
-func (s *streamConn) use() error {
-	s.live.RLock()
-	if s.closed.Load() {
-		s.live.RUnlock()
-		return s.cause
-	}
-	if s.ctx.Err() != nil {
-		s.live.RUnlock()
-		return errStreamEnded
-	}
-	return nil
-}
-
-// The frames of Read and write are kept small, and what they do seldom is
-// in functions of its own: they are on the stack of a handler that reads
-// and writes its Conn, which stays at the 4 KiB net/http gives it only if
-// the deepest read and write do (TestHandlerStackOverStream in
-// interop/h2).
-
-func (s *streamConn) Read(p []byte) (int, error) {
-	n, err := s.body.Read(p)
-	if err != nil && err != io.EOF && !isTimeout(err) {
-		err = s.readFailed(err)
-	}
-	return n, err
-}
-
-// readFailed explains a read that failed other than by its end (EOF: the
-// client ended its side) or a deadline: the request body fails so only once
-// the stream is gone, which the stream's context may not say yet.
-//
-//go:noinline
-func (s *streamConn) readFailed(err error) error {
-	if s.closed.Load() {
-		return s.cause
-	}
-	return fmt.Errorf("%w: %w", errStreamEnded, err)
-}
-
-func (s *streamConn) Write(p []byte) (int, error) {
-	n, err := s.write(net.Buffers{p})
-	return int(n), err
-}
-
-// writeBuffers writes bufs and flushes them once, so that a frame whose
-// header and payload are apart goes out as one.
-//
-// net/http passes a write to its HTTP/2 server through a 4 KiB buffer,
-// and each time that buffer fills, or is flushed, its content becomes a
-// DATA frame, handed to the connection's serve goroutine and waited for. A
-// header written apart from a longer payload would fill it, and a 16 KiB
-// message would leave as a DATA frame of 4 KiB and one of 12 KiB, two trips
-// to the serve goroutine. Copied into one buffer, they are one write,
-// which the buffer passes on whole, and leave in as few frames as the
-// peer's frame size allows. Longer frames lose little to the split.
-func (s *streamConn) writeBuffers(bufs net.Buffers) (int64, error) {
-	if len(bufs) < 2 || bufsLen(bufs) > MaxHeaderSize+64<<10 {
-		return s.write(bufs)
-	}
-	bp := contigPool.Get().(*[]byte)
-	b := (*bp)[:0]
-	for _, p := range bufs {
-		b = append(b, p...)
-	}
-	n, err := s.write(net.Buffers{b})
-	if err == nil {
-		// On an error net/http may still hold b, for a stream that is
-		// gone: b is not reused then.
-		*bp = b[:0]
-		contigPool.Put(bp)
-	}
-	return n, err
-}
-
-func bufsLen(bufs net.Buffers) int {
-	n := 0
-	for _, b := range bufs {
-		n += len(b)
-	}
-	return n
-}
-
-// write writes bufs and flushes them once.
-func (s *streamConn) write(bufs net.Buffers) (int64, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if err := s.use(); err != nil {
-		return 0, err
-	}
-	defer s.live.RUnlock()
-	if err := s.beginWrite(); err != nil {
-		return 0, err
-	}
-	var n int64
-	var err error
-	for _, b := range bufs {
-		var k int
-		k, err = s.w.Write(b)
-		n += int64(k)
-		if err != nil {
-			break
-		}
-	}
-	if err == nil {
-		err = s.rc.Flush()
-	}
-	timedOut := s.endWrite()
-	if err != nil {
-		err = s.writeFailed(err, timedOut)
-	}
-	return n, err
-}
-
-// writeFailed explains a failed write.
-//
-//go:noinline
-func (s *streamConn) writeFailed(err error, timedOut bool) error {
-	switch {
-	case timedOut:
-		// net/http reset the stream when the deadline passed.
-		return fmt.Errorf("%w: %w", os.ErrDeadlineExceeded, err)
-	case s.closed.Load():
-		return s.cause
-	default:
-		return fmt.Errorf("%w: %w", errStreamEnded, err)
-	}
-}
-
-// beginWrite marks a write in progress, so that Close can cut it short, and
-// arms the write deadline for it.
-func (s *streamConn) beginWrite() error {
-	s.dmu.Lock()
-	defer s.dmu.Unlock()
-	// Close sets closed, then looks at writing under dmu: one of the two
-	// sees the other.
-	if s.closed.Load() {
-		return s.cause
-	}
-	if !s.wdl.IsZero() {
-		if !time.Now().Before(s.wdl) {
-			return os.ErrDeadlineExceeded
-		}
-		s.rc.SetWriteDeadline(s.wdl)
-		s.armed = true
-	}
-	s.writing = true
-	return nil
-}
-
-// endWrite ends what beginWrite began and reports whether the write
-// deadline has passed.
-func (s *streamConn) endWrite() (timedOut bool) {
-	s.dmu.Lock()
-	defer s.dmu.Unlock()
-	s.writing = false
-	if s.armed {
-		s.rc.SetWriteDeadline(time.Time{})
-		s.armed = false
-		return !time.Now().Before(s.wdl)
-	}
-	return false
-}
-
-func (s *streamConn) SetDeadline(t time.Time) error {
-	if err := s.SetReadDeadline(t); err != nil {
-		return err
-	}
-	return s.SetWriteDeadline(t)
-}
-
-// SetReadDeadline passes t to the stream. A read deadline that passes ends
-// the request body for good: later reads fail even if it is moved.
-func (s *streamConn) SetReadDeadline(t time.Time) error {
-	if err := s.use(); err != nil {
-		return err
-	}
-	defer s.live.RUnlock()
-	return s.rc.SetReadDeadline(t)
-}
-
-func (s *streamConn) SetWriteDeadline(t time.Time) error {
-	if err := s.use(); err != nil {
-		return err
-	}
-	defer s.live.RUnlock()
-	s.dmu.Lock()
-	defer s.dmu.Unlock()
-	s.wdl = t
-	if s.writing {
-		// A write in progress, perhaps blocked on flow control, is bound by
-		// the new deadline; passing it resets the stream.
-		s.armed = !t.IsZero()
-		return s.rc.SetWriteDeadline(t)
-	}
-	return nil
-}
-
-// Close ends the request body, so that a read in progress returns, resets
-// the stream if a write is in progress (blocked on a peer that does not
-// read: nothing else ends it), waits until no one uses the ResponseWriter
-// any more and closes done. A second Close waits for the first.
-func (s *streamConn) Close() error {
-	first := false
-	s.closing.Do(func() { first = true })
-	if !first {
-		<-s.done
-		return net.ErrClosed
-	}
-	// Closed because the stream ended (the context's end closes the Conn),
-	// the Conn's errors should say why.
-	s.cause = net.ErrClosed
-	if s.ctx.Err() != nil {
-		s.cause = errStreamEnded
-	}
-	s.closed.Store(true)
-	s.body.Close()
-	s.dmu.Lock()
-	if s.writing && s.ctx.Err() == nil {
-		s.rc.SetWriteDeadline(time.Unix(1, 0))
-	}
-	s.dmu.Unlock()
-	s.live.Lock()
-	s.live.Unlock()
-	close(s.done)
-	return nil
-}
-
-func (s *streamConn) LocalAddr() net.Addr  { return s.laddr }
-func (s *streamConn) RemoteAddr() net.Addr { return s.raddr }
-
-// streamAddr is an address net/http gave as a string that is not ip:port.
-type streamAddr string
-
-func (a streamAddr) Network() string { return "tcp" }
-func (a streamAddr) String() string  { return string(a) }
-
 // writeBuffers writes bufs to nc: as one flushed write on an HTTP/2 stream,
 // where each write is a DATA frame, and by writev otherwise, a Poller's
 // own connections included.
 func writeBuffers(nc net.Conn, bufs *net.Buffers) (int64, error) {
 	if w, ok := nc.(interface {
-		writeBuffers(net.Buffers) (int64, error)
+		WriteBuffers(net.Buffers) (int64, error)
 	}); ok {
-		return w.writeBuffers(*bufs)
+		return w.WriteBuffers(*bufs)
 	}
 	return bufs.WriteTo(nc)
 }
@@ -443,8 +153,8 @@ func writeBuffers(nc net.Conn, bufs *net.Buffers) (int64, error) {
 // returns safely after <-c.Done() (see Accept). Over HTTP/1.1 it serves the
 // same purpose at no cost.
 func (c *Conn) Done() <-chan struct{} {
-	if s, ok := c.netConn().(*streamConn); ok {
-		return s.done
+	if s, ok := c.netConn().(*h2stream.Conn); ok {
+		return s.Done()
 	}
 	return c.closed.wait()
 }

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fullduplex/websocket/internal/h2stream"
 	"github.com/fullduplex/websocket/internal/netpoll"
 )
 
@@ -316,7 +317,7 @@ func NewPoller(opts *PollerOptions) (*Poller, error) {
 func (p *Poller) Add(c *Conn, h Handler) error {
 	pc := &pollConn{p: p, c: c, h: h, state: pollBusy}
 	pc.sock.Init(-1, false)
-	if _, ok := c.netConn().(*streamConn); ok && c.server {
+	if _, ok := c.netConn().(*h2stream.Conn); ok && c.server {
 		if err := p.addOther(pc, false); err != nil {
 			return err
 		}

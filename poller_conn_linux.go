@@ -130,10 +130,10 @@ func (pc *pollConn) Write(b []byte) (int, error) {
 	return int(n), err
 }
 
-// writeBuffers writes a frame's header and payload with one writev, as
+// WriteBuffers writes a frame's header and payload with one writev, as
 // net.Buffers does on a *net.TCPConn (write.go), and queues what the
 // socket does not take.
-func (pc *pollConn) writeBuffers(bufs net.Buffers) (int64, error) {
+func (pc *pollConn) WriteBuffers(bufs net.Buffers) (int64, error) {
 	return pc.writeOrQueue(bufs)
 }
 

@@ -12,7 +12,7 @@ import (
 // Read buffers. A Conn whose read buffer has the default size holds it only
 // while input is arriving: between messages, with nothing buffered, it goes
 // back to readerPool, and a reader waits for input holding none (where the
-// connection can report readiness: see waitReadable), so an idle connection
+// connection can report readiness: see readyReader), so an idle connection
 // costs no read buffer (the idle workload of benchmarks/). The blocking API
 // and the Poller share this: in both, the frame state machine of conn.go
 // reads from c.br once readyReader or attachReader has given it one.
@@ -75,6 +75,13 @@ func (c *Conn) readyReader() error {
 	}
 	rc := netpoll.RawConn(c.nc)
 	if rc == nil {
+		// An HTTP/2 stream can say when input is ready too (h2stream).
+		if w, ok := c.nc.(interface{ WaitReadable() error }); ok {
+			c.releaseReader()
+			if err := w.WaitReadable(); err != nil {
+				return c.idleReadFailed(err)
+			}
+		}
 		c.attachReader()
 		return nil
 	}
