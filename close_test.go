@@ -370,7 +370,7 @@ func TestConnCloseHandshake(t *testing.T) {
 				}
 				for _, c := range []*Conn{closer, other} {
 					if err := c.WriteMessage(OpText, []byte("x")); !errors.Is(err, ErrClosed) {
-						t.Errorf("server=%v: WriteMessage after close = %v, want ErrClosed", c.IsServer(), err)
+						t.Errorf("server=%v: WriteMessage after close = %v, want ErrClosed", c.server, err)
 					}
 				}
 			})

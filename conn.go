@@ -60,7 +60,7 @@ type Conn struct {
 	rSize     int64 // payload bytes of the current message so far
 	mr        messageReader
 	onPing    func([]byte) error
-	onPong    func([]byte)
+	onPong    func([]byte) error
 	pinger    atomic.Pointer[pinger] // Ping's waiters; nil until the first Ping
 	readMu    sync.Mutex
 	rMask     [4]byte       // masking key of the current frame
@@ -150,9 +150,6 @@ func (c *Conn) Subprotocol() string {
 	return c.x.subprotocol
 }
 
-// IsServer reports whether c is the server side of the connection.
-func (c *Conn) IsServer() bool { return c.server }
-
 // LocalAddr returns the local network address.
 func (c *Conn) LocalAddr() net.Addr {
 	c.ncMu.Lock()
@@ -217,6 +214,7 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 func (c *Conn) SetPingHandler(h func(payload []byte) error) { c.onPing = h }
 
 // SetPongHandler sets the function called with the payload of each pong
-// received, which is only valid during the call. Call it before reading, or
+// received, which is only valid during the call. A non-nil error from h is
+// returned by the read, as a ping handler's is. Call it before reading, or
 // from the reading goroutine.
-func (c *Conn) SetPongHandler(h func(payload []byte)) { c.onPong = h }
+func (c *Conn) SetPongHandler(h func(payload []byte) error) { c.onPong = h }

@@ -88,7 +88,7 @@
 //
 // A Poller serves connections without a goroutine each: it waits for input
 // on all of them at once (epoll on Linux), reads what arrives, with the same
-// frame handling and limits as ReadMessage, and calls a Handler with each
+// frame handling and limits as ReadMessage, and calls a MessageHandler with each
 // whole message, in order for each connection, on a bounded pool of
 // workers. A connection with no message arriving holds no goroutine and no
 // buffer: about 0.6 KiB of a server's memory on Linux, where the Poller
@@ -109,7 +109,7 @@
 // HTTP/2, Add serves the connection on the handler's goroutine, whose
 // return would end the stream. TLS connections, and every connection on
 // systems other than Linux, are served by a goroutine each through the same
-// Handler. PollerOptions.PingInterval keeps the connections alive, from one
+// MessageHandler. PollerOptions.PingInterval keeps the connections alive, from one
 // goroutine that sweeps them all: a peer silent for an interval is pinged,
 // and dropped if it stays silent for another.
 //

@@ -61,8 +61,8 @@ func exchange(t *testing.T, c *Conn) {
 	t.Helper()
 	defer c.CloseNow()
 	c.SetDeadline(time.Now().Add(hsTimeout))
-	if c.Subprotocol() != "echo" || c.IsServer() {
-		t.Fatalf("client Subprotocol %q IsServer %v", c.Subprotocol(), c.IsServer())
+	if c.Subprotocol() != "echo" || c.server {
+		t.Fatalf("client Subprotocol %q server %v", c.Subprotocol(), c.server)
 	}
 	// The large message crosses the handshake's header limit, which must not
 	// outlive the handshake.

@@ -101,7 +101,7 @@ func (c *Conn) gotPong(p []byte) {
 // keepAlive pings every interval and closes the connection when a pong does
 // not come back within the interval. lost, if not nil, is called just
 // before it closes the connection for that reason, so that a Poller can
-// tell its Handler why (poller_sweep.go).
+// tell its MessageHandler why (poller_sweep.go).
 func (c *Conn) keepAlive(interval time.Duration, lost func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()

@@ -51,7 +51,7 @@ func TestConnPingHandler(t *testing.T) {
 func TestConnPongHandler(t *testing.T) {
 	p, c := newRawPeer(t, pipeConns, true, connConfig{})
 	var got []string
-	c.SetPongHandler(func(b []byte) { got = append(got, string(b)) })
+	c.SetPongHandler(func(b []byte) error { got = append(got, string(b)); return nil })
 	res := readAsync(c)
 	p.write(fromClient(true, OpPong, "xyz"))
 	p.write(fromClient(true, OpPong, ""))
@@ -73,7 +73,7 @@ func TestConnPing(t *testing.T) {
 		rtt, err := c.Ping(ctx)
 		cancel()
 		if err != nil {
-			t.Fatalf("Ping from server=%v: %v", c.IsServer(), err)
+			t.Fatalf("Ping from server=%v: %v", c.server, err)
 		}
 		if rtt <= 0 || rtt > testTimeout {
 			t.Fatalf("Ping RTT %v", rtt)
@@ -212,7 +212,7 @@ func pingBoth(t *testing.T, conns ...*Conn) {
 		_, err := c.Ping(ctx)
 		cancel()
 		if err != nil {
-			t.Fatalf("Ping from server=%v: %v", c.IsServer(), err)
+			t.Fatalf("Ping from server=%v: %v", c.server, err)
 		}
 	}
 }
@@ -221,11 +221,31 @@ func pingBoth(t *testing.T, conns ...*Conn) {
 // never blocking c's reader; call it before c has a reader.
 func pongSignal(c *Conn) <-chan struct{} {
 	ch := make(chan struct{}, 1)
-	c.SetPongHandler(func([]byte) {
+	c.SetPongHandler(func([]byte) error {
 		select {
 		case ch <- struct{}{}:
 		default:
 		}
+		return nil
 	})
 	return ch
+}
+
+// A pong handler's error ends the read with that error, as a ping
+// handler's does.
+func TestConnPongHandlerErrorEndsRead(t *testing.T) {
+	peer, c := newRawPeer(t, tcpConns, true, connConfig{})
+	stop := errors.New("enough pongs")
+	c.SetPongHandler(func(p []byte) error {
+		if string(p) == "last" {
+			return stop
+		}
+		return nil
+	})
+	peer.write(fromClient(true, OpPong, "first"))
+	peer.write(fromClient(true, OpPong, "last"))
+	c.SetReadDeadline(time.Now().Add(testTimeout))
+	if _, _, err := c.ReadMessage(); err != stop {
+		t.Fatalf("read error %v, want the pong handler's", err)
+	}
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/fullduplex/websocket/internal/netpoll"
 )
 
-// Handler receives the messages of the connections a Poller serves.
-type Handler interface {
+// MessageHandler receives the messages of the connections a Poller serves.
+type MessageHandler interface {
 	// HandleMessage is called with each data message of c, whole, in the
 	// order they arrive, never for two messages of c at once. p is valid
 	// only until HandleMessage returns. It runs on one of the Poller's
@@ -93,11 +93,11 @@ const (
 // arriving holds no goroutine and no read or write buffer. On Linux it
 // waits through epoll, with the same frame handling and limits as the
 // blocking API (read limit, UTF-8 checks, pings answered, the closing
-// handshake, compression), and calls the Handler with each message once it
+// handshake, compression), and calls the MessageHandler with each message once it
 // has arrived whole. Connections whose readiness the kernel cannot report,
 // a *tls.Conn among them (it may hold decrypted input the socket no longer
 // shows), and every connection on other systems, are served by a goroutine
-// of their own, with the same Handler.
+// of their own, with the same MessageHandler.
 //
 // No peer can hold the Poller up. A worker only runs handlers: input is
 // read as it arrives and kept on the connection until a frame or message is
@@ -156,7 +156,7 @@ type Poller struct {
 type pollConn struct {
 	p    *Poller
 	c    *Conn
-	h    Handler
+	h    MessageHandler
 	more *pollMore // what is pending, if anything; mu
 
 	rdl, wdl atomic.Int64 // deadlines in Unix nanoseconds; 0: none
@@ -314,7 +314,7 @@ func NewPoller(opts *PollerOptions) (*Poller, error) {
 // Accept was called from: Add then serves c on the calling goroutine and
 // returns once c has ended and HandleClose has returned, so that the same
 // handler, Accept then Add then return, serves both protocols.
-func (p *Poller) Add(c *Conn, h Handler) error {
+func (p *Poller) Add(c *Conn, h MessageHandler) error {
 	pc := &pollConn{p: p, c: c, h: h, state: pollBusy}
 	pc.sock.Init(-1, false)
 	if _, ok := c.netConn().(*h2stream.Conn); ok && c.server {
@@ -460,7 +460,7 @@ func (p *Poller) isClosed() bool { return p.closing.Load() }
 // ctx ended first. A server shuts its Poller down before its http.Server,
 // as it does a Group (see the package doc's Shutting down): over HTTP/2 the
 // http.Server waits for the WebSockets' streams, which end with them. It
-// must not be called from a Handler of p.
+// must not be called from a MessageHandler of p.
 func (p *Poller) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closed {
@@ -530,7 +530,7 @@ func (p *Poller) connsLocked() []*Conn {
 // closing handshake), waits for their handlers to return and for
 // HandleClose to be called for each, and releases the epoll instance.
 // Shutdown closes them with a closing handshake first. Close must not be
-// called from a Handler of p, since it waits for them.
+// called from a MessageHandler of p, since it waits for them.
 func (p *Poller) Close() error {
 	p.mu.Lock()
 	if p.closed {

@@ -112,7 +112,7 @@ func TestPollerTakeOverKeepsBufferedInput(t *testing.T) {
 
 // stuckWriter returns a Conn a Poller serves with h, whose peer never
 // reads, and the peer's end; their socket buffers are small.
-func stuckWriter(t *testing.T, p *Poller, h Handler) (*Conn, net.Conn) {
+func stuckWriter(t *testing.T, p *Poller, h MessageHandler) (*Conn, net.Conn) {
 	t.Helper()
 	a, c := stuckPeer(t, time.Second)
 	if err := p.Add(c, h); err != nil {

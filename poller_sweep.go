@@ -28,7 +28,7 @@ const (
 	quietPing   = 3    // quiet sweeps before a ping: over an interval of silence
 	quietClose  = 5    // before the connection is closed: an interval after the ping
 	quietPinged = 0x80 // a ping went out since the last input
-	quietLost   = 0x40 // closed for its silence; end tells the Handler
+	quietLost   = 0x40 // closed for its silence; end tells the MessageHandler
 )
 
 // sweepBatch is how many connections a sweep takes from the slots per hold

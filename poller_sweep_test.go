@@ -32,7 +32,7 @@ func waitCount(t *testing.T, n func() int32, want int32) int32 {
 // handshakenPeer returns the raw client end of a connection that completed
 // the opening handshake through AcceptConn, whose server Conn p serves with
 // h. The client reads nothing past the 101 response unless the test does.
-func handshakenPeer(t *testing.T, p *Poller, h Handler) (net.Conn, *bufio.Reader) {
+func handshakenPeer(t *testing.T, p *Poller, h MessageHandler) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	a, b := tcpConns(t)
 	added := make(chan error, 1)

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// recorder is a Handler that records what the Poller hands it, and answers
+// recorder is a MessageHandler that records what the Poller hands it, and answers
 // each message through fn if set.
 type recorder struct {
 	fn     func(c *Conn, op Opcode, p []byte)
@@ -71,7 +71,7 @@ func newTestPoller(t testing.TB, opts *PollerOptions) *Poller {
 
 // pollerPair returns a blocking client Conn whose server end a Poller
 // serves with h.
-func pollerPair(t testing.TB, p *Poller, h Handler, ccfg, scfg connConfig) *Conn {
+func pollerPair(t testing.TB, p *Poller, h MessageHandler, ccfg, scfg connConfig) *Conn {
 	t.Helper()
 	cli, srv := connPair(t, tcpConns, ccfg, scfg)
 	if err := p.Add(srv, h); err != nil {
@@ -461,7 +461,7 @@ func TestConnIdleReadersHoldNoBuffer(t *testing.T) {
 }
 
 // A TLS connection, whose plaintext the socket's readiness does not
-// show, is served by a goroutine of its own through the same Handler.
+// show, is served by a goroutine of its own through the same MessageHandler.
 func TestPollerTLSFallsBackToAGoroutine(t *testing.T) {
 	p := newTestPoller(t, nil)
 	rec := newRecorder(echoBack)
@@ -614,7 +614,7 @@ func TestPollerHostilePingFloodWithoutReadingIsDropped(t *testing.T) {
 // servePollerConns connects n raw clients over loopback and gives the
 // server side of each to p with h. The clients are closed when the test
 // ends.
-func servePollerConns(t *testing.T, p *Poller, h Handler, n int) ([]net.Conn, []*Conn) {
+func servePollerConns(t *testing.T, p *Poller, h MessageHandler, n int) ([]net.Conn, []*Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

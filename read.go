@@ -483,7 +483,10 @@ func (c *Conn) controlPayload(op Opcode, p []byte) error {
 	case OpPong:
 		c.gotPong(p)
 		if c.onPong != nil {
-			c.onPong(p)
+			if err := c.onPong(p); err != nil {
+				c.rerr = err
+				return err
+			}
 		}
 	case OpClose:
 		return c.closeFrame(p)

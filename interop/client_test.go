@@ -237,10 +237,11 @@ func TestClientSendsFragmented(t *testing.T) {
 		c := dial(t, s, "/count", opts)
 		var mu sync.Mutex
 		var pongs []string
-		c.SetPongHandler(func(b []byte) {
+		c.SetPongHandler(func(b []byte) error {
 			mu.Lock()
 			pongs = append(pongs, string(b))
 			mu.Unlock()
+			return nil
 		})
 		for i, tc := range cases {
 			what := fmt.Sprintf("%s %d B in %d writes", opName(tc.op), tc.size, tc.writes)

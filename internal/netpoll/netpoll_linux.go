@@ -65,7 +65,7 @@ type Epoll struct {
 type Event = syscall.EpollEvent
 
 const (
-	events = syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | -syscall.EPOLLET
+	events = syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | syscall.EPOLLET&0xffffffff
 	// Input is what a report of input, an end or an error carries.
 	Input = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLHUP | syscall.EPOLLERR
 	// Output is what a report of room to write, or an error, carries.

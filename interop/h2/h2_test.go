@@ -489,7 +489,7 @@ func TestServerCloseEndsStreams(t *testing.T) {
 	}
 }
 
-// pollerEcho is a Poller's Handler that echoes, and reports each
+// pollerEcho is a Poller's MessageHandler that echoes, and reports each
 // connection's end on closed.
 type pollerEcho struct{ closed chan<- error }
 

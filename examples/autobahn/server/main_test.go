@@ -34,7 +34,7 @@ func dialTestee(t *testing.T) *websocket.Conn {
 func TestServerTesteeEchoes(t *testing.T) {
 	c := dialTestee(t)
 	pongs := make(chan string, 1)
-	c.SetPongHandler(func(p []byte) { pongs <- string(p) })
+	c.SetPongHandler(func(p []byte) error { pongs <- string(p); return nil })
 
 	// Sizes around each length encoding and the suite's 16 MiB maximum.
 	for _, n := range []int{0, 125, 126, 65535, 65536, 16 << 20} {
