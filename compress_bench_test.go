@@ -298,7 +298,11 @@ func germanish(n int, seed int64) []byte {
 	var b []byte
 	for len(b) < n {
 		b = append(b, words[r.Intn(len(words))]...)
-		b = append(b, " \n"[btoi(r.Intn(12) == 0)])
+		if r.Intn(12) == 0 {
+			b = append(b, '\n')
+		} else {
+			b = append(b, ' ')
+		}
 	}
 	return b[:n]
 }

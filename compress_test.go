@@ -9,6 +9,8 @@ import (
 	"math/rand"
 	"reflect"
 	"testing"
+
+	"github.com/fullduplex/websocket/internal/deflate/deflatetest"
 )
 
 func TestParseExtensions(t *testing.T) {
@@ -257,14 +259,19 @@ func TestOfferAcceptedByOurServer(t *testing.T) {
 
 // jsonish returns n bytes of JSON-like text that compresses the way real
 // messages do: repeated keys, varying values.
-func jsonish(n int, seed int64) []byte {
-	r := rand.New(rand.NewSource(seed))
-	var b bytes.Buffer
-	for b.Len() < n {
-		fmt.Fprintf(&b, `{"id":%d,"user":"user%d","active":%v,"score":%.3f,"tags":["a%d","b%d"]},`,
-			r.Intn(1e6), r.Intn(1000), r.Intn(2) == 1, r.Float64()*100, r.Intn(50), r.Intn(50))
-	}
-	return b.Bytes()[:n]
+func jsonish(n int, seed int64) []byte { return deflatetest.JSONish(n, seed) }
+
+// decodeStream inflates payloads with compress/flate (deflatetest.Decode).
+func decodeStream(t testing.TB, payloads [][]byte, takeover bool) [][]byte {
+	t.Helper()
+	return deflatetest.Decode(t, payloads, takeover)
+}
+
+// checkWindow fails t if a payload refers further back than 2^bits bytes, or
+// before the start of its context (deflatetest.CheckWindow).
+func checkWindow(t testing.TB, payloads [][]byte, takeover bool, bits int) {
+	t.Helper()
+	deflatetest.CheckWindow(t, payloads, takeover, bits)
 }
 
 // referenceInflate decodes compressed payloads with compress/flate directly,

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fullduplex/websocket/internal/deflate/deflatetest"
 )
 
 // Tests of permessage-deflate (RFC 7692) through a Conn; the codec alone is
@@ -279,11 +281,7 @@ func TestCompressionHeldOnlyInFlight(t *testing.T) {
 // compress/flate directly rather than by the code under test.
 func compressed(t testing.TB, msg []byte) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	fw, _ := flate.NewWriter(&b, flate.BestSpeed)
-	fw.Write(msg)
-	fw.Flush()
-	return bytes.TrimSuffix(b.Bytes(), deflateTail[:])
+	return deflatetest.Compress(msg)
 }
 
 // clientFrame encodes a masked frame as a client sends it.
