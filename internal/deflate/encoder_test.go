@@ -1,4 +1,4 @@
-package websocket
+package deflate
 
 import (
 	"bytes"
@@ -6,11 +6,20 @@ import (
 	"fmt"
 	"math/rand"
 	"testing"
+
+	"github.com/fullduplex/websocket/internal/deflate/deflatetest"
 )
 
-// Tests of the DEFLATE encoder of deflate.go. What it writes is decoded by
-// compress/flate, never by code of this package, and every back-reference is
-// checked against the window by internal/deflate/deflatetest's scanner.
+// Tests of the Encoder. What it writes is decoded by compress/flate, never by
+// code of this package, and every back-reference is checked against the
+// window by deflatetest's scanner.
+
+// deflateTail ends every flushed DEFLATE stream: RFC 7692 §7.2.1 has the
+// sender remove it.
+var deflateTail = []byte{0x00, 0x00, 0xff, 0xff}
+
+// jsonish is deflatetest's JSON-like text, which compresses as messages do.
+func jsonish(n int, seed int64) []byte { return deflatetest.JSONish(n, seed) }
 
 // encoderMessages are messages of the kinds a connection sends: empty, tiny,
 // text that compresses, bytes that do not, long runs, and messages longer
@@ -33,30 +42,30 @@ func encoderMessages() [][]byte {
 // back-reference leaves the window.
 func TestEncoderEveryWindow(t *testing.T) {
 	msgs := encoderMessages()
-	for bits := minWindowBits; bits <= maxWindowBits; bits++ {
+	for bits := 8; bits <= maxWindowBits; bits++ {
 		for _, takeover := range []bool{false, true} {
 			for _, level := range []int{flate.HuffmanOnly, flate.BestSpeed, flate.BestCompression} {
 				t.Run(fmt.Sprintf("bits=%d/takeover=%v/level=%d", bits, takeover, level), func(t *testing.T) {
-					e := newEncoder(bits, level, takeover)
+					e := NewEncoder(bits, level, takeover)
 					var payloads [][]byte
 					for i, m := range msgs {
 						var p []byte
 						if i%2 == 0 {
-							p, _ = e.appendCompressed(nil, m)
+							p = e.AppendCompressed(nil, m)
 						} else {
 							var out sliceWriter
-							e.begin(&out, nil)
+							e.Begin(&out)
 							for rest := m; len(rest) > 0; {
 								k := min(len(rest), 1+i*977%(len(rest)+1))
-								e.write(rest[:k])
+								e.Write(rest[:k])
 								rest = rest[k:]
 							}
-							if _, err := e.end(); err != nil {
+							if err := e.End(); err != nil {
 								t.Fatal(err)
 							}
 							p = out.b
 						}
-						if bytes.HasSuffix(p, deflateTail[:]) && len(m) > 0 {
+						if bytes.HasSuffix(p, deflateTail) && len(m) > 0 {
 							t.Fatalf("message %d ends with the tail RFC 7692 §7.2.1 removes", i)
 						}
 						payloads = append(payloads, p)
@@ -64,13 +73,13 @@ func TestEncoderEveryWindow(t *testing.T) {
 					if !bytes.Equal(payloads[0], []byte{0}) {
 						t.Errorf("empty message compresses to %x, want 00 (RFC 7692 §7.2.3.6)", payloads[0])
 					}
-					got := decodeStream(t, payloads, takeover)
+					got := deflatetest.Decode(t, payloads, takeover)
 					for i := range msgs {
 						if !bytes.Equal(got[i], msgs[i]) {
 							t.Fatalf("message %d: %d bytes decoded, want %d", i, len(got[i]), len(msgs[i]))
 						}
 					}
-					checkWindow(t, payloads, takeover, bits)
+					deflatetest.CheckWindow(t, payloads, takeover, bits)
 					if level == flate.HuffmanOnly {
 						return
 					}
@@ -96,12 +105,12 @@ func TestEncoderIncompressibleGrowsLittle(t *testing.T) {
 	for _, n := range []int{10, 1000, 65535, 65536, 300000} {
 		m := make([]byte, n)
 		r.Read(m)
-		e := newEncoder(15, flate.BestSpeed, false)
-		p, _ := e.appendCompressed(nil, m)
+		e := NewEncoder(15, flate.BestSpeed, false)
+		p := e.AppendCompressed(nil, m)
 		if limit := n + 5*(n/encMaxToken+2) + 1; len(p) > limit {
 			t.Errorf("%d random bytes compress to %d, more than %d", n, len(p), limit)
 		}
-		if got := decodeStream(t, [][]byte{p}, false)[0]; !bytes.Equal(got, m) {
+		if got := deflatetest.Decode(t, [][]byte{p}, false)[0]; !bytes.Equal(got, m) {
 			t.Fatalf("%d random bytes do not round-trip", n)
 		}
 	}
@@ -112,11 +121,14 @@ func TestEncoderIncompressibleGrowsLittle(t *testing.T) {
 // a table of 16 KiB, whatever size the messages had.
 func TestEncoderTakeoverMemory(t *testing.T) {
 	for _, bits := range []int{8, 9, 12, 15} {
-		e := newEncoder(bits, flate.BestSpeed, true)
+		e := NewEncoder(bits, flate.BestSpeed, true)
 		for _, m := range encoderMessages() {
-			e.appendCompressed(nil, m)
+			e.AppendCompressed(nil, m)
 			if want := 1<<bits + histSlack(1<<bits); cap(e.hist) != want || len(e.hist) > want {
 				t.Fatalf("bits %d: history of %d bytes, capacity %d; want capacity %d", bits, len(e.hist), cap(e.hist), want)
+			}
+			if got, want := e.Retained(), 1<<bits+histSlack(1<<bits)+2*encTable; got != want {
+				t.Fatalf("bits %d: Retained() = %d, want %d", bits, got, want)
 			}
 			if e.active() {
 				t.Fatal("scratch held after the message")
@@ -184,9 +196,9 @@ func FuzzEncoder(f *testing.F) {
 }
 
 func fuzzEncoderBody(t *testing.T, data []byte, bits uint8, takeover bool, cut uint16) {
-	b := minWindowBits + int(bits%8)
+	b := 8 + int(bits%8)
 	level := []int{flate.BestSpeed, flate.HuffmanOnly}[bits/8%2]
-	e := newEncoder(b, level, takeover)
+	e := NewEncoder(b, level, takeover)
 	// Three messages: data cut in two, then data again, which with
 	// takeover may refer to the first two.
 	k := int(cut) % (len(data) + 1)
@@ -195,27 +207,23 @@ func fuzzEncoderBody(t *testing.T, data []byte, bits uint8, takeover bool, cut u
 	for i, m := range msgs {
 		if i == 1 {
 			var out sliceWriter
-			e.begin(&out, nil)
+			e.Begin(&out)
 			for rest := m; len(rest) > 0; rest = rest[min(len(rest), 1+int(cut)%7):] {
-				e.write(rest[:min(len(rest), 1+int(cut)%7)])
+				e.Write(rest[:min(len(rest), 1+int(cut)%7)])
 			}
-			e.end()
+			e.End()
 			payloads = append(payloads, out.b)
 			continue
 		}
-		p, err := e.appendCompressed(nil, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		payloads = append(payloads, p)
+		payloads = append(payloads, e.AppendCompressed(nil, m))
 	}
-	got := decodeStream(t, payloads, takeover)
+	got := deflatetest.Decode(t, payloads, takeover)
 	for i := range msgs {
 		if !bytes.Equal(got[i], msgs[i]) {
 			t.Fatalf("message %d: decoded %d bytes, want %d", i, len(got[i]), len(msgs[i]))
 		}
 	}
-	checkWindow(t, payloads, takeover, b)
+	deflatetest.CheckWindow(t, payloads, takeover, b)
 }
 
 type sliceWriter struct{ b []byte }

@@ -1,4 +1,4 @@
-package websocket
+package deflate
 
 import (
 	"compress/flate"
@@ -9,25 +9,24 @@ import (
 	"sync"
 )
 
-// A DEFLATE encoder (RFC 1951) for permessage-deflate (RFC 7692), written for
-// what compress/flate cannot do: its back-references never reach further
-// back than the window agreed with the peer (2^bits bytes, bits from 8 to 15,
-// §7.1.2), and with context takeover it keeps between messages only that
-// window of history and a small hash table instead of a whole compressor.
-// Decompression stays with compress/flate's reader (compress.go).
+// The Encoder, written for what compress/flate cannot do: its
+// back-references never reach further back than the window agreed with the
+// peer (2^bits bytes, bits from 8 to 15, RFC 7692 §7.1.2), and with context
+// takeover it keeps between messages only that window of history and a
+// small hash table instead of a whole compressor.
 //
 // LZ77 finds matches through a table of the last four positions seen with
 // each hash of 4 bytes: at flate.BestSpeed it tries the most recent only,
 // greedily, as compress/flate's BestSpeed; at other levels it tries all four
-// and matches lazily, much as zlib's middle levels. The table holds the low 16 bits of stream positions, so it needs no
-// clearing between messages or connections: a candidate is used only when
-// its distance lies within both the window and the bytes at hand, and its
-// bytes match, so a stale entry costs a miss, never a wrong reference. Each
-// block is coded with whichever of dynamic Huffman codes, the fixed codes
-// and stored bytes is shortest.
+// and matches lazily, much as zlib's middle levels. The table holds the low
+// 16 bits of stream positions, so it needs no clearing between messages or
+// connections: a candidate is used only when its distance lies within both
+// the window and the bytes at hand, and its bytes match, so a stale entry
+// costs a miss, never a wrong reference. Each block is coded with whichever
+// of dynamic Huffman codes, the fixed codes and stored bytes is shortest.
 //
 // With a window of 8 bits, zlib compresses with 9 (RFC 7692 §7.1.2.1 notes
-// it); this encoder keeps to the 256 bytes agreed, and the decoder keeps
+// it); this encoder keeps to the 256 bytes agreed, and the Inflater keeps
 // 512 bytes of history for a peer that uses zlib's.
 
 const (
@@ -48,15 +47,17 @@ const (
 	endBlock  = 256
 )
 
-// histSlack is how much a takeover history holds past its window, so that
-// short messages are compressed in place and the history slides once every
-// few of them instead of once each.
-func histSlack(window int) int { return min(window, 8192) }
-
-// encoder compresses one direction of a permessage-deflate stream. Its
-// buffer holds the context (the last window bytes of earlier input, which
-// back-references may reach) followed by input not yet compressed.
-type encoder struct {
+// An Encoder compresses one direction of a permessage-deflate stream, a
+// message at a time: Begin, Write as often as needed and End, or
+// AppendCompressed for a whole message. Its buffer holds the context (the
+// last window bytes of earlier input, which back-references may reach)
+// followed by input not yet compressed; scratch space for a message in
+// flight comes from a pool and goes back at its end.
+//
+// An Encoder is not safe for concurrent use: its messages follow one
+// another. It is made by NewEncoder, and may be held and copied by value
+// while no message is in flight.
+type Encoder struct {
 	window   int // farthest back-reference allowed: 1<<bits
 	level    int // flate.HuffmanOnly: no back-references at all
 	takeover bool
@@ -122,17 +123,29 @@ var (
 	thoroughEffort = effort{ways: encWays, lazyBelow: 16, insertEnd: 16}
 )
 
-func newEncoder(bits, level int, takeover bool) encoder {
-	e := encoder{window: 1 << bits, level: level, takeover: takeover, effort: thoroughEffort}
+// NewEncoder returns an Encoder that compresses at a compress/flate level
+// (flate.BestSpeed, any other level from flate.BestCompression down, or
+// flate.HuffmanOnly, which makes no back-references) within a window of
+// 2^windowBits bytes, windowBits from 8 to 15 (RFC 7692 §7.1.2). With
+// takeover, each message may refer to the ones before (RFC 7692 §7.2.1),
+// and the Encoder keeps their last window of bytes and a 16 KiB table
+// between messages (Retained); without, it keeps nothing.
+func NewEncoder(windowBits, level int, takeover bool) Encoder {
+	e := Encoder{window: 1 << windowBits, level: level, takeover: takeover, effort: thoroughEffort}
 	if level == flate.BestSpeed {
 		e.effort = fastEffort
 	}
 	return e
 }
 
+// Begin starts a message whose compressed bytes are written to w, a block
+// at a time as Write fills the buffer, and the rest at End. w is not kept
+// past End. A message begun must be ended, even after an error.
+func (e *Encoder) Begin(w io.Writer) { e.begin(w, nil) }
+
 // begin starts a message whose compressed bytes go to w after each block, or,
 // if w is nil, are appended to dst and returned by end.
-func (e *encoder) begin(w io.Writer, dst []byte) {
+func (e *Encoder) begin(w io.Writer, dst []byte) {
 	e.s = encScratchPool.Get().(*encScratch)
 	e.w, e.err = w, nil
 	if w == nil {
@@ -159,8 +172,19 @@ func (e *encoder) begin(w io.Writer, dst []byte) {
 	clear(e.s.distFreq[:])
 }
 
+// Write adds p to the message begun; p is not kept. It returns len(p), or
+// 0 and the error of a write to Begin's writer, which ends the compression
+// of the message: the rest of it is dropped, and End returns the error
+// too.
+func (e *Encoder) Write(p []byte) (int, error) {
+	if e.write(p); e.err != nil {
+		return 0, e.err
+	}
+	return len(p), nil
+}
+
 // write adds p to the message.
-func (e *encoder) write(p []byte) {
+func (e *Encoder) write(p []byte) {
 	for len(p) > 0 && e.err == nil {
 		if len(e.buf) == cap(e.buf) {
 			e.makeRoom()
@@ -174,7 +198,7 @@ func (e *encoder) write(p []byte) {
 // makeRoom frees space in a full buffer: a full history moves to the
 // scratch buffer, and a full scratch buffer is compressed and slid down to
 // its last window of bytes.
-func (e *encoder) makeRoom() {
+func (e *Encoder) makeRoom() {
 	if cap(e.buf) < cap(e.s.buf) {
 		e.buf = append(e.s.buf[:0], e.buf...)
 		return
@@ -188,11 +212,18 @@ func (e *encoder) makeRoom() {
 	e.start, e.blockStart = len(e.buf), len(e.buf)
 }
 
-// end compresses what is pending and ends the message with the start of an
-// empty stored block, whose 0x00 0x00 0xff 0xff RFC 7692 §7.2.1 removes,
-// and returns the output if begin had no writer. With context takeover the
-// last window of input is kept for the next message.
-func (e *encoder) end() ([]byte, error) {
+// End compresses what is pending, ends the message with the start of an
+// empty stored block, the sync flush whose 0x00 0x00 0xff 0xff RFC 7692
+// §7.2.1 removes, writes it to Begin's writer and gives the scratch space
+// back. It returns the first error of the writer. With context takeover
+// the last window of input is kept for the next message.
+func (e *Encoder) End() error {
+	_, err := e.end()
+	return err
+}
+
+// end is End, which returns the output too if begin had no writer.
+func (e *Encoder) end() ([]byte, error) {
 	if e.err == nil {
 		e.compress(len(e.buf))
 		e.emitBlock(len(e.buf))
@@ -224,16 +255,30 @@ func (e *encoder) end() ([]byte, error) {
 }
 
 // active reports whether a message is in flight.
-func (e *encoder) active() bool { return e.s != nil }
+func (e *Encoder) active() bool { return e.s != nil }
 
-// appendCompressed appends the compressed payload of the message p to dst.
-func (e *encoder) appendCompressed(dst, p []byte) ([]byte, error) {
+// AppendCompressed appends to dst the compressed payload of the message p,
+// as Begin, Write and End would write it, and returns the extended slice.
+// It cannot fail: there is no writer.
+func (e *Encoder) AppendCompressed(dst, p []byte) []byte {
 	e.begin(nil, dst)
 	e.write(p)
-	return e.end()
+	out, _ := e.end()
+	return out
 }
 
-func (e *encoder) flushOut() {
+// Retained returns how many bytes of memory the Encoder keeps between
+// messages: with context takeover, its history and hash table once a
+// message has been compressed; without, none.
+func (e *Encoder) Retained() int {
+	n := cap(e.hist)
+	if e.takeover && e.table != nil {
+		n += len(e.table) * 2
+	}
+	return n
+}
+
+func (e *Encoder) flushOut() {
 	if e.w == nil || len(e.bw.out) == 0 || e.err != nil {
 		return
 	}
@@ -246,7 +291,7 @@ func load32(b []byte, i int) uint32 { return binary.LittleEndian.Uint32(b[i:]) }
 func hash4(x uint32) uint32 { return x * 0x1e35a7bd >> (32 - encHashBits) }
 
 // compress turns buf[start:end] into tokens.
-func (e *encoder) compress(end int) {
+func (e *Encoder) compress(end int) {
 	buf := e.buf[:end]
 	i := e.start
 	e.start = end
@@ -289,7 +334,7 @@ func (e *encoder) compress(end int) {
 
 // find returns the longest match for buf[i:end] among the candidates of
 // its hash, or 0, and adds i to them.
-func (e *encoder) find(buf []byte, i, end int) (n, dist int) {
+func (e *Encoder) find(buf []byte, i, end int) (n, dist int) {
 	x := load32(buf, i)
 	b := e.table[hash4(x)*encWays:][:encWays]
 	pos := uint16(e.off + uint32(i))
@@ -310,7 +355,7 @@ func (e *encoder) find(buf []byte, i, end int) (n, dist int) {
 }
 
 // insert adds position i to the candidates of its hash.
-func (e *encoder) insert(buf []byte, i int) {
+func (e *Encoder) insert(buf []byte, i int) {
 	b := e.table[hash4(load32(buf, i))*encWays:][:encWays]
 	copy(b[1:], b[:encWays-1])
 	b[0] = uint16(e.off + uint32(i))
@@ -333,7 +378,7 @@ func matchLen(a, b []byte) int {
 }
 
 // literals adds the bytes lits, found at buf[at:], as literal tokens.
-func (e *encoder) literals(lits []byte, at int) {
+func (e *Encoder) literals(lits []byte, at int) {
 	s := e.s
 	for len(lits) > 0 {
 		if e.ntok == encMaxToken {
@@ -350,7 +395,7 @@ func (e *encoder) literals(lits []byte, at int) {
 }
 
 // match adds a back-reference of n bytes at distance dist, found at buf[at:].
-func (e *encoder) match(n, dist, at int) {
+func (e *Encoder) match(n, dist, at int) {
 	if e.ntok == encMaxToken {
 		e.emitBlock(at)
 	}
@@ -411,7 +456,7 @@ func distCode(d uint32) int {
 
 // emitBlock codes the tokens gathered since blockStart, whose input is
 // buf[blockStart:end], as one block.
-func (e *encoder) emitBlock(end int) {
+func (e *Encoder) emitBlock(end int) {
 	s := e.s
 	if e.ntok == 0 {
 		e.blockStart = end
@@ -507,7 +552,7 @@ func (e *encoder) emitBlock(end int) {
 	clear(s.distFreq[:])
 }
 
-func (e *encoder) writeStored(p []byte) {
+func (e *Encoder) writeStored(p []byte) {
 	for {
 		k := min(len(p), maxStored)
 		e.bw.bits(0, 3)
@@ -520,7 +565,7 @@ func (e *encoder) writeStored(p []byte) {
 	}
 }
 
-func (e *encoder) writeTokens(lit, dist *huffCode) {
+func (e *Encoder) writeTokens(lit, dist *huffCode) {
 	bw := &e.bw
 	for _, t := range e.s.tokens[:e.ntok] {
 		if t < tokenMatch {
@@ -541,7 +586,7 @@ func (e *encoder) writeTokens(lit, dist *huffCode) {
 
 // codeLengthSymbols run-length codes the lengths of both codes as one
 // sequence (RFC 1951 §3.2.7) into clSyms and counts them in clFreq.
-func (e *encoder) codeLengthSymbols(nlit, ndist int) int {
+func (e *Encoder) codeLengthSymbols(nlit, ndist int) int {
 	s := e.s
 	lens := append(append(s.lens[:0], s.lit.len[:nlit]...), s.dist.len[:ndist]...)
 	clear(s.clFreq[:])
