@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"math"
+
+	"github.com/fullduplex/websocket/internal/deflate"
 )
 
-// This file joins the permessage-deflate codec of compress.go (RFC 7692) to
-// the Conn's read and write paths in conn.go.
+// This file joins the permessage-deflate codec of internal/deflate (RFC
+// 7692), as compress.go sets it up, to the Conn's read and write paths in
+// conn.go.
 
 // payloadReader reads the payload of the current compressed message, across
 // its frames and past any control frames among them, for the decompressor;
@@ -50,7 +53,7 @@ func compressedLimit(limit int64) int64 {
 // RSV1 set (RFC 7692 §6.2), has just been read.
 func (c *Conn) beginInflate(op Opcode) {
 	c.comp.rText = op == OpText
-	c.comp.r.begin(&c.comp.src, max(0, c.readLimit.Load()))
+	c.comp.r.Begin(&c.comp.src, max(0, c.readLimit.Load()))
 }
 
 // readInflated reads decompressed payload of the current message. UTF-8 is
@@ -63,7 +66,7 @@ func (c *Conn) readInflated(p []byte) (int, error) {
 	}
 	n, err := c.comp.r.Read(p)
 	if c.comp.rText && !c.rUTF8.Write(p[:n]) {
-		c.comp.r.release()
+		c.comp.r.Release()
 		return n, c.fail(StatusInvalidFramePayloadData, fmt.Errorf("%w in text message", ErrInvalidUTF8))
 	}
 	switch {
@@ -91,27 +94,27 @@ func (c *Conn) readInflated(p []byte) (int, error) {
 			if c.comp.rText {
 				op = OpText
 			}
-			c.observeRead(op, c.comp.r.limit-c.comp.r.remaining, c.rSize)
+			c.observeRead(op, c.comp.r.Inflated(), c.rSize)
 		}
 		return n, io.EOF
-	case errors.Is(err, ErrMessageTooBig):
-		return n, c.fail(StatusMessageTooBig, err)
-	case errors.Is(err, errInvalidDeflate):
+	case err == deflate.ErrTooBig:
+		return n, c.fail(StatusMessageTooBig, fmt.Errorf("%w: compressed message inflates past %d bytes", ErrMessageTooBig, c.comp.r.Limit()))
+	case errors.Is(err, deflate.ErrInvalid):
 		return n, c.fail(StatusInvalidFramePayloadData, err)
 	}
 	return n, err // from readPayload, which has dealt with it
 }
 
 // inflating reports whether a compressed message is being decompressed.
-func (c *Conn) inflating() bool { return c.comp != nil && c.comp.r.active() }
+func (c *Conn) inflating() bool { return c.comp != nil && c.comp.r.Active() }
 
 // abandonInflate is called before skipping the rest of a message: without
 // context takeover the decompressor can go back to its pool at once and the
 // rest of the payload be skipped unread; with it, the rest must be inflated,
 // since the next message may refer to it (RFC 7692 §7.2.2).
 func (c *Conn) abandonInflate() {
-	if c.comp != nil && !c.comp.r.takeover {
-		c.comp.r.release()
+	if c.comp != nil && !c.comp.params.readTakeover {
+		c.comp.r.Release()
 	}
 }
 
@@ -122,9 +125,9 @@ func (c *Conn) abandonInflate() {
 func (c *Conn) writeCompressed(op Opcode, p []byte) error {
 	c.payloadBuf()
 	c.mw.op, c.mw.n, c.mw.done, c.mw.rsv1 = op, 0, false, true
-	c.comp.w.begin(&c.mw, nil)
-	c.comp.w.write(p)
-	_, err := c.comp.w.end()
+	c.comp.w.Begin(&c.mw)
+	c.comp.w.Write(p)
+	err := c.comp.w.End()
 	if err == nil {
 		err = c.mw.flush(true)
 	}

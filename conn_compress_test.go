@@ -10,10 +10,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fullduplex/websocket/internal/deflate"
+	"github.com/fullduplex/websocket/internal/deflate/deflatetest"
 )
 
-// Tests of permessage-deflate (RFC 7692) through a Conn; the codec alone is
-// tested in compress_test.go.
+// Tests of permessage-deflate (RFC 7692) through a Conn; the negotiation is
+// tested in compress_test.go, and the codec alone in internal/deflate.
 
 // wireTap records the headers of the frames written to a net.Conn.
 type wireTap struct {
@@ -269,7 +272,7 @@ func TestCompressionHeldOnlyInFlight(t *testing.T) {
 	exchangeMessages(t, s, c, [][]byte{jsonish(2000, 1), jsonish(9000, 2)})
 	exchangeMessages(t, c, s, [][]byte{jsonish(2000, 1), jsonish(9000, 2)})
 	for _, conn := range []*Conn{s, c} {
-		if conn.comp.w.table != nil || conn.comp.w.hist != nil || conn.comp.r.active() || conn.comp.r.hist.b != nil || conn.wbuf != nil {
+		if conn.comp.w.Retained() != 0 || conn.comp.r.Active() || conn.comp.r.Retained() != 0 || conn.wbuf != nil {
 			t.Errorf("server=%v holds compression state while idle", conn.server)
 		}
 	}
@@ -279,11 +282,7 @@ func TestCompressionHeldOnlyInFlight(t *testing.T) {
 // compress/flate directly rather than by the code under test.
 func compressed(t testing.TB, msg []byte) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	fw, _ := flate.NewWriter(&b, flate.BestSpeed)
-	fw.Write(msg)
-	fw.Flush()
-	return bytes.TrimSuffix(b.Bytes(), deflateTail[:])
+	return deflatetest.Compress(msg)
 }
 
 // clientFrame encodes a masked frame as a client sends it.
@@ -374,7 +373,7 @@ func TestCompressedProtocolErrors(t *testing.T) {
 		{"Rsv1OnPing", p, [][]byte{clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpPing}, good[:2])}, StatusProtocolError, ErrProtocol},
 		{"Rsv1OnClose", p, [][]byte{clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpClose}, []byte{3, 232})}, StatusProtocolError, ErrProtocol},
 		{"Rsv2StillReserved", p, [][]byte{clientFrame(Header{Fin: true, Rsv2: true, Opcode: OpText}, good)}, StatusProtocolError, ErrProtocol},
-		{"InvalidDeflateData", p, [][]byte{clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpBinary}, []byte{0x07, 0x00})}, StatusInvalidFramePayloadData, errInvalidDeflate},
+		{"InvalidDeflateData", p, [][]byte{clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpBinary}, []byte{0x07, 0x00})}, StatusInvalidFramePayloadData, deflate.ErrInvalid},
 		{"InvalidUTF8AfterInflate", p, [][]byte{clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpText}, compressed(t, []byte("ok \xff")))}, StatusInvalidFramePayloadData, ErrInvalidUTF8},
 		{"TruncatedUTF8AfterInflate", p, [][]byte{clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpText}, compressed(t, []byte("ok \xe2\x82")))}, StatusInvalidFramePayloadData, ErrInvalidUTF8},
 		{"DecompressionBomb", p, [][]byte{clientFrame(Header{Fin: true, Rsv1: true, Opcode: OpBinary}, bomb)}, StatusMessageTooBig, ErrMessageTooBig},
@@ -448,6 +447,9 @@ func TestCompressedBombRefusedEarly(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if !errors.Is(err, ErrMessageTooBig) {
 		t.Fatalf("read error %v after %d bytes, want ErrMessageTooBig", err, n)
+	}
+	if want := fmt.Sprintf("%v: compressed message inflates past %d bytes", ErrMessageTooBig, limit); err.Error() != want {
+		t.Errorf("read error %q, want %q", err, want)
 	}
 	if n > limit {
 		t.Errorf("returned %d bytes of a message over the %d-byte limit", n, limit)

@@ -116,7 +116,7 @@ func (m *member) stalled() {
 // own. A client, which masks every frame, and a Conn that compresses with
 // context takeover write one message at a time.
 func (c *Conn) writePreparedBatch(pms []*PreparedMessage) error {
-	if !c.server || c.comp != nil && c.comp.w.takeover {
+	if !c.server || c.comp != nil && c.comp.params.writeTakeover {
 		for _, pm := range pms {
 			if err := c.WritePreparedMessage(pm); err != nil {
 				return err
@@ -134,7 +134,7 @@ func (c *Conn) writePreparedBatch(pms []*PreparedMessage) error {
 		frame := pm.frame
 		if c.comp.compressWhole(len(pm.payload)) {
 			var err error
-			if frame, err = pm.deflatedFrame(c.comp.w.level, windowBits(c.comp.params.writeWindowBits)); err != nil {
+			if frame, err = pm.deflatedFrame(c.comp.params.level, windowBits(c.comp.params.writeWindowBits)); err != nil {
 				return err
 			}
 		}
@@ -168,7 +168,7 @@ func (c *Conn) observeBatch(pms []*PreparedMessage) {
 	for _, pm := range pms {
 		wire := len(pm.payload)
 		if c.comp.compressWhole(len(pm.payload)) {
-			if f, err := pm.deflatedFrame(c.comp.w.level, windowBits(c.comp.params.writeWindowBits)); err == nil {
+			if f, err := pm.deflatedFrame(c.comp.params.level, windowBits(c.comp.params.writeWindowBits)); err == nil {
 				wire = framePayload(f)
 			}
 		}

@@ -739,7 +739,7 @@ func (c *Conn) readPolled(b, out []byte) (op Opcode, nb, msg []byte, err error) 
 		}
 		b = b[:0]
 		if c.inflating() {
-			c.comp.r.release() // begun again once the payload is whole
+			c.comp.r.Release() // begun again once the payload is whole
 		}
 	}
 	op = c.rOp

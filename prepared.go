@@ -3,6 +3,8 @@ package websocket
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/fullduplex/websocket/internal/deflate"
 )
 
 // PreparedMessage is a message encoded once to be written to many
@@ -56,13 +58,13 @@ func NewPreparedMessage(op Opcode, p []byte) (*PreparedMessage, error) {
 func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
 	frame := pm.frame
 	if c.comp.compressWhole(len(pm.payload)) {
-		// w.takeover, w.level and w.window are set when the Conn is made
-		// and never change, so they may be read without msgMu.
-		if !c.server || c.comp.w.takeover {
+		// params is set when the Conn is made and never changes, so it
+		// may be read without msgMu.
+		if !c.server || c.comp.params.writeTakeover {
 			return c.WriteMessage(pm.op, pm.payload)
 		}
 		var err error
-		if frame, err = pm.deflatedFrame(c.comp.w.level, windowBits(c.comp.params.writeWindowBits)); err != nil {
+		if frame, err = pm.deflatedFrame(c.comp.params.level, windowBits(c.comp.params.writeWindowBits)); err != nil {
 			return err
 		}
 	} else if !c.server {
@@ -123,11 +125,8 @@ func findDeflated(list *[]deflatedFrame, level, bits int) (deflatedFrame, bool) 
 // stored block, 0x00 0x00 0xff 0xff, is removed), and frames it whole with
 // RSV1 set (§6.1), its back-references within 2^bits bytes.
 func deflateFrame(op Opcode, p []byte, level, bits int) ([]byte, error) {
-	e := newEncoder(bits, level, false)
-	body, err := e.appendCompressed(nil, p)
-	if err != nil {
-		return nil, err
-	}
+	e := deflate.NewEncoder(bits, level, false)
+	body := e.AppendCompressed(nil, p)
 	frame := AppendHeader(make([]byte, 0, MaxHeaderSize+len(body)), Header{Fin: true, Rsv1: true, Opcode: op, Length: int64(len(body))})
 	return append(frame, body...), nil
 }

@@ -97,7 +97,7 @@ func (c *Conn) appendInflatedByte(b []byte, start int) ([]byte, error) {
 	n, err := c.readInflated(c.rOne[:])
 	if n > 0 {
 		// What the decompressor gives has arrived: double from 512 bytes.
-		b = grow(b, start, 512, c.comp.r.remaining+1)
+		b = grow(b, start, 512, c.comp.r.Limit()-c.comp.r.Inflated()+1)
 		b = append(b, c.rOne[0])
 	}
 	return b, err

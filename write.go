@@ -356,7 +356,7 @@ func (c *Conn) NextWriter(op Opcode) (io.WriteCloser, error) {
 	c.mw.msgOp, c.mw.sent = op, 0
 	if c.comp.compressStream() {
 		c.mw.rsv1 = true
-		return c.comp.w.writer(&c.comp.cw, &c.mw), nil
+		return c.comp.writer(&c.mw), nil
 	}
 	return &c.mw, nil
 }
