@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fullduplex/websocket/internal/httphead"
 )
 
 // AcceptOptions configures Accept and AcceptConn. A nil *AcceptOptions is the
@@ -462,7 +464,7 @@ func selectSubprotocol(h http.Header, prefs []string) string {
 	offered := headerList(h, "Sec-WebSocket-Protocol")
 	for _, p := range prefs {
 		for _, q := range offered {
-			if p == q && validToken(p) {
+			if p == q && httphead.IsToken(p) {
 				return p
 			}
 		}

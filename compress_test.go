@@ -2,67 +2,10 @@ package websocket
 
 import (
 	"compress/flate"
-	"reflect"
 	"testing"
 
 	"github.com/fullduplex/websocket/internal/deflate/deflatetest"
 )
-
-func TestParseExtensions(t *testing.T) {
-	type P = extensionParam
-	tests := []struct {
-		name   string
-		values []string
-		want   []extension
-	}{
-		{"Empty", []string{""}, nil},
-		{"BareToken", []string{"permessage-deflate"}, []extension{{name: "permessage-deflate"}}},
-		{"ParamWithoutValue", []string{"permessage-deflate; client_max_window_bits"},
-			[]extension{{"permessage-deflate", []P{{name: "client_max_window_bits"}}}}},
-		{"TokenValue", []string{"permessage-deflate;server_max_window_bits=10"},
-			[]extension{{"permessage-deflate", []P{{"server_max_window_bits", "10", true}}}}},
-		{"QuotedValueRFC6455Sec9_1", []string{`permessage-deflate; server_max_window_bits="10"`},
-			[]extension{{"permessage-deflate", []P{{"server_max_window_bits", "10", true}}}}},
-		{"QuotedPairUnescaped", []string{`x; a="1\0"`}, []extension{{"x", []P{{"a", "10", true}}}}},
-		{"WhitespaceAroundSeparators", []string{" foo ;  a = 1 ;b\t, bar "},
-			[]extension{{"foo", []P{{"a", "1", true}, {name: "b"}}}, {name: "bar"}}},
-		{"SeveralOffers", []string{"permessage-deflate; client_no_context_takeover, permessage-deflate"},
-			[]extension{{"permessage-deflate", []P{{name: "client_no_context_takeover"}}}, {name: "permessage-deflate"}}},
-		{"EmptyListElementsRFC7230Sec7", []string{", a ,, b,"}, []extension{{name: "a"}, {name: "b"}}},
-		{"SeveralHeaderLines", []string{"a", "b; c"}, []extension{{name: "a"}, {"b", []P{{name: "c"}}}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseExtensions(tt.values)
-			if err != nil {
-				t.Fatalf("parseExtensions(%q): %v", tt.values, err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("parseExtensions(%q) = %+v, want %+v", tt.values, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestParseExtensionsMalformed(t *testing.T) {
-	for _, v := range []string{
-		"a b",           // two tokens without a separator
-		"a; ",           // parameter name missing
-		"a; =1",         // parameter name missing before a value
-		"a; b=",         // value missing
-		`a; b="1`,       // unterminated quoted string
-		`a; b="1 2"`,    // quoted value that is not a token (RFC 6455 §9.1)
-		`a; b=""`,       // empty quoted value
-		"a; b=1=2",      // stray '='
-		"[x]",           // not a token
-		"a; b=\"\x01\"", // control character in a quoted string
-		";a",
-	} {
-		if exts, err := parseExtensions([]string{v}); err == nil {
-			t.Errorf("parseExtensions(%q) = %+v, want an error", v, exts)
-		}
-	}
-}
 
 // negotiated is the part of deflateParams a negotiation decides.
 type negotiated struct {

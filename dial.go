@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"github.com/fullduplex/websocket/internal/httphead"
 	"github.com/fullduplex/websocket/internal/proxy"
 
 	"bufio"
@@ -424,7 +425,7 @@ func buildRequest(u *url.URL, key string, opts *DialOptions) ([]byte, error) {
 	}
 	for _, p := range opts.Subprotocols {
 		// §4.1 item 10: tokens, each offered once.
-		if !validToken(p) {
+		if !httphead.IsToken(p) {
 			return nil, fmt.Errorf("websocket: invalid subprotocol %q", p)
 		}
 	}
@@ -449,7 +450,7 @@ func buildRequest(u *url.URL, key string, opts *DialOptions) ([]byte, error) {
 		b = append(b, "Authorization: Basic "+proxy.BasicAuth(u.User)+"\r\n"...)
 	}
 	for k, vs := range opts.Header {
-		if !validToken(k) {
+		if !httphead.IsToken(k) {
 			return nil, fmt.Errorf("websocket: invalid header name %q", k)
 		}
 		for _, v := range vs {

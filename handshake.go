@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/fullduplex/websocket/internal/httphead"
 )
 
 // The opening handshake (RFC 6455 §4): what both roles share. The server
@@ -52,7 +54,7 @@ var reservedHeaders = map[string]bool{
 // and turns CR and LF in values into spaces, so a header cannot be injected.
 func appendHeader(b []byte, h http.Header, skipReserved bool) []byte {
 	for k, vs := range h {
-		if !validToken(k) || skipReserved && reservedHeaders[http.CanonicalHeaderKey(k)] {
+		if !httphead.IsToken(k) || skipReserved && reservedHeaders[http.CanonicalHeaderKey(k)] {
 			continue
 		}
 		for _, v := range vs {
@@ -101,21 +103,6 @@ func headerHasToken(h http.Header, name, token string) bool {
 		}
 	}
 	return false
-}
-
-// validToken reports whether s is an HTTP token (RFC 9110 §5.6.2), the
-// grammar of header names and of subprotocol names (RFC 6455 §4.1 item 10).
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // HandshakeError is returned by Dial when the server's response is not a

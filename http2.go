@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fullduplex/websocket/internal/h2stream"
+	"github.com/fullduplex/websocket/internal/httphead"
 )
 
 // WebSockets over HTTP/2 (RFC 8441): the opening handshake is an extended
@@ -57,7 +58,7 @@ func acceptStream(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (
 
 	h := w.Header()
 	for k, v := range opts.ResponseHeader {
-		if validToken(k) && !reservedHeaders[http.CanonicalHeaderKey(k)] {
+		if httphead.IsToken(k) && !reservedHeaders[http.CanonicalHeaderKey(k)] {
 			h[k] = v
 		}
 	}
