@@ -162,13 +162,12 @@ func BenchmarkUTF8(b *testing.B) {
 	var v utf8Validator
 	validate := func(p []byte) bool { v.Reset(); return v.Write(p) && v.Complete() }
 	each("validator", validate)
-	savedAVX2, savedSSSE3 := useAVX2, useSSSE3
-	defer func() { useAVX2, useSSSE3 = savedAVX2, savedSSSE3 }()
+	restore := currentUTF8Path()
 	for _, path := range utf8Paths() {
-		useAVX2, useSSSE3 = path.avx2, path.ssse3
+		path.use()
 		each(path.name, validate)
 	}
-	useAVX2, useSSSE3 = savedAVX2, savedSSSE3
+	restore.use()
 	each("stdlib", utf8.Valid)
 	for _, s := range sizes {
 		buf := mixedText(s.n)
