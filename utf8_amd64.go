@@ -14,34 +14,39 @@ var useSSSE3 = cpuHasSSSE3()
 // it, unicode/utf8 finishes before the tables are loaded.
 const utf8SIMDMin = 32
 
+// utf8KernelMin is the shortest input the assembly takes: it loads the
+// three bytes before the input's last 64, to check them as any others.
+const utf8KernelMin = 64 + 3
+
 // utf8Valid reports whether p is valid UTF-8: unicode/utf8.Valid, 32 or 16
 // bytes at a time in vector registers (utf8_amd64.s).
 func utf8Valid(p []byte) bool {
 	if len(p) < utf8SIMDMin || !useSSSE3 {
 		return utf8.Valid(p)
 	}
-	// The assembly reads whole blocks only: the last len(p) mod 32 bytes go
-	// in a zeroed block of their own, which it checks after the others.
-	n := len(p) &^ 31
-	var tail [32]byte
-	copy(tail[:], p[n:])
-	if useAVX2 {
-		return utf8ValidAVX2(p[:n], &tail)
+	if len(p) < utf8KernelMin {
+		// Zero bytes after p change nothing: they are ASCII, valid after
+		// valid text, and a sequence p cuts short stays cut short.
+		var buf [96]byte
+		copy(buf[:], p)
+		p = buf[:]
 	}
-	return utf8ValidSSSE3(p[:n], &tail)
+	if useAVX2 {
+		return utf8ValidAVX2(p)
+	}
+	return utf8ValidSSSE3(p)
 }
 
-// utf8ValidAVX2 reports whether p followed by tail is valid UTF-8, where
-// len(p) is a multiple of 32 and tail holds the rest of the input followed
-// by zero bytes. It needs AVX2.
+// utf8ValidAVX2 reports whether p is valid UTF-8. It needs AVX2, and
+// len(p) >= utf8KernelMin.
 //
 //go:noescape
-func utf8ValidAVX2(p []byte, tail *[32]byte) bool
+func utf8ValidAVX2(p []byte) bool
 
 // utf8ValidSSSE3 is utf8ValidAVX2 for CPUs with SSSE3.
 //
 //go:noescape
-func utf8ValidSSSE3(p []byte, tail *[32]byte) bool
+func utf8ValidSSSE3(p []byte) bool
 
 // cpuHasSSSE3 reports whether the CPU has SSSE3.
 func cpuHasSSSE3() bool
