@@ -93,7 +93,7 @@ GLOBL utf8MaxLast<>(SB), RODATA|NOPTR, $32
 // before it: its previous bytes are shifted in from zero, never loaded from
 // before p.
 //
-// A turn (64 bytes) is checked whole unless it is all
+// A turn (64 bytes; 128 with AVX-512) is checked whole unless it is all
 // ASCII: then it is skipped once the bytes before it are known to end on a
 // code point boundary, and ASCII after it twice as much at a time, with no
 // test at all, until a byte that is not ASCII.
@@ -215,6 +215,126 @@ avxlast:
 	VPOR     Y1, Y0, Y0
 	VPTEST   Y0, Y0
 	SETEQ    ret+24(FP)
+	VZEROUPPER
+	RET
+
+// UTF8CHECK_AVX512 is UTF8CHECK_AVX2 for 64 bytes, in ten instructions
+// rather than sixteen for half as many bytes. VPERMB looks up the low six
+// bits of each index in a 64-byte table; with the 16-byte table repeated
+// four times (VBROADCASTI32X4), bits 4 and 5 pick among equal copies, so
+// the nibbles need no masking: after VPSRLW $4 a byte's high nibble is in
+// bits 0-3 and what the shift brought in from its neighbour is in bits 4-7.
+// VPTERNLOGD does two logical operations in one. Z8-Z10 hold the tables,
+// Z12-Z14 the constants.
+#define UTF8CHECK_AVX512(in, p1, p2, p3, t, u) \
+	VPSUBUSB   Z12, p2, p2; \
+	VPSUBUSB   Z13, p3, p3; \
+	VPTERNLOGD $0xa8, Z14, p3, p2; \
+	VPSRLW     $4, p1, t; \
+	VPERMB     Z8, t, t; \
+	VPERMB     Z9, p1, p1; \
+	VPSRLW     $4, in, u; \
+	VPERMB     Z10, u, u; \
+	VPTERNLOGD $0x80, u, p1, t; \
+	VPTERNLOGD $0xf6, p2, t, Z0
+
+// UTF8PREV_AVX512 is UTF8PREV_AVX2 for 64 bytes.
+#define UTF8PREV_AVX512(off, p1, p2, p3) \
+	VMOVDQU64 off-1(SI), p1; \
+	VMOVDQU64 off-2(SI), p2; \
+	VMOVDQU64 off-3(SI), p3
+
+// func utf8ValidAVX512(p []byte) bool
+//
+// utf8ValidAVX512 is utf8ValidAVX2 with 64-byte blocks, two to a turn, for
+// CPUs with AVX-512 F, BW and VBMI. The ternary-logic immediates: 0xa8 is
+// (A|B)&C, 0x80 is A&B&C, 0xf6 is A|(B^C), A being the destination.
+TEXT ·utf8ValidAVX512(SB), NOSPLIT, $0-25
+	MOVQ            p_base+0(FP), SI
+	MOVQ            p_len+8(FP), CX
+	LEAQ            (SI)(CX*1), DX
+	LEAQ            -128(DX), DI
+	LEAQ            -256(DX), BX
+	VBROADCASTI32X4 utf8Byte1High<>(SB), Z8
+	VBROADCASTI32X4 utf8Byte1Low<>(SB), Z9
+	VBROADCASTI32X4 utf8Byte2High<>(SB), Z10
+	VBROADCASTI32X4 utf8Third<>(SB), Z12
+	VBROADCASTI32X4 utf8Fourth<>(SB), Z13
+	VBROADCASTI32X4 utf8Top<>(SB), Z14
+	VMOVDQU         utf8MaxLast<>(SB), Y15
+
+	// The first 64 bytes, after zero bytes. Not a masked load from before
+	// p, which would find the previous bytes zero too: when p starts a
+	// page, a masked-off byte in the page before costs a fault-suppression
+	// assist, measured at half a microsecond a call.
+	VPXORQ     Z0, Z0, Z0
+	VMOVDQU64  (SI), Z1
+	VALIGNQ    $6, Z0, Z1, Z5
+	VPALIGNR   $15, Z5, Z1, Z2
+	VPALIGNR   $14, Z5, Z1, Z3
+	VPALIGNR   $13, Z5, Z1, Z4
+	UTF8CHECK_AVX512(Z1, Z2, Z3, Z4, Z5, Z6)
+	ADDQ       $64, SI
+
+zmmturn:
+	CMPQ      SI, DI
+	JHI       zmmtail
+	VMOVDQU64 (SI), Z1
+	VMOVDQU64 64(SI), Z7
+	VPORQ     Z1, Z7, Z2
+	VPMOVB2M  Z2, K1
+	KORTESTQ  K1, K1
+	JZ        zmmascii
+	UTF8PREV_AVX512(0, Z2, Z3, Z4)
+	UTF8CHECK_AVX512(Z1, Z2, Z3, Z4, Z5, Z6)
+	UTF8PREV_AVX512(64, Z2, Z3, Z4)
+	UTF8CHECK_AVX512(Z7, Z2, Z3, Z4, Z5, Z6)
+	ADDQ      $128, SI
+	JMP       zmmturn
+
+	// The end-of-sequence test reads the 32 bytes before SI into Y1,
+	// which clears the upper half of Z1.
+zmmascii:
+	VMOVDQU  -32(SI), Y1
+	VPSUBUSB Y15, Y1, Y1
+	VPORQ    Z1, Z0, Z0
+	ADDQ     $128, SI
+
+zmmskip:
+	CMPQ      SI, BX
+	JHI       zmmturn
+	VMOVDQU64 (SI), Z1
+	VMOVDQU64 64(SI), Z2
+	VPORQ     128(SI), Z1, Z1
+	VPORQ     192(SI), Z2, Z2
+	VPORQ     Z1, Z2, Z1
+	VPMOVB2M  Z1, K1
+	KORTESTQ  K1, K1
+	JNZ       zmmturn
+	ADDQ      $256, SI
+	JMP       zmmskip
+
+	// Fewer than 128 bytes are left: one more block if 64 are, then the
+	// last 64 bytes.
+zmmtail:
+	LEAQ      -64(DX), DI
+	CMPQ      SI, DI
+	JHI       zmmlast
+	VMOVDQU64 (SI), Z1
+	UTF8PREV_AVX512(0, Z2, Z3, Z4)
+	UTF8CHECK_AVX512(Z1, Z2, Z3, Z4, Z5, Z6)
+
+zmmlast:
+	MOVQ      DI, SI
+	VMOVDQU64 (SI), Z1
+	UTF8PREV_AVX512(0, Z2, Z3, Z4)
+	UTF8CHECK_AVX512(Z1, Z2, Z3, Z4, Z5, Z6)
+	VMOVDQU   -32(DX), Y1
+	VPSUBUSB  Y15, Y1, Y1
+	VPORQ     Z1, Z0, Z0
+	VPTESTMB  Z0, Z0, K1
+	KORTESTQ  K1, K1
+	SETEQ     ret+24(FP)
 	VZEROUPPER
 	RET
 
@@ -370,3 +490,44 @@ TEXT ·cpuHasSSSE3(SB), NOSPLIT, $0-1
 	SETCS ret+0(FP)
 	RET
 
+// func cpuHasAVX512() bool
+//
+// The AVX-512 kernel needs AVX512F and AVX512BW (CPUID leaf 7, EBX bits 16
+// and 30) and AVX512VBMI for VPERMB (ECX bit 1), and the operating system
+// must save the opmask and ZMM registers besides the SSE and AVX state
+// (XCR0 bits 1, 2, 5, 6 and 7, readable if leaf 1 reports OSXSAVE, ECX bit
+// 27). VBMI also leaves out the first AVX-512 CPUs (Skylake-SP), which
+// lower their clock for 512-bit work.
+TEXT ·cpuHasAVX512(SB), NOSPLIT, $0-1
+	XORL AX, AX
+	XORL CX, CX
+	CPUID
+	CMPL AX, $7
+	JB   no512
+
+	MOVL $1, AX
+	XORL CX, CX
+	CPUID
+	BTL  $27, CX
+	JCC  no512
+
+	XORL   CX, CX
+	XGETBV
+	ANDL   $0xe6, AX
+	CMPL   AX, $0xe6
+	JNE    no512
+
+	MOVL $7, AX
+	XORL CX, CX
+	CPUID
+	ANDL $0x40010000, BX
+	CMPL BX, $0x40010000
+	JNE  no512
+	BTL  $1, CX
+	JCC  no512
+	MOVB $1, ret+0(FP)
+	RET
+
+no512:
+	MOVB $0, ret+0(FP)
+	RET

@@ -251,32 +251,35 @@ func TestUTF8ValidatorAllocs(t *testing.T) {
 }
 
 // utf8Path is one way this build can validate the bulk of a Write: the
-// AVX2 or SSSE3 assembly, or the portable unicode/utf8 path, selected by
-// the values useAVX2 and useSSSE3 take while it runs.
+// AVX-512, AVX2 or SSSE3 assembly, or the portable unicode/utf8 path,
+// selected by the values useAVX512, useAVX2 and useSSSE3 take while it runs.
 type utf8Path struct {
-	name        string
-	avx2, ssse3 bool
+	name                string
+	avx512, avx2, ssse3 bool
 }
 
 // utf8Paths lists the paths this machine can run; under purego or on other
 // architectures, only the portable one.
 func utf8Paths() []utf8Path {
 	var ps []utf8Path
+	if cpuHasSSSE3() && cpuHasAVX2() && cpuHasAVX512() {
+		ps = append(ps, utf8Path{"avx512", true, true, true})
+	}
 	if cpuHasSSSE3() && cpuHasAVX2() {
-		ps = append(ps, utf8Path{"avx2", true, true})
+		ps = append(ps, utf8Path{"avx2", false, true, true})
 	}
 	if cpuHasSSSE3() {
-		ps = append(ps, utf8Path{"ssse3", false, true})
+		ps = append(ps, utf8Path{"ssse3", false, false, true})
 	}
-	return append(ps, utf8Path{"portable", false, false})
+	return append(ps, utf8Path{"portable", false, false, false})
 }
 
 // use selects the path.
-func (p utf8Path) use() { useAVX2, useSSSE3 = p.avx2, p.ssse3 }
+func (p utf8Path) use() { useAVX512, useAVX2, useSSSE3 = p.avx512, p.avx2, p.ssse3 }
 
 // currentUTF8Path is the path selected now: `defer currentUTF8Path().use()`
 // restores it.
-func currentUTF8Path() utf8Path { return utf8Path{"current", useAVX2, useSSSE3} }
+func currentUTF8Path() utf8Path { return utf8Path{"current", useAVX512, useAVX2, useSSSE3} }
 
 // forEachUTF8Path runs f as a subtest on each path.
 func forEachUTF8Path(t *testing.T, f func(t *testing.T)) {
@@ -450,8 +453,9 @@ func TestUTF8ValidatorEveryPathPairsAtBlockEdges(t *testing.T) {
 	})
 }
 
-// TestUTF8CPUFeatureMatchesLinux checks the SSSE3 check against the
-// kernel's flags, as TestMaskCPUFeatureMatchesLinux does for AVX2.
+// TestUTF8CPUFeatureMatchesLinux checks the SSSE3 and AVX-512 checks
+// against the kernel's flags, as TestMaskCPUFeatureMatchesLinux does for
+// AVX2.
 func TestUTF8CPUFeatureMatchesLinux(t *testing.T) {
 	if !maskHasAsm || runtime.GOOS != "linux" {
 		t.Skip("no assembly in this build, or not Linux")
@@ -472,6 +476,11 @@ func TestUTF8CPUFeatureMatchesLinux(t *testing.T) {
 	}
 	if want, got := slices.Contains(flags, "ssse3"), cpuHasSSSE3(); got != want {
 		t.Errorf("cpuHasSSSE3() = %v, /proc/cpuinfo lists ssse3: %v", got, want)
+	}
+	// The kernel lists a flag only if it and the CPU both support it.
+	want := slices.Contains(flags, "avx512f") && slices.Contains(flags, "avx512bw") && slices.Contains(flags, "avx512vbmi")
+	if got := cpuHasAVX512(); got != want {
+		t.Errorf("cpuHasAVX512() = %v, /proc/cpuinfo lists avx512f, avx512bw and avx512vbmi: %v", got, want)
 	}
 }
 
