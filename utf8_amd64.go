@@ -15,29 +15,23 @@ var useSSSE3 = cpuHasSSSE3()
 // one (BenchmarkUTF8). Like useSSSE3, tests turn it off.
 var useAVX512 = useAVX2 && cpuHasAVX512()
 
-// utf8SIMDMin is the shortest input utf8Valid hands to the assembly: below
-// it, unicode/utf8 finishes before the tables are loaded.
-const utf8SIMDMin = 32
+// utf8KernelMin is the shortest input utf8Valid hands to the assembly. It
+// checks the last block (32 bytes, or 16) with the three bytes before it,
+// so it needs that many; unicode/utf8 finishes shorter input before the
+// tables are loaded.
+const utf8KernelMin = 32 + 3
 
-// utf8KernelMin is the shortest input the assembly takes: it loads the
-// three bytes before the input's last 64, to check them as any others.
-const utf8KernelMin = 64 + 3
+// utf8KernelMin512 is utf8KernelMin for the AVX-512 kernel, whose blocks
+// are 64 bytes; below it, the AVX2 kernel checks the input.
+const utf8KernelMin512 = 64 + 3
 
 // utf8Valid reports whether p is valid UTF-8: unicode/utf8.Valid, 64, 32 or
 // 16 bytes at a time in vector registers (utf8_amd64.s).
 func utf8Valid(p []byte) bool {
-	if len(p) < utf8SIMDMin || !useSSSE3 {
-		return utf8.Valid(p)
-	}
-	if len(p) < utf8KernelMin {
-		// Zero bytes after p change nothing: they are ASCII, valid after
-		// valid text, and a sequence p cuts short stays cut short.
-		var buf [96]byte
-		copy(buf[:], p)
-		p = buf[:]
-	}
 	switch {
-	case useAVX512:
+	case len(p) < utf8KernelMin || !useSSSE3:
+		return utf8.Valid(p)
+	case useAVX512 && len(p) >= utf8KernelMin512:
 		return utf8ValidAVX512(p)
 	case useAVX2:
 		return utf8ValidAVX2(p)
@@ -51,7 +45,8 @@ func utf8Valid(p []byte) bool {
 //go:noescape
 func utf8ValidAVX2(p []byte) bool
 
-// utf8ValidAVX512 is utf8ValidAVX2 for CPUs with AVX-512 F, BW and VBMI.
+// utf8ValidAVX512 is utf8ValidAVX2 for CPUs with AVX-512 F, BW and VBMI,
+// and len(p) >= utf8KernelMin512.
 //
 //go:noescape
 func utf8ValidAVX512(p []byte) bool

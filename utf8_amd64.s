@@ -98,10 +98,13 @@ GLOBL utf8MaxLast<>(SB), RODATA|NOPTR, $32
 // code point boundary, and ASCII after it twice as much at a time, with no
 // test at all, until a byte that is not ASCII.
 //
-// The input's last 64 bytes are checked whatever the loop has reached:
-// checking a byte twice is harmless, and it saves a padded copy of the
-// tail. The caller gives at least 67 bytes (utf8KernelMin), so the loads
-// before the last 64 stay inside the input.
+// The input's last block is checked whatever the loop has reached, though
+// some of it may have been checked already: checking a byte twice is
+// harmless, and it saves a padded copy of the tail, which costs more than
+// the check on short input (the wide loads would wait for the narrow
+// stores of the copy). The caller gives at least a block and three bytes,
+// so the loads before the last block stay inside the input: 35 bytes
+// (utf8KernelMin), 67 for AVX-512 (utf8KernelMin512).
 
 // UTF8CHECK_AVX2 ORs into Y0 the errors of the 32 bytes in `in`, the byte
 // before each in p1, the one before that in p2 and the one before that in
@@ -135,7 +138,7 @@ GLOBL utf8MaxLast<>(SB), RODATA|NOPTR, $32
 // func utf8ValidAVX2(p []byte) bool
 //
 // utf8ValidAVX2 reports whether p is valid UTF-8. len(p) must be at least
-// utf8KernelMin (67). Y0 gathers the errors; a nonzero byte is one.
+// utf8KernelMin (35). Y0 gathers the errors; a nonzero byte is one.
 TEXT ·utf8ValidAVX2(SB), NOSPLIT, $0-25
 	MOVQ    p_base+0(FP), SI
 	MOVQ    p_len+8(FP), CX
@@ -202,16 +205,26 @@ avxskip:
 	ADDQ      $128, SI
 	JMP       avxskip
 
-	// The last 64 bytes, and that they end on a code point boundary.
+	// Fewer than 64 bytes are left: blocks up to the last 32 bytes, then
+	// those, and that they end on a code point boundary.
 avxlast:
-	LEAQ     -64(DX), SI
+	LEAQ     -32(DX), DI
+
+avxtail:
+	CMPQ     SI, DI
+	JHS      avxend
 	VMOVDQU  (SI), Y1
-	VMOVDQU  32(SI), Y6
 	UTF8PREV_AVX2(0, Y2, Y3, Y4)
 	UTF8CHECK_AVX2(Y1, Y2, Y3, Y4, Y5)
-	UTF8PREV_AVX2(32, Y2, Y3, Y4)
-	UTF8CHECK_AVX2(Y6, Y2, Y3, Y4, Y5)
-	VPSUBUSB Y15, Y6, Y1
+	ADDQ     $32, SI
+	JMP      avxtail
+
+avxend:
+	MOVQ     DI, SI
+	VMOVDQU  (SI), Y1
+	UTF8PREV_AVX2(0, Y2, Y3, Y4)
+	UTF8CHECK_AVX2(Y1, Y2, Y3, Y4, Y5)
+	VPSUBUSB Y15, Y1, Y1
 	VPOR     Y1, Y0, Y0
 	VPTEST   Y0, Y0
 	SETEQ    ret+24(FP)
@@ -247,7 +260,8 @@ avxlast:
 // func utf8ValidAVX512(p []byte) bool
 //
 // utf8ValidAVX512 is utf8ValidAVX2 with 64-byte blocks, two to a turn, for
-// CPUs with AVX-512 F, BW and VBMI. The ternary-logic immediates: 0xa8 is
+// CPUs with AVX-512 F, BW and VBMI. len(p) must be at least
+// utf8KernelMin512 (67). The ternary-logic immediates: 0xa8 is
 // (A|B)&C, 0x80 is A&B&C, 0xf6 is A|(B^C), A being the destination.
 TEXT ·utf8ValidAVX512(SB), NOSPLIT, $0-25
 	MOVQ            p_base+0(FP), SI
@@ -459,16 +473,21 @@ sseskip:
 	JMP      sseskip
 
 sselast:
-	LEAQ    -64(DX), SI
+	LEAQ    -16(DX), DI
+
+ssetail:
+	CMPQ    SI, DI
+	JHS     sseend
 	UTF8LOAD_SSE(0, X1, X2, X3, X4)
 	UTF8CHECK_SSE(X1, X2, X3, X4, X5, X6)
-	UTF8LOAD_SSE(16, X1, X2, X3, X4)
+	ADDQ    $16, SI
+	JMP     ssetail
+
+sseend:
+	MOVQ    DI, SI
+	UTF8LOAD_SSE(0, X1, X2, X3, X4)
 	UTF8CHECK_SSE(X1, X2, X3, X4, X5, X6)
-	UTF8LOAD_SSE(32, X1, X2, X3, X4)
-	UTF8CHECK_SSE(X1, X2, X3, X4, X5, X6)
-	UTF8LOAD_SSE(48, X1, X2, X3, X4)
-	UTF8CHECK_SSE(X1, X2, X3, X4, X5, X6)
-	MOVOU   48(SI), X1
+	MOVOU   (SI), X1
 	PSUBUSB X15, X1
 	POR     X1, X0
 	PXOR     X1, X1

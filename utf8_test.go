@@ -556,8 +556,9 @@ func checkEveryPath(t *testing.T, paths []utf8Path, p []byte, format string, arg
 
 // TestUTF8ValidatorEveryPathSequenceAtEveryPosition puts each sequence of
 // utf8EdgeSequences at every position (for lengths past 300, and with -short
-// or -race, which sees nothing of assembly, at the first and last four
-// bytes of each 64-byte block and at the end) of ASCII and of mixed text of
+// or -race, which sees nothing of assembly, only where it ends or starts
+// within 5 bytes of a multiple of 32, where every kernel's turns meet, or
+// at the end) of ASCII and of mixed text of
 // the utf8BlockLengths, starting at every offset from a 64-byte boundary in
 // turn (buf's own alignment aside), so that valid text too is checked wherever the kernels' blocks,
 // turns, skips and last block fall. In the mixed text a sequence may land
@@ -571,7 +572,7 @@ func TestUTF8ValidatorEveryPathSequenceAtEveryPosition(t *testing.T) {
 		for _, bg := range utf8Backgrounds(n) {
 			for _, e := range utf8EdgeSequences {
 				for i := 0; i+len(e.seq) <= len(bg.text); i++ {
-					if (n > 300 || quick) && i%64 >= 4 && i%64 < 60 && i+len(e.seq) < len(bg.text) {
+					if (n > 300 || quick) && i%32 >= 3 && i%32 < 27 && i+len(e.seq) < len(bg.text) {
 						continue
 					}
 					off := (i + n) % 64 // every alignment, whatever buf's
