@@ -95,8 +95,8 @@ GLOBL utf8MaxLast<>(SB), RODATA|NOPTR, $32
 //
 // A turn (64 bytes; 128 with AVX-512) is checked whole unless it is all
 // ASCII: then it is skipped once the bytes before it are known to end on a
-// code point boundary, and ASCII after it twice as much at a time, with no
-// test at all, until a byte that is not ASCII.
+// code point boundary, and the ASCII after it is skipped twice as much at a
+// time, tested for a byte that is not ASCII and nothing else.
 //
 // The input's last block is checked whatever the loop has reached, though
 // some of it may have been checked already: checking a byte twice is
