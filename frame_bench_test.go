@@ -120,20 +120,23 @@ func mixedText(n int) []byte {
 	return p
 }
 
-// BenchmarkUTF8 is the validator's throughput on 16 KiB of ASCII and of
-// mixed-script text, as the Conn calls it (validator) and on each code path
-// this machine has, next to unicode/utf8.Valid and, as yardsticks for
-// "memory speed", Mask and copy on the same 16 KiB. GB/s is bytes per
-// nanosecond.
+// BenchmarkUTF8 is the validator's throughput on ASCII and on mixed-script
+// text of 16 KiB (in cache) and 1 MiB (past L2 on most CPUs), as the Conn
+// calls it (validator) and on each code path this machine has, next to
+// unicode/utf8.Valid and, as yardsticks for "memory speed", Mask and copy
+// on the same sizes. GB/s is bytes per nanosecond.
 func BenchmarkUTF8(b *testing.B) {
-	const n = 16 << 10
+	sizes := []struct {
+		name string
+		n    int
+	}{{"16KiB", 16 << 10}, {"1MiB", 1 << 20}}
+	ascii := func(n int) []byte {
+		return []byte(strings.Repeat("The quick brown fox jumps over the lazy dog. ", n/45+1)[:n])
+	}
 	inputs := []struct {
 		name string
-		p    []byte
-	}{
-		{"ascii", []byte(strings.Repeat("The quick brown fox jumps over the lazy dog. ", n/45+1)[:n])},
-		{"mixed", mixedText(n)},
-	}
+		text func(n int) []byte
+	}{{"ascii", ascii}, {"mixed", mixedText}}
 	run := func(b *testing.B, p []byte, f func([]byte) bool) {
 		if !f(p) {
 			b.Fatal("benchmark input is not valid UTF-8")
@@ -147,33 +150,35 @@ func BenchmarkUTF8(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)*float64(len(p))/float64(b.Elapsed().Nanoseconds()), "GB/s")
 	}
-	var v utf8Validator
-	validate := func(p []byte) bool { v.Reset(); return v.Write(p) && v.Complete() }
-	for _, in := range inputs {
-		b.Run("validator/"+in.name, func(b *testing.B) { run(b, in.p, validate) })
-	}
-	savedAVX2, savedSSSE3 := useAVX2, useSSSE3
-	defer func() { useAVX2, useSSSE3 = savedAVX2, savedSSSE3 }()
-	for _, path := range utf8Paths() {
+	// each runs f on every input at every size, as name/input/size.
+	each := func(name string, f func([]byte) bool) {
 		for _, in := range inputs {
-			b.Run(path.name+"/"+in.name, func(b *testing.B) {
-				useAVX2, useSSSE3 = path.avx2, path.ssse3
-				defer func() { useAVX2, useSSSE3 = savedAVX2, savedSSSE3 }()
-				run(b, in.p, validate)
-			})
+			for _, s := range sizes {
+				p := in.text(s.n)
+				b.Run(name+"/"+in.name+"/"+s.name, func(b *testing.B) { run(b, p, f) })
+			}
 		}
 	}
-	for _, in := range inputs {
-		b.Run("stdlib/"+in.name, func(b *testing.B) { run(b, in.p, utf8.Valid) })
+	var v utf8Validator
+	validate := func(p []byte) bool { v.Reset(); return v.Write(p) && v.Complete() }
+	each("validator", validate)
+	restore := currentUTF8Path()
+	for _, path := range utf8Paths() {
+		path.use()
+		each(path.name, validate)
 	}
-	buf := mixedText(n)
-	b.Run("mask/16KiB", func(b *testing.B) {
-		run(b, buf, func(p []byte) bool { Mask(rfcKey, 1, p); return true })
-	})
-	dst := make([]byte, n)
-	b.Run("copy/16KiB", func(b *testing.B) {
-		run(b, buf, func(p []byte) bool { return copy(dst, p) == len(p) })
-	})
+	restore.use()
+	each("stdlib", utf8.Valid)
+	for _, s := range sizes {
+		buf := mixedText(s.n)
+		b.Run("mask/"+s.name, func(b *testing.B) {
+			run(b, buf, func(p []byte) bool { Mask(rfcKey, 1, p); return true })
+		})
+		dst := make([]byte, s.n)
+		b.Run("copy/"+s.name, func(b *testing.B) {
+			run(b, buf, func(p []byte) bool { return copy(dst, p) == len(p) })
+		})
+	}
 }
 
 // The whole read and write paths of a Conn, per message.

@@ -128,10 +128,9 @@ func FuzzUTF8(f *testing.F) {
 		r := rand.New(rand.NewPCG(uint64(split), uint64(len(p))))
 		split %= len(p) + 1
 		want := utf8.Valid(p)
-		savedAVX2, savedSSSE3 := useAVX2, useSSSE3
-		defer func() { useAVX2, useSSSE3 = savedAVX2, savedSSSE3 }()
+		defer currentUTF8Path().use()
 		for _, path := range utf8Paths() {
-			useAVX2, useSSSE3 = path.avx2, path.ssse3
+			path.use()
 			if got := validateWhole(p); got != want {
 				t.Fatalf("%s: % x: got %v, want %v", path.name, p, got, want)
 			}

@@ -81,53 +81,70 @@ DATA utf8MaxLast<>+0x10(SB)/8, $0xffffffffffffffff
 DATA utf8MaxLast<>+0x18(SB)/8, $0xbfdfefffffffffff
 GLOBL utf8MaxLast<>(SB), RODATA|NOPTR, $32
 
-// UTF8BLOCK_AVX2 checks the 32 bytes in Y3 after the 32 bytes in Y0 (their
-// last three are the ones that count), ORs what is wrong into Y1 and leaves
-// in Y2 whether Y3 ends inside a sequence; then Y0 = Y3. A block of ASCII
-// is only the check that the block before ended on a code point boundary.
-// Y8-Y15 hold the tables and constants, Y4-Y7 and AX are scratch.
-#define UTF8BLOCK_AVX2(multi, next) \
-	VPMOVMSKB  Y3, AX; \
-	TESTL      AX, AX; \
-	JNZ        multi; \
-	VPOR       Y2, Y1, Y1; \
-	VPXOR      Y2, Y2, Y2; \
-	VMOVDQU    Y3, Y0; \
-	JMP        next; \
-multi: \
-	VPERM2I128 $0x21, Y3, Y0, Y4; \
-	VPALIGNR   $15, Y4, Y3, Y5; \
-	VPALIGNR   $14, Y4, Y3, Y6; \
-	VPALIGNR   $13, Y4, Y3, Y7; \
-	VPSRLW     $4, Y5, Y4; \
-	VPAND      Y11, Y4, Y4; \
-	VPSHUFB    Y4, Y8, Y4; \
-	VPAND      Y11, Y5, Y5; \
-	VPSHUFB    Y5, Y9, Y5; \
-	VPAND      Y5, Y4, Y4; \
-	VPSRLW     $4, Y3, Y5; \
-	VPAND      Y11, Y5, Y5; \
-	VPSHUFB    Y5, Y10, Y5; \
-	VPAND      Y5, Y4, Y4; \
-	VPSUBUSB   Y12, Y6, Y6; \
-	VPSUBUSB   Y13, Y7, Y7; \
-	VPOR       Y7, Y6, Y6; \
-	VPAND      Y14, Y6, Y6; \
-	VPXOR      Y6, Y4, Y4; \
-	VPOR       Y4, Y1, Y1; \
-	VPSUBUSB   Y15, Y3, Y2; \
-	VMOVDQU    Y3, Y0
-
-// func utf8ValidAVX2(p []byte, tail *[32]byte) bool
+// How the kernels are laid out, and why (BenchmarkUTF8 shows it).
 //
-// utf8ValidAVX2 reports whether p followed by tail is valid UTF-8, where
-// len(p) is a multiple of 32 and tail is the rest of the input padded with
-// zero bytes. A zero byte after the input makes a sequence cut short an
-// error like any other, so the end needs no test of its own.
-TEXT ·utf8ValidAVX2(SB), NOSPLIT, $0-33
+// On text with multibyte characters the check is bound by the number of
+// vector instructions per byte. So each byte's three previous bytes are
+// loaded from memory at offsets -1, -2 and -3, not shifted in from the
+// block before (VPERM2I128 and three VPALIGNR a block, on the ports the
+// table lookups need): loads, even across cache lines, cost less. A block
+// then needs nothing from the one before, so the blocks of a turn are
+// independent and the CPU overlaps them. The first block alone has nothing
+// before it: its previous bytes are shifted in from zero, never loaded from
+// before p.
+//
+// A turn (64 bytes; 128 with AVX-512) is checked whole unless it is all
+// ASCII: then it is skipped once the bytes before it are known to end on a
+// code point boundary, and the ASCII after it is skipped twice as much at a
+// time, tested for a byte that is not ASCII and nothing else.
+//
+// The input's last block is checked whatever the loop has reached, though
+// some of it may have been checked already: checking a byte twice is
+// harmless, and it saves a padded copy of the tail, which costs more than
+// the check on short input (the wide loads would wait for the narrow
+// stores of the copy). The caller gives at least a block and three bytes,
+// so the loads before the last block stay inside the input: 35 bytes
+// (utf8KernelMin), 67 for AVX-512 (utf8KernelMin512).
+
+// UTF8CHECK_AVX2 ORs into Y0 the errors of the 32 bytes in `in`, the byte
+// before each in p1, the one before that in p2 and the one before that in
+// p3. It clobbers p1, p2, p3 and t, and keeps `in`. Y8-Y14 hold the tables
+// and constants.
+#define UTF8CHECK_AVX2(in, p1, p2, p3, t) \
+	VPSUBUSB Y12, p2, p2; \
+	VPSUBUSB Y13, p3, p3; \
+	VPOR     p3, p2, p2; \
+	VPAND    Y14, p2, p2; \
+	VPSRLW   $4, p1, t; \
+	VPAND    Y11, t, t; \
+	VPSHUFB  t, Y8, t; \
+	VPAND    Y11, p1, p1; \
+	VPSHUFB  p1, Y9, p1; \
+	VPAND    p1, t, t; \
+	VPSRLW   $4, in, p1; \
+	VPAND    Y11, p1, p1; \
+	VPSHUFB  p1, Y10, p1; \
+	VPAND    p1, t, t; \
+	VPXOR    p2, t, t; \
+	VPOR     t, Y0, Y0
+
+// UTF8PREV_AVX2 loads the three vectors that start one, two and three bytes
+// before off(SI) into p1, p2 and p3.
+#define UTF8PREV_AVX2(off, p1, p2, p3) \
+	VMOVDQU off-1(SI), p1; \
+	VMOVDQU off-2(SI), p2; \
+	VMOVDQU off-3(SI), p3
+
+// func utf8ValidAVX2(p []byte) bool
+//
+// utf8ValidAVX2 reports whether p is valid UTF-8. len(p) must be at least
+// utf8KernelMin (35). Y0 gathers the errors; a nonzero byte is one.
+TEXT ·utf8ValidAVX2(SB), NOSPLIT, $0-25
 	MOVQ    p_base+0(FP), SI
 	MOVQ    p_len+8(FP), CX
-	MOVQ    tail+24(FP), DX
+	LEAQ    (SI)(CX*1), DX  // end of p
+	LEAQ    -64(DX), DI     // the last place a 64-byte turn may start
+	LEAQ    -128(DX), BX    // the last place a 128-byte skip may start
 	VMOVDQU utf8Byte1High<>(SB), Y8
 	VMOVDQU utf8Byte1Low<>(SB), Y9
 	VMOVDQU utf8Byte2High<>(SB), Y10
@@ -136,125 +153,248 @@ TEXT ·utf8ValidAVX2(SB), NOSPLIT, $0-33
 	VMOVDQU utf8Fourth<>(SB), Y13
 	VMOVDQU utf8Top<>(SB), Y14
 	VMOVDQU utf8MaxLast<>(SB), Y15
-	VPXOR   Y0, Y0, Y0
-	VPXOR   Y1, Y1, Y1
-	VPXOR   Y2, Y2, Y2
 
-	// 128 bytes a turn: when all four blocks are ASCII, as most of most
-	// text is, one test covers them; otherwise each is checked in turn.
-avxloop:
-	CMPQ      CX, $128
-	JB        avxloop32
-	VMOVDQU   (SI), Y3
-	VMOVDQU   32(SI), Y4
-	VMOVDQU   64(SI), Y5
-	VMOVDQU   96(SI), Y6
-	VPOR      Y3, Y4, Y7
-	VPOR      Y5, Y6, Y4
-	VPOR      Y4, Y7, Y7
-	VPMOVMSKB Y7, AX
+	// The first 32 bytes, after zero bytes: their previous bytes are the
+	// input's first bytes shifted right within a vector whose low lane is
+	// zero and whose high lane is the input's low lane.
+	VPXOR      Y0, Y0, Y0
+	VMOVDQU    (SI), Y1
+	VPERM2I128 $0x08, Y1, Y1, Y2
+	VPALIGNR   $15, Y2, Y1, Y3
+	VPALIGNR   $14, Y2, Y1, Y4
+	VPALIGNR   $13, Y2, Y1, Y5
+	UTF8CHECK_AVX2(Y1, Y3, Y4, Y5, Y6)
+	ADDQ       $32, SI
+
+avxturn:
+	CMPQ      SI, DI
+	JHI       avxlast
+	VMOVDQU   (SI), Y1
+	VMOVDQU   32(SI), Y6
+	VPOR      Y1, Y6, Y2
+	VPMOVMSKB Y2, AX
 	TESTL     AX, AX
-	JNZ       avx4
-	VPOR      Y2, Y1, Y1
-	VPXOR     Y2, Y2, Y2
-	VMOVDQU   Y6, Y0
+	JZ        avxascii
+	UTF8PREV_AVX2(0, Y2, Y3, Y4)
+	UTF8CHECK_AVX2(Y1, Y2, Y3, Y4, Y5)
+	UTF8PREV_AVX2(32, Y2, Y3, Y4)
+	UTF8CHECK_AVX2(Y6, Y2, Y3, Y4, Y5)
+	ADDQ      $64, SI
+	JMP       avxturn
+
+	// 64 bytes of ASCII at SI are valid after any bytes that end on a code
+	// point boundary: check that the 32 bytes before SI do, and skip them.
+avxascii:
+	VMOVDQU  -32(SI), Y1
+	VPSUBUSB Y15, Y1, Y1
+	VPOR     Y1, Y0, Y0
+	ADDQ     $64, SI
+
+	// ASCII after ASCII needs only the test that it is ASCII.
+avxskip:
+	CMPQ      SI, BX
+	JHI       avxturn
+	VMOVDQU   (SI), Y1
+	VMOVDQU   32(SI), Y2
+	VPOR      64(SI), Y1, Y1
+	VPOR      96(SI), Y2, Y2
+	VPOR      Y1, Y2, Y1
+	VPMOVMSKB Y1, AX
+	TESTL     AX, AX
+	JNZ       avxturn
 	ADDQ      $128, SI
-	SUBQ      $128, CX
-	JMP       avxloop
+	JMP       avxskip
 
-avx4:
-	UTF8BLOCK_AVX2(avx4multi0, avx4next0)
-
-avx4next0:
-	VMOVDQU 32(SI), Y3
-	UTF8BLOCK_AVX2(avx4multi1, avx4next1)
-
-avx4next1:
-	VMOVDQU 64(SI), Y3
-	UTF8BLOCK_AVX2(avx4multi2, avx4next2)
-
-avx4next2:
-	VMOVDQU 96(SI), Y3
-	UTF8BLOCK_AVX2(avx4multi3, avx4next3)
-
-avx4next3:
-	ADDQ $128, SI
-	SUBQ $128, CX
-	JMP  avxloop
-
-avxloop32:
-	CMPQ    CX, $32
-	JB      avxtail
-	VMOVDQU (SI), Y3
-	UTF8BLOCK_AVX2(avxmulti, avxnext)
-
-avxnext:
-	ADDQ $32, SI
-	SUBQ $32, CX
-	JMP  avxloop32
+	// Fewer than 64 bytes are left: blocks up to the last 32 bytes, then
+	// those, and that they end on a code point boundary.
+avxlast:
+	LEAQ     -32(DX), DI
 
 avxtail:
-	VMOVDQU (DX), Y3
-	UTF8BLOCK_AVX2(avxtailmulti, avxdone)
+	CMPQ     SI, DI
+	JHS      avxend
+	VMOVDQU  (SI), Y1
+	UTF8PREV_AVX2(0, Y2, Y3, Y4)
+	UTF8CHECK_AVX2(Y1, Y2, Y3, Y4, Y5)
+	ADDQ     $32, SI
+	JMP      avxtail
 
-avxdone:
-	VPOR       Y2, Y1, Y1
-	VPTEST     Y1, Y1
-	SETEQ      ret+32(FP)
+avxend:
+	MOVQ     DI, SI
+	VMOVDQU  (SI), Y1
+	UTF8PREV_AVX2(0, Y2, Y3, Y4)
+	UTF8CHECK_AVX2(Y1, Y2, Y3, Y4, Y5)
+	VPSUBUSB Y15, Y1, Y1
+	VPOR     Y1, Y0, Y0
+	VPTEST   Y0, Y0
+	SETEQ    ret+24(FP)
 	VZEROUPPER
 	RET
 
-// UTF8BLOCK_SSE is UTF8BLOCK_AVX2 for 16 bytes in X3 after X0, with
-// SSSE3's PSHUFB and PALIGNR; X8-X15 hold the low lanes of the same tables
-// and the last 16 bytes of utf8MaxLast.
-#define UTF8BLOCK_SSE(multi, next) \
-	PMOVMSKB X3, AX; \
-	TESTL    AX, AX; \
-	JNZ      multi; \
-	POR      X2, X1; \
-	PXOR     X2, X2; \
-	MOVOU    X3, X0; \
-	JMP      next; \
-multi: \
-	MOVOU    X3, X5; \
-	PALIGNR  $15, X0, X5; \
-	MOVOU    X3, X6; \
-	PALIGNR  $14, X0, X6; \
-	MOVOU    X3, X7; \
-	PALIGNR  $13, X0, X7; \
-	MOVOU    X5, X4; \
-	PSRLW    $4, X4; \
-	PAND     X11, X4; \
-	MOVOU    X8, X0; \
-	PSHUFB   X4, X0; \
-	PAND     X11, X5; \
-	MOVOU    X9, X4; \
-	PSHUFB   X5, X4; \
-	PAND     X4, X0; \
-	MOVOU    X3, X5; \
-	PSRLW    $4, X5; \
-	PAND     X11, X5; \
-	MOVOU    X10, X4; \
-	PSHUFB   X5, X4; \
-	PAND     X4, X0; \
-	PSUBUSB  X12, X6; \
-	PSUBUSB  X13, X7; \
-	POR      X7, X6; \
-	PAND     X14, X6; \
-	PXOR     X6, X0; \
-	POR      X0, X1; \
-	MOVOU    X3, X2; \
-	PSUBUSB  X15, X2; \
-	MOVOU    X3, X0
+// UTF8CHECK_AVX512 is UTF8CHECK_AVX2 for 64 bytes, in ten instructions
+// rather than sixteen for half as many bytes. VPERMB looks up the low six
+// bits of each index in a 64-byte table; with the 16-byte table repeated
+// four times (VBROADCASTI32X4), bits 4 and 5 pick among equal copies, so
+// the nibbles need no masking: after VPSRLW $4 a byte's high nibble is in
+// bits 0-3 and what the shift brought in from its neighbour is in bits 4-7.
+// VPTERNLOGD does two logical operations in one. Z8-Z10 hold the tables,
+// Z12-Z14 the constants.
+#define UTF8CHECK_AVX512(in, p1, p2, p3, t, u) \
+	VPSUBUSB   Z12, p2, p2; \
+	VPSUBUSB   Z13, p3, p3; \
+	VPTERNLOGD $0xa8, Z14, p3, p2; \
+	VPSRLW     $4, p1, t; \
+	VPERMB     Z8, t, t; \
+	VPERMB     Z9, p1, p1; \
+	VPSRLW     $4, in, u; \
+	VPERMB     Z10, u, u; \
+	VPTERNLOGD $0x80, u, p1, t; \
+	VPTERNLOGD $0xf6, p2, t, Z0
 
-// func utf8ValidSSSE3(p []byte, tail *[32]byte) bool
+// UTF8PREV_AVX512 is UTF8PREV_AVX2 for 64 bytes.
+#define UTF8PREV_AVX512(off, p1, p2, p3) \
+	VMOVDQU64 off-1(SI), p1; \
+	VMOVDQU64 off-2(SI), p2; \
+	VMOVDQU64 off-3(SI), p3
+
+// func utf8ValidAVX512(p []byte) bool
 //
-// utf8ValidSSSE3 is utf8ValidAVX2 16 bytes at a time, for CPUs with SSSE3
-// but not AVX2.
-TEXT ·utf8ValidSSSE3(SB), NOSPLIT, $0-33
+// utf8ValidAVX512 is utf8ValidAVX2 with 64-byte blocks, two to a turn, for
+// CPUs with AVX-512 F, BW and VBMI. len(p) must be at least
+// utf8KernelMin512 (67). The ternary-logic immediates: 0xa8 is
+// (A|B)&C, 0x80 is A&B&C, 0xf6 is A|(B^C), A being the destination.
+TEXT ·utf8ValidAVX512(SB), NOSPLIT, $0-25
+	MOVQ            p_base+0(FP), SI
+	MOVQ            p_len+8(FP), CX
+	LEAQ            (SI)(CX*1), DX
+	LEAQ            -128(DX), DI
+	LEAQ            -256(DX), BX
+	VBROADCASTI32X4 utf8Byte1High<>(SB), Z8
+	VBROADCASTI32X4 utf8Byte1Low<>(SB), Z9
+	VBROADCASTI32X4 utf8Byte2High<>(SB), Z10
+	VBROADCASTI32X4 utf8Third<>(SB), Z12
+	VBROADCASTI32X4 utf8Fourth<>(SB), Z13
+	VBROADCASTI32X4 utf8Top<>(SB), Z14
+	VMOVDQU         utf8MaxLast<>(SB), Y15
+
+	// The first 64 bytes, after zero bytes. Not a masked load from before
+	// p, which would find the previous bytes zero too: when p starts a
+	// page, a masked-off byte in the page before costs a fault-suppression
+	// assist, measured at half a microsecond a call.
+	VPXORQ     Z0, Z0, Z0
+	VMOVDQU64  (SI), Z1
+	VALIGNQ    $6, Z0, Z1, Z5
+	VPALIGNR   $15, Z5, Z1, Z2
+	VPALIGNR   $14, Z5, Z1, Z3
+	VPALIGNR   $13, Z5, Z1, Z4
+	UTF8CHECK_AVX512(Z1, Z2, Z3, Z4, Z5, Z6)
+	ADDQ       $64, SI
+
+zmmturn:
+	CMPQ      SI, DI
+	JHI       zmmtail
+	VMOVDQU64 (SI), Z1
+	VMOVDQU64 64(SI), Z7
+	VPORQ     Z1, Z7, Z2
+	VPMOVB2M  Z2, K1
+	KORTESTQ  K1, K1
+	JZ        zmmascii
+	UTF8PREV_AVX512(0, Z2, Z3, Z4)
+	UTF8CHECK_AVX512(Z1, Z2, Z3, Z4, Z5, Z6)
+	UTF8PREV_AVX512(64, Z2, Z3, Z4)
+	UTF8CHECK_AVX512(Z7, Z2, Z3, Z4, Z5, Z6)
+	ADDQ      $128, SI
+	JMP       zmmturn
+
+	// The end-of-sequence test reads the 32 bytes before SI into Y1,
+	// which clears the upper half of Z1.
+zmmascii:
+	VMOVDQU  -32(SI), Y1
+	VPSUBUSB Y15, Y1, Y1
+	VPORQ    Z1, Z0, Z0
+	ADDQ     $128, SI
+
+zmmskip:
+	CMPQ      SI, BX
+	JHI       zmmturn
+	VMOVDQU64 (SI), Z1
+	VMOVDQU64 64(SI), Z2
+	VPORQ     128(SI), Z1, Z1
+	VPORQ     192(SI), Z2, Z2
+	VPORQ     Z1, Z2, Z1
+	VPMOVB2M  Z1, K1
+	KORTESTQ  K1, K1
+	JNZ       zmmturn
+	ADDQ      $256, SI
+	JMP       zmmskip
+
+	// Fewer than 128 bytes are left: one more block if 64 are, then the
+	// last 64 bytes.
+zmmtail:
+	LEAQ      -64(DX), DI
+	CMPQ      SI, DI
+	JHI       zmmlast
+	VMOVDQU64 (SI), Z1
+	UTF8PREV_AVX512(0, Z2, Z3, Z4)
+	UTF8CHECK_AVX512(Z1, Z2, Z3, Z4, Z5, Z6)
+
+zmmlast:
+	MOVQ      DI, SI
+	VMOVDQU64 (SI), Z1
+	UTF8PREV_AVX512(0, Z2, Z3, Z4)
+	UTF8CHECK_AVX512(Z1, Z2, Z3, Z4, Z5, Z6)
+	VMOVDQU   -32(DX), Y1
+	VPSUBUSB  Y15, Y1, Y1
+	VPORQ     Z1, Z0, Z0
+	VPTESTMB  Z0, Z0, K1
+	KORTESTQ  K1, K1
+	SETEQ     ret+24(FP)
+	VZEROUPPER
+	RET
+
+// UTF8CHECK_SSE is UTF8CHECK_AVX2 for 16 bytes with SSSE3, whose two-operand
+// instructions overwrite their destination: it clobbers `in` too, and u.
+// X8-X14 hold the low lanes of the tables and constants.
+#define UTF8CHECK_SSE(in, p1, p2, p3, t, u) \
+	PSUBUSB X12, p2; \
+	PSUBUSB X13, p3; \
+	POR     p3, p2; \
+	PAND    X14, p2; \
+	MOVOU   p1, t; \
+	PSRLW   $4, t; \
+	PAND    X11, t; \
+	MOVOU   X8, u; \
+	PSHUFB  t, u; \
+	PAND    X11, p1; \
+	MOVOU   X9, t; \
+	PSHUFB  p1, t; \
+	PAND    t, u; \
+	PSRLW   $4, in; \
+	PAND    X11, in; \
+	MOVOU   X10, t; \
+	PSHUFB  in, t; \
+	PAND    t, u; \
+	PXOR    p2, u; \
+	POR     u, X0
+
+// UTF8LOAD_SSE loads the 16 bytes at off(SI) into in and the three vectors
+// that start one, two and three bytes before it into p1, p2 and p3.
+#define UTF8LOAD_SSE(off, in, p1, p2, p3) \
+	MOVOU off(SI), in; \
+	MOVOU off-1(SI), p1; \
+	MOVOU off-2(SI), p2; \
+	MOVOU off-3(SI), p3
+
+// func utf8ValidSSSE3(p []byte) bool
+//
+// utf8ValidSSSE3 is utf8ValidAVX2 with SSSE3, for CPUs without AVX2: the
+// same layout, with 16-byte blocks.
+TEXT ·utf8ValidSSSE3(SB), NOSPLIT, $0-25
 	MOVQ  p_base+0(FP), SI
 	MOVQ  p_len+8(FP), CX
-	MOVQ  tail+24(FP), DX
+	LEAQ  (SI)(CX*1), DX
+	LEAQ  -64(DX), DI
+	LEAQ  -128(DX), BX
 	MOVOU utf8Byte1High<>(SB), X8
 	MOVOU utf8Byte1Low<>(SB), X9
 	MOVOU utf8Byte2High<>(SB), X10
@@ -263,35 +403,98 @@ TEXT ·utf8ValidSSSE3(SB), NOSPLIT, $0-33
 	MOVOU utf8Fourth<>(SB), X13
 	MOVOU utf8Top<>(SB), X14
 	MOVOU utf8MaxLast<>+16(SB), X15
+
+	// The first 16 bytes, after zero bytes, and the next 16 as any other.
 	PXOR  X0, X0
-	PXOR  X1, X1
-	PXOR  X2, X2
-	// The tail is two more blocks.
-	ADDQ  $32, CX
+	MOVOU (SI), X1
+	MOVOU X1, X2
+	PALIGNR $15, X0, X2
+	MOVOU X1, X3
+	PALIGNR $14, X0, X3
+	MOVOU X1, X4
+	PALIGNR $13, X0, X4
+	UTF8CHECK_SSE(X1, X2, X3, X4, X5, X6)
+	UTF8LOAD_SSE(16, X1, X2, X3, X4)
+	UTF8CHECK_SSE(X1, X2, X3, X4, X5, X6)
+	ADDQ  $32, SI
 
-sseloop:
-	CMPQ  CX, $32
-	JNE   sseload
-	MOVQ  DX, SI
-
-sseload:
-	TESTQ CX, CX
-	JZ    ssedone
-	MOVOU (SI), X3
-	UTF8BLOCK_SSE(ssemulti, ssenext)
-
-ssenext:
-	ADDQ $16, SI
-	SUBQ $16, CX
-	JMP  sseloop
-
-ssedone:
+sseturn:
+	CMPQ     SI, DI
+	JHI      sselast
+	MOVOU    (SI), X1
+	MOVOU    16(SI), X2
+	MOVOU    32(SI), X3
+	MOVOU    48(SI), X4
 	POR      X2, X1
-	PXOR     X4, X4
-	PCMPEQB  X1, X4
-	PMOVMSKB X4, AX
+	POR      X4, X3
+	POR      X3, X1
+	PMOVMSKB X1, AX
+	TESTL    AX, AX
+	JZ       sseascii
+	UTF8LOAD_SSE(0, X1, X2, X3, X4)
+	UTF8CHECK_SSE(X1, X2, X3, X4, X5, X6)
+	UTF8LOAD_SSE(16, X1, X2, X3, X4)
+	UTF8CHECK_SSE(X1, X2, X3, X4, X5, X6)
+	UTF8LOAD_SSE(32, X1, X2, X3, X4)
+	UTF8CHECK_SSE(X1, X2, X3, X4, X5, X6)
+	UTF8LOAD_SSE(48, X1, X2, X3, X4)
+	UTF8CHECK_SSE(X1, X2, X3, X4, X5, X6)
+	ADDQ     $64, SI
+	JMP      sseturn
+
+sseascii:
+	MOVOU   -16(SI), X1
+	PSUBUSB X15, X1
+	POR     X1, X0
+	ADDQ    $64, SI
+
+sseskip:
+	CMPQ     SI, BX
+	JHI      sseturn
+	MOVOU    (SI), X1
+	MOVOU    16(SI), X2
+	MOVOU    32(SI), X3
+	MOVOU    48(SI), X4
+	POR      X3, X1
+	POR      X4, X2
+	MOVOU    64(SI), X3
+	MOVOU    80(SI), X4
+	POR      X3, X1
+	POR      X4, X2
+	MOVOU    96(SI), X3
+	MOVOU    112(SI), X4
+	POR      X3, X1
+	POR      X4, X2
+	POR      X2, X1
+	PMOVMSKB X1, AX
+	TESTL    AX, AX
+	JNZ      sseturn
+	ADDQ     $128, SI
+	JMP      sseskip
+
+sselast:
+	LEAQ    -16(DX), DI
+
+ssetail:
+	CMPQ    SI, DI
+	JHS     sseend
+	UTF8LOAD_SSE(0, X1, X2, X3, X4)
+	UTF8CHECK_SSE(X1, X2, X3, X4, X5, X6)
+	ADDQ    $16, SI
+	JMP     ssetail
+
+sseend:
+	MOVQ    DI, SI
+	UTF8LOAD_SSE(0, X1, X2, X3, X4)
+	UTF8CHECK_SSE(X1, X2, X3, X4, X5, X6)
+	MOVOU   (SI), X1
+	PSUBUSB X15, X1
+	POR     X1, X0
+	PXOR     X1, X1
+	PCMPEQB  X0, X1
+	PMOVMSKB X1, AX
 	CMPL     AX, $0xffff
-	SETEQ    ret+32(FP)
+	SETEQ    ret+24(FP)
 	RET
 
 // func cpuHasSSSE3() bool
@@ -304,4 +507,46 @@ TEXT ·cpuHasSSSE3(SB), NOSPLIT, $0-1
 	CPUID
 	BTL  $9, CX
 	SETCS ret+0(FP)
+	RET
+
+// func cpuHasAVX512() bool
+//
+// The AVX-512 kernel needs AVX512F and AVX512BW (CPUID leaf 7, EBX bits 16
+// and 30) and AVX512VBMI for VPERMB (ECX bit 1), and the operating system
+// must save the opmask and ZMM registers besides the SSE and AVX state
+// (XCR0 bits 1, 2, 5, 6 and 7, readable if leaf 1 reports OSXSAVE, ECX bit
+// 27). VBMI also leaves out the first AVX-512 CPUs (Skylake-SP), which
+// lower their clock for 512-bit work.
+TEXT ·cpuHasAVX512(SB), NOSPLIT, $0-1
+	XORL AX, AX
+	XORL CX, CX
+	CPUID
+	CMPL AX, $7
+	JB   no512
+
+	MOVL $1, AX
+	XORL CX, CX
+	CPUID
+	BTL  $27, CX
+	JCC  no512
+
+	XORL   CX, CX
+	XGETBV
+	ANDL   $0xe6, AX
+	CMPL   AX, $0xe6
+	JNE    no512
+
+	MOVL $7, AX
+	XORL CX, CX
+	CPUID
+	ANDL $0x40010000, BX
+	CMPL BX, $0x40010000
+	JNE  no512
+	BTL  $1, CX
+	JCC  no512
+	MOVB $1, ret+0(FP)
+	RET
+
+no512:
+	MOVB $0, ret+0(FP)
 	RET

@@ -10,6 +10,11 @@ import "unicode/utf8"
 // useSSSE3 is false: there is no SSSE3 assembly in this build.
 var useSSSE3 = false
 
+// useAVX512 is false: there is no AVX-512 assembly in this build.
+var useAVX512 = false
+
 func utf8Valid(p []byte) bool { return utf8.Valid(p) }
 
 func cpuHasSSSE3() bool { return false }
+
+func cpuHasAVX512() bool { return false }

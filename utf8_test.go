@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -249,34 +250,43 @@ func TestUTF8ValidatorAllocs(t *testing.T) {
 	}
 }
 
-// utf8Path is one way this build can validate the bulk of a Write: the AVX2
-// or SSSE3 assembly, or the portable unicode/utf8 path, selected by the
-// values useAVX2 and useSSSE3 take while it runs.
+// utf8Path is one way this build can validate the bulk of a Write: the
+// AVX-512, AVX2 or SSSE3 assembly, or the portable unicode/utf8 path,
+// selected by the values useAVX512, useAVX2 and useSSSE3 take while it runs.
 type utf8Path struct {
-	name        string
-	avx2, ssse3 bool
+	name                string
+	avx512, avx2, ssse3 bool
 }
 
 // utf8Paths lists the paths this machine can run; under purego or on other
 // architectures, only the portable one.
 func utf8Paths() []utf8Path {
 	var ps []utf8Path
+	if cpuHasSSSE3() && cpuHasAVX2() && cpuHasAVX512() {
+		ps = append(ps, utf8Path{"avx512", true, true, true})
+	}
 	if cpuHasSSSE3() && cpuHasAVX2() {
-		ps = append(ps, utf8Path{"avx2", true, true})
+		ps = append(ps, utf8Path{"avx2", false, true, true})
 	}
 	if cpuHasSSSE3() {
-		ps = append(ps, utf8Path{"ssse3", false, true})
+		ps = append(ps, utf8Path{"ssse3", false, false, true})
 	}
-	return append(ps, utf8Path{"portable", false, false})
+	return append(ps, utf8Path{"portable", false, false, false})
 }
+
+// use selects the path.
+func (p utf8Path) use() { useAVX512, useAVX2, useSSSE3 = p.avx512, p.avx2, p.ssse3 }
+
+// currentUTF8Path is the path selected now: `defer currentUTF8Path().use()`
+// restores it.
+func currentUTF8Path() utf8Path { return utf8Path{"current", useAVX512, useAVX2, useSSSE3} }
 
 // forEachUTF8Path runs f as a subtest on each path.
 func forEachUTF8Path(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	savedAVX2, savedSSSE3 := useAVX2, useSSSE3
-	defer func() { useAVX2, useSSSE3 = savedAVX2, savedSSSE3 }()
+	defer currentUTF8Path().use()
 	for _, p := range utf8Paths() {
-		useAVX2, useSSSE3 = p.avx2, p.ssse3
+		p.use()
 		t.Run(p.name, f)
 	}
 }
@@ -443,8 +453,9 @@ func TestUTF8ValidatorEveryPathPairsAtBlockEdges(t *testing.T) {
 	})
 }
 
-// TestUTF8CPUFeatureMatchesLinux checks the SSSE3 check against the
-// kernel's flags, as TestMaskCPUFeatureMatchesLinux does for AVX2.
+// TestUTF8CPUFeatureMatchesLinux checks the SSSE3 and AVX-512 checks
+// against the kernel's flags, as TestMaskCPUFeatureMatchesLinux does for
+// AVX2.
 func TestUTF8CPUFeatureMatchesLinux(t *testing.T) {
 	if !maskHasAsm || runtime.GOOS != "linux" {
 		t.Skip("no assembly in this build, or not Linux")
@@ -466,25 +477,127 @@ func TestUTF8CPUFeatureMatchesLinux(t *testing.T) {
 	if want, got := slices.Contains(flags, "ssse3"), cpuHasSSSE3(); got != want {
 		t.Errorf("cpuHasSSSE3() = %v, /proc/cpuinfo lists ssse3: %v", got, want)
 	}
+	// The kernel lists a flag only if it and the CPU both support it.
+	want := slices.Contains(flags, "avx512f") && slices.Contains(flags, "avx512bw") && slices.Contains(flags, "avx512vbmi")
+	if got := cpuHasAVX512(); got != want {
+		t.Errorf("cpuHasAVX512() = %v, /proc/cpuinfo lists avx512f, avx512bw and avx512vbmi: %v", got, want)
+	}
 }
 
-// TestUTF8ValidatorEveryPathOneSequenceInASCII puts one sequence, whole,
-// cut short or wrong, at every position of ASCII text of lengths around the
-// 128-byte turns of the AVX2 loop, which test four blocks of ASCII at once:
-// a sequence cut short at the end of one turn must fail in the next.
-func TestUTF8ValidatorEveryPathOneSequenceInASCII(t *testing.T) {
-	seqs := []string{"\u00e9", "\u20ac", "\U0001F600", "\x80", "\xe2\x82", "\xf0\x9f", "\xf0\x9f\x98", "\xc3", "\xff", "\xed\xa0\x80", "\xc0\xaf"}
-	forEachUTF8Path(t, func(t *testing.T) {
-		for _, n := range []int{127, 128, 129, 200, 255, 256, 257, 300} {
-			for _, seq := range seqs {
-				for i := 0; i+len(seq) <= n; i++ {
-					p := []byte(strings.Repeat("a", n))
-					copy(p[i:], seq)
-					if got, want := validateWhole(p), utf8.Valid(p); got != want {
-						t.Fatalf("% x at %d of %d ASCII bytes: got %v, want %v", seq, i, n, got, want)
+// utf8EdgeSequences has a member of every class of invalid UTF-8 (RFC 3629
+// §3, §4), named by it, and valid sequences of each length, to put into
+// otherwise valid text.
+var utf8EdgeSequences = []struct{ class, seq string }{
+	{"Valid2", "\u00e9"}, {"Valid3", "\u20ac"},
+	{"Valid4", "\U0001F600"}, {"ValidMax", "\U0010FFFF"},
+	{"Overlong2", "\xc0\xaf"}, {"Overlong2C1", "\xc1\xbf"},
+	{"Overlong3", "\xe0\x80\xaf"}, {"Overlong3Max", "\xe0\x9f\xbf"},
+	{"Overlong4", "\xf0\x80\x80\xaf"}, {"Overlong4Max", "\xf0\x8f\xbf\xbf"},
+	{"SurrogateFirst", "\xed\xa0\x80"}, {"SurrogateLast", "\xed\xbf\xbf"},
+	{"AboveMaxF4", "\xf4\x90\x80\x80"}, {"AboveMaxF5", "\xf5\x80\x80\x80"},
+	{"AboveMaxF7", "\xf7\xbf\xbf\xbf"}, {"FiveByte", "\xf8\x88\x80\x80\x80"},
+	{"LeadFF", "\xff"}, {"Truncated2", "\xc3"},
+	{"Truncated3", "\xe2\x82"}, {"Truncated4", "\xf0\x9f\x98"},
+	{"TruncatedF4", "\xf4\x8f"}, {"StrayContinuation", "\x80"},
+	{"StrayContinuationBF", "\xbf"}, {"TooLong2", "\xc3\xa9\x80"},
+	{"TooLong4", "\xf0\x9f\x98\x80\xbf"}, {"LeadInsideSequence", "\xe2\xc3\xa9"},
+}
+
+// utf8BlockLengths are the lengths the block tests use: every length to
+// 300, for the first block, the padded short inputs and a turn or two of
+// each kernel; and lengths around multiples of 64 to 1100, where the
+// largest turns (128 bytes), ASCII skips (256) and the last block fall in
+// every combination.
+func utf8BlockLengths(short bool) []int {
+	var ns []int
+	for n := 0; n <= 300; n++ {
+		ns = append(ns, n)
+	}
+	step := 64
+	if short {
+		step = 192
+	}
+	for m := 320; m <= 1100; m += step {
+		ns = append(ns, m-3, m-1, m, m+1, m+3)
+	}
+	return ns
+}
+
+// utf8Backgrounds returns the valid texts of n bytes (or a little less,
+// to end on a code point boundary) the block tests put sequences into:
+// ASCII, which the kernels skip a block or more at a time, and text in
+// several scripts, which they check byte by byte.
+func utf8Backgrounds(n int) []struct {
+	name string
+	text []byte
+} {
+	mixed := []byte(strings.Repeat("aé€😀Жx語", n/15+1)[:n])
+	for !utf8.Valid(mixed) {
+		mixed = mixed[:len(mixed)-1]
+	}
+	return []struct {
+		name string
+		text []byte
+	}{{"ascii", []byte(strings.Repeat("a", n))}, {"mixed", mixed}}
+}
+
+// checkEveryPath checks p on each of paths against unicode/utf8; a failure
+// names p by format and args.
+func checkEveryPath(t *testing.T, paths []utf8Path, p []byte, format string, args ...any) {
+	t.Helper()
+	want := utf8.Valid(p)
+	for _, path := range paths {
+		path.use()
+		if got := validateWhole(p); got != want {
+			t.Fatalf("%s: %s: got %v, want %v", path.name, fmt.Sprintf(format, args...), got, want)
+		}
+	}
+}
+
+// TestUTF8ValidatorEveryPathSequenceAtEveryPosition puts each sequence of
+// utf8EdgeSequences at every position (for lengths past 300, and with -short
+// or -race, which sees nothing of assembly, only where it ends or starts
+// within 5 bytes of a multiple of 32, where every kernel's turns meet, or
+// at the end) of ASCII and of mixed text of
+// the utf8BlockLengths, starting at every offset from a 64-byte boundary in
+// turn (buf's own alignment aside), so that valid text too is checked wherever the kernels' blocks,
+// turns, skips and last block fall. In the mixed text a sequence may land
+// inside a code point: unicode/utf8 says what is right.
+func TestUTF8ValidatorEveryPathSequenceAtEveryPosition(t *testing.T) {
+	buf := make([]byte, 64+1100)
+	paths := utf8Paths()
+	defer currentUTF8Path().use()
+	quick := testing.Short() || raceEnabled
+	for _, n := range utf8BlockLengths(quick) {
+		for _, bg := range utf8Backgrounds(n) {
+			for _, e := range utf8EdgeSequences {
+				for i := 0; i+len(e.seq) <= len(bg.text); i++ {
+					if (n > 300 || quick) && i%32 >= 3 && i%32 < 27 && i+len(e.seq) < len(bg.text) {
+						continue
 					}
+					off := (i + n) % 64 // every alignment, whatever buf's
+					p := buf[off : off+len(bg.text)]
+					copy(p, bg.text)
+					copy(p[i:], e.seq)
+					checkEveryPath(t, paths, p, "%s at %d of %d bytes of %s, offset %d", e.class, i, len(p), bg.name, off)
 				}
 			}
 		}
-	})
+	}
+}
+
+// TestUTF8ValidatorEveryPathCutBeforeASCII puts a sequence cut short after
+// mixed text of every length to 400 and before 700 bytes of ASCII: the
+// kernels skip ASCII unchecked, so they must find the cut at the end of the
+// bytes before it, whether the ASCII starts a block, a turn or a skip.
+func TestUTF8ValidatorEveryPathCutBeforeASCII(t *testing.T) {
+	paths := utf8Paths()
+	defer currentUTF8Path().use()
+	for _, cut := range []string{"\xc3", "\xe2", "\xe2\x82", "\xf0\x9f", "\xf0\x9f\x98"} {
+		for n := 0; n <= 400; n++ {
+			p := append(utf8Backgrounds(n)[1].text, cut...)
+			p = append(p, strings.Repeat("a", 700)...)
+			checkEveryPath(t, paths, p, "% x after %d bytes of mixed text, then ASCII", cut, n)
+		}
+	}
 }
