@@ -214,8 +214,8 @@ func TestConnPeerCloseEchoesCode(t *testing.T) {
 			if err := c.WriteMessage(OpText, []byte("x")); !errors.Is(err, ErrClosed) {
 				t.Errorf("WriteMessage after close = %v, want ErrClosed", err)
 			}
-			if err := c.WriteControl(OpPing, nil); !errors.Is(err, ErrClosed) {
-				t.Errorf("WriteControl after close = %v, want ErrClosed", err)
+			if err := c.WritePing(nil); !errors.Is(err, ErrClosed) {
+				t.Errorf("WritePing after close = %v, want ErrClosed", err)
 			}
 		})
 	}

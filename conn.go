@@ -32,7 +32,7 @@ type connConfig struct {
 // Concurrency: one goroutine at a time may read (ReadMessage, AppendMessage,
 // ReadJSON, NextReader and the reader it returns). Any number of goroutines
 // may write at once (WriteMessage, WriteJSON, NextWriter,
-// WritePreparedMessage, WriteControl, Ping):
+// WritePreparedMessage, WritePing, WritePong, Ping):
 // messages are written whole, one after another, never interleaved; control
 // frames may go out between the frames of a message being streamed through
 // NextWriter. Close and CloseNow may be called from any goroutine at any time.

@@ -148,7 +148,7 @@ func TestConnConcurrentWritersNeverInterleave(t *testing.T) {
 				return
 			case <-time.After(time.Millisecond):
 			}
-			if err := cli.WriteControl(OpPing, []byte(fmt.Sprint(i))); err != nil {
+			if err := cli.WritePing([]byte(fmt.Sprint(i))); err != nil {
 				t.Errorf("ping: %v", err)
 				return
 			}
@@ -188,7 +188,7 @@ func TestConnNextWriterFragments(t *testing.T) {
 			_, err = io.WriteString(w, msg[:40])
 		}
 		if err == nil {
-			err = c.WriteControl(OpPing, []byte("mid"))
+			err = c.WritePing([]byte("mid"))
 		}
 		if err == nil {
 			_, err = io.WriteString(w, msg[40:])
@@ -247,13 +247,11 @@ func TestConnWriteMessageRejectsNonDataOpcodes(t *testing.T) {
 			t.Errorf("NextWriter(%v) succeeded", op)
 		}
 	}
-	for _, op := range []Opcode{OpClose, OpText} {
-		if err := c.WriteControl(op, nil); err == nil {
-			t.Errorf("WriteControl(%v) succeeded", op)
-		}
+	if err := c.WritePing(make([]byte, 126)); err == nil {
+		t.Error("WritePing with 126 bytes succeeded")
 	}
-	if err := c.WriteControl(OpPing, make([]byte, 126)); err == nil {
-		t.Error("WriteControl with 126 bytes succeeded")
+	if err := c.WritePong(make([]byte, 126)); err == nil {
+		t.Error("WritePong with 126 bytes succeeded")
 	}
 }
 

@@ -61,7 +61,7 @@ func (c *Conn) ping(ctx context.Context, stalled func()) (time.Duration, error) 
 	// every net.Conn, and a write cut short by a deadline would leave the
 	// stream in mid-frame (§5.2), unusable for writing anyway.
 	stop := context.AfterFunc(ctx, stalled)
-	err := c.WriteControl(OpPing, p[:])
+	err := c.WritePing(p[:])
 	if !stop() {
 		return 0, ctx.Err()
 	}

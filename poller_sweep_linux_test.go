@@ -53,7 +53,7 @@ func TestPollerPingAnsweredKeepsConn(t *testing.T) {
 	var pings atomic.Int32
 	cli.SetPingHandler(func(b []byte) error {
 		pings.Add(1)
-		return cli.WriteControl(OpPong, b)
+		return cli.WritePong(b)
 	})
 	msgs := make(chan string, 1)
 	go func() {
@@ -146,7 +146,7 @@ func TestPollerPingStalledPeerDoesNotBlockSweep(t *testing.T) {
 	var pings atomic.Int32
 	cli.SetPingHandler(func(b []byte) error {
 		pings.Add(1)
-		return cli.WriteControl(OpPong, b)
+		return cli.WritePong(b)
 	})
 	readLoop(cli)
 
@@ -283,7 +283,7 @@ func TestPollerPingFromAClientIsMasked(t *testing.T) {
 	var pings atomic.Int32
 	srv.SetPingHandler(func(b []byte) error {
 		pings.Add(1)
-		return srv.WriteControl(OpPong, b)
+		return srv.WritePong(b)
 	})
 	done := readLoop(srv)
 	if n := waitCount(t, pings.Load, 2); n < 2 {

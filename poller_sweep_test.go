@@ -89,7 +89,7 @@ func TestPollerPingServedByAGoroutine(t *testing.T) {
 	var pings atomic.Int32
 	cli.SetPingHandler(func(b []byte) error {
 		pings.Add(1)
-		return cli.WriteControl(OpPong, b)
+		return cli.WritePong(b)
 	})
 	readLoop(cli)
 	if err := silent.waitClose(t); !isPingLoss(err) {

@@ -272,13 +272,19 @@ func newMaskKey() [4]byte {
 	return k
 }
 
-// WriteControl writes a ping or pong frame with the given payload, at most
-// 125 bytes. It may be called concurrently with other writes, and its frame
-// may pass a message being written through NextWriter. Use Close to close.
-func (c *Conn) WriteControl(op Opcode, payload []byte) error {
-	if op != OpPing && op != OpPong {
-		return fmt.Errorf("websocket: WriteControl takes OpPing or OpPong, not %v", op)
-	}
+// WritePing writes a ping frame with the given payload, at most 125 bytes,
+// and returns without waiting for the pong (Ping waits). It may be called
+// concurrently with other writes, and its frame may pass a message being
+// written through NextWriter.
+func (c *Conn) WritePing(payload []byte) error { return c.writeControlChecked(OpPing, payload) }
+
+// WritePong writes an unsolicited pong frame with the given payload, at most
+// 125 bytes: a one-way heartbeat the peer does not answer (RFC 6455 §5.5.3).
+// Pings are answered without it. Like WritePing, it may be called
+// concurrently with other writes.
+func (c *Conn) WritePong(payload []byte) error { return c.writeControlChecked(OpPong, payload) }
+
+func (c *Conn) writeControlChecked(op Opcode, payload []byte) error {
 	if len(payload) > MaxControlPayload {
 		return fmt.Errorf("websocket: %v payload of %d bytes exceeds 125", op, len(payload))
 	}

@@ -35,7 +35,7 @@ func TestConnOneFrameMessageWaitsForStreamedMessage(t *testing.T) {
 					t.Fatalf("WriteMessage returned (%v) while a streamed message was between frames", err)
 				case <-time.After(50 * time.Millisecond):
 				}
-				if err := c.WriteControl(OpPing, []byte("pass")); err != nil {
+				if err := c.WritePing([]byte("pass")); err != nil {
 					t.Fatalf("ping while a message is streamed: %v", err)
 				}
 				if _, err := w.Write(streamed[40:]); err != nil {

@@ -296,14 +296,14 @@ func TestClientSendsFragmented(t *testing.T) {
 func pingDuringMessage(t *testing.T, c *websocket.Conn, payload string) {
 	t.Helper()
 	done := make(chan error, 1)
-	go func() { done <- c.WriteControl(websocket.OpPing, []byte(payload)) }()
+	go func() { done <- c.WritePing([]byte(payload)) }()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("WriteControl ping during a message: %v", err)
+			t.Errorf("WritePing during a message: %v", err)
 		}
 	case <-time.After(testtime.Scaled(5 * time.Second)):
-		t.Fatalf("WriteControl ping blocked for 5s while a NextWriter message was open")
+		t.Fatalf("WritePing blocked for 5s while a NextWriter message was open")
 	}
 }
 

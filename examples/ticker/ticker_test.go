@@ -258,7 +258,7 @@ func TestTickerDropsSilentClients(t *testing.T) {
 	pings := make(chan struct{}, 64)
 	c.SetPingHandler(func(p []byte) error {
 		pings <- struct{}{}
-		return c.WriteControl(websocket.OpPong, p)
+		return c.WritePong(p)
 	})
 	go c.ReadMessage()
 

@@ -55,7 +55,7 @@ func TestServerTesteeEchoes(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Write(bytes.Repeat([]byte("fragment "), 1000))
-	if err := c.WriteControl(websocket.OpPing, []byte("between")); err != nil {
+	if err := c.WritePing([]byte("between")); err != nil {
 		t.Fatal(err)
 	}
 	w.Write([]byte("end"))
