@@ -137,7 +137,11 @@ func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg connConfig) *Conn {
 		c.comp.src.c = c
 	}
 	if cfg.pingInterval > 0 {
-		go c.keepAlive(cfg.pingInterval, nil)
+		if c.x == nil {
+			c.x = new(connExtra)
+		}
+		c.x.stopPings = make(chan struct{})
+		go c.keepAlive(cfg.pingInterval, c.x.stopPings, nil)
 	}
 	return c
 }

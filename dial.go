@@ -94,8 +94,9 @@ type DialOptions struct {
 	// interval. Pongs are seen only while some goroutine reads the Conn: a
 	// Conn the application only writes to must call Conn.CloseRead, or it
 	// is dropped after the first interval however healthy the peer. It
-	// costs a goroutine per Conn: for a Conn given to a Poller, leave it
-	// zero and set PollerOptions.PingInterval.
+	// costs a goroutine per Conn: for a Conn given to a Poller, set
+	// PollerOptions.PingInterval instead, which replaces this one when
+	// both are set.
 	PingInterval time.Duration
 
 	// CloseTimeout bounds the wait for the peer's Close frame in Conn.Close;

@@ -144,6 +144,10 @@ type connExtra struct {
 	sentCode, gotCode StatusCode
 	sentWhy, gotWhy   string
 	failure           error
+
+	// stopPings, closed, ends the keep-alive of the PingInterval option:
+	// a Poller with a PingInterval of its own takes over (Poller.Add).
+	stopPings chan struct{}
 }
 
 // observer returns c's Observer, or nil.

@@ -98,11 +98,25 @@ func (c *Conn) gotPong(p []byte) {
 	pg.mu.Unlock()
 }
 
+// stopKeepAlive ends the keep-alive goroutine of the PingInterval option,
+// if c has one; once only.
+func (c *Conn) stopKeepAlive() {
+	if c.x == nil {
+		return
+	}
+	c.closed.mu.Lock()
+	if ch := c.x.stopPings; ch != nil {
+		close(ch)
+		c.x.stopPings = nil
+	}
+	c.closed.mu.Unlock()
+}
+
 // keepAlive pings every interval and closes the connection when a pong does
-// not come back within the interval. lost, if not nil, is called just
+// not come back within the interval, until stop is closed (nil: never). lost, if not nil, is called just
 // before it closes the connection for that reason, so that a Poller can
 // tell its MessageHandler why (poller_sweep.go).
-func (c *Conn) keepAlive(interval time.Duration, lost func()) {
+func (c *Conn) keepAlive(interval time.Duration, stop <-chan struct{}, lost func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	closed := c.closed.wait()
@@ -123,6 +137,8 @@ func (c *Conn) keepAlive(interval time.Duration, lost func()) {
 	for {
 		select {
 		case <-closed:
+			return
+		case <-stop:
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), interval)

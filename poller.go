@@ -123,9 +123,10 @@ const (
 // not wait for one: use PollerOptions.PingInterval.
 //
 // Keep-alive: set PollerOptions.PingInterval, which costs no goroutine per
-// connection. The PingInterval of AcceptOptions and DialOptions still works
-// on a Conn given to a Poller, but at the cost of a goroutine for each, which
-// is what the Poller is there to save: leave it zero for such connections.
+// connection. When it is set, Add stops the keep-alive of the Conn's own
+// PingInterval (AcceptOptions, DialOptions): one interval rules. Without it,
+// the Conn's own keeps working under the Poller, at the cost of the
+// goroutine per connection the Poller is there to save.
 type Poller struct {
 	ep           *netpoll.Epoll // nil where there is none
 	timeout      time.Duration
@@ -315,6 +316,9 @@ func NewPoller(opts *PollerOptions) (*Poller, error) {
 // returns once c has ended and HandleClose has returned, so that the same
 // handler, Accept then Add then return, serves both protocols.
 func (p *Poller) Add(c *Conn, h MessageHandler) error {
+	if p.ping > 0 {
+		c.stopKeepAlive() // the Poller's keep-alive replaces the Conn's own
+	}
 	pc := &pollConn{p: p, c: c, h: h, state: pollBusy}
 	pc.sock.Init(-1, false)
 	if _, ok := c.netConn().(*h2stream.Conn); ok && c.server {

@@ -242,7 +242,7 @@ func (p *Poller) pingNow(pc *pollConn) bool {
 // closes it, for end.
 func (p *Poller) keepAlive(pc *pollConn) {
 	defer p.wg.Done()
-	pc.c.keepAlive(p.ping, func() {
+	pc.c.keepAlive(p.ping, nil, func() {
 		pc.mu.Lock()
 		pc.quiet = quietLost
 		pc.mu.Unlock()

@@ -314,3 +314,57 @@ func TestPollerPingLeavesClosingHandshakeAlone(t *testing.T) {
 		t.Fatalf("HandleClose error after %v = %v, want ErrClosed at the close timeout, %v", took, err, 4*testPingInterval)
 	}
 }
+
+// With both PingIntervals set, the Poller's rules: Add ends the keep-alive
+// goroutine of the Conn's own, and the Conn still gets the sweep's pings.
+func TestPollerPingIntervalReplacesConnsOwn(t *testing.T) {
+	p := newTestPoller(t, &PollerOptions{PingInterval: testPingInterval})
+	own := connConfig{pingInterval: time.Hour}
+	cli, srv := connPair(t, tcpConns, connConfig{}, own)
+	waitGoroutinesIn(t, "(*Conn).keepAlive", 1, "before Add: the Conn's own")
+	// The client answers the sweep's pings, so the connection stays open.
+	var pings atomic.Int32
+	cli.SetPingHandler(func(b []byte) error {
+		pings.Add(1)
+		return cli.WritePong(b)
+	})
+	cli.SetReadDeadline(time.Now().Add(2 * testTimeout))
+	go cli.ReadMessage()
+	if err := p.Add(srv, newRecorder(nil)); err != nil {
+		t.Fatal(err)
+	}
+	waitGoroutinesIn(t, "(*Conn).keepAlive", 0, "after Add to a Poller that pings")
+	if srv.isClosed() {
+		t.Fatal("the connection closed; the keep-alive ended with it, not with Add")
+	}
+	deadline := time.Now().Add(testTimeout)
+	for pings.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no ping from the Poller's keep-alive")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitGoroutinesIn waits until want goroutines have fn on their stack.
+func waitGoroutinesIn(t *testing.T, fn string, want int, when string) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		n := 0
+		for _, g := range bytes.Split(buf, []byte("\n\n")) {
+			if bytes.Contains(g, []byte(fn)) {
+				n++
+			}
+		}
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d goroutines in %s, want %d", when, n, fn, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
