@@ -342,6 +342,9 @@ func checkRequest(r *http.Request, o *AcceptOptions) (string, *refusal) {
 	bad := func(reason string) (string, *refusal) {
 		return "", &refusal{status: http.StatusBadRequest, reason: reason}
 	}
+	if err := o.Compression.check(); err != nil {
+		return "", &refusal{status: http.StatusInternalServerError, reason: err.Error()}
+	}
 	switch {
 	case r.Method != http.MethodGet:
 		return "", &refusal{status: http.StatusMethodNotAllowed, reason: "method must be GET",

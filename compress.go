@@ -38,7 +38,11 @@ type CompressionOptions struct {
 	// encoder, which has two efforts: flate.BestSpeed, as fast as
 	// compress/flate's, and every other level, about twice its CPU on long
 	// messages for 5-15% less output (BenchmarkDeflate). 0 means
-	// DefaultCompressionLevel; an invalid level also falls back to it.
+	// DefaultCompressionLevel, as the zero value of every option means its
+	// default (to send messages uncompressed, set Disabled, not
+	// flate.NoCompression); flate.DefaultCompression means the second
+	// effort. Any other level fails Dial, and every handshake Accept and
+	// AcceptConn answer (with 500), with an error naming it.
 	Level int
 
 	// WindowBits limits the LZ77 window of both directions to 2^WindowBits
@@ -47,7 +51,8 @@ type CompressionOptions struct {
 	// context takeover, a Conn keeps that much history each way between
 	// messages (plus a 16 KiB table and a little slack), so 32 KiB windows
 	// cost about 90 KiB per connection and 9-bit ones about 20 KiB; smaller
-	// windows compress less. 0, or a value out of range, means 15.
+	// windows compress less. 0 means 15; a value out of range fails
+	// handshakes as an invalid Level does.
 	WindowBits int
 
 	// Threshold is the payload size below which WriteMessage sends a message
@@ -95,6 +100,20 @@ func (o *CompressionOptions) level() int {
 		return DefaultCompressionLevel
 	}
 	return o.Level
+}
+
+// check reports options no handshake can honour, so that a typo fails the
+// first connection loudly rather than every connection quietly.
+func (o *CompressionOptions) check() error {
+	switch {
+	case o.Disabled:
+		return nil
+	case o.Level < flate.HuffmanOnly || o.Level > flate.BestCompression:
+		return fmt.Errorf("websocket: CompressionOptions.Level %d is not a compress/flate level from %d to %d", o.Level, flate.HuffmanOnly, flate.BestCompression)
+	case o.WindowBits != 0 && (o.WindowBits < minWindowBits || o.WindowBits > maxWindowBits):
+		return fmt.Errorf("websocket: CompressionOptions.WindowBits %d is outside %d to %d", o.WindowBits, minWindowBits, maxWindowBits)
+	}
+	return nil
 }
 
 func (o *CompressionOptions) windowBits() int { return windowBits(o.WindowBits) }

@@ -2,6 +2,11 @@ package websocket
 
 import (
 	"compress/flate"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/fullduplex/websocket/internal/deflate/deflatetest"
@@ -235,12 +240,46 @@ func TestCompressionOptionsDefaults(t *testing.T) {
 		{CompressionOptions{}, flate.BestSpeed, 512},
 		{CompressionOptions{Level: flate.BestCompression, Threshold: 10}, flate.BestCompression, 10},
 		{CompressionOptions{Level: flate.HuffmanOnly, Threshold: -1}, flate.HuffmanOnly, 0},
-		{CompressionOptions{Level: 42}, flate.BestSpeed, 512},
-		{CompressionOptions{Level: -3}, flate.BestSpeed, 512},
 	}
 	for _, tt := range tests {
 		if l, th := tt.opts.level(), tt.opts.threshold(); l != tt.level || th != tt.threshold {
 			t.Errorf("%+v: level %d threshold %d, want %d %d", tt.opts, l, th, tt.level, tt.threshold)
+		}
+	}
+}
+
+// An invalid Level or WindowBits fails the handshake on both sides with an
+// error that names it: Dial before it connects, a server with 500.
+func TestCompressionOptionsInvalidFailHandshakes(t *testing.T) {
+	bad := []CompressionOptions{
+		{Level: 42}, {Level: -3}, {Level: flate.BestCompression + 1},
+		{WindowBits: 7}, {WindowBits: 16}, {WindowBits: -1},
+	}
+	for _, co := range bad {
+		if _, err := Dial(context.Background(), "ws://127.0.0.1:1/", &DialOptions{Compression: co}); err == nil || !strings.Contains(err.Error(), "CompressionOptions.") {
+			t.Errorf("Dial with %+v: %v, want an error naming the option", co, err)
+		}
+		accepted := make(chan error, 1)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, err := Accept(w, r, &AcceptOptions{Compression: co})
+			accepted <- err
+		}))
+		_, err := Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+		var he *HandshakeError
+		if !errors.As(err, &he) || he.StatusCode != http.StatusInternalServerError {
+			t.Errorf("server with %+v: Dial error %v, want a 500", co, err)
+		}
+		if err := <-accepted; err == nil || !strings.Contains(err.Error(), "CompressionOptions.") {
+			t.Errorf("Accept with %+v: %v, want an error naming the option", co, err)
+		}
+		srv.Close()
+	}
+	// Disabled compression ignores the rest; the valid extremes pass.
+	good := []CompressionOptions{{Disabled: true, Level: 42}, {Level: flate.HuffmanOnly}, {Level: flate.DefaultCompression},
+		{Level: flate.BestCompression, WindowBits: 8}, {WindowBits: 15}}
+	for _, co := range good {
+		if err := co.check(); err != nil {
+			t.Errorf("%+v: %v", co, err)
 		}
 	}
 }

@@ -157,6 +157,9 @@ func dial(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, error) 
 	if opts == nil {
 		opts = &DialOptions{}
 	}
+	if err := opts.Compression.check(); err != nil {
+		return nil, err
+	}
 	o := opts.Observer
 	if o == nil {
 		return dialURL(ctx, urlStr, opts)

@@ -97,6 +97,9 @@ func checkExtendedConnect(r *http.Request, o *AcceptOptions) *refusal {
 	bad := func(reason string) *refusal {
 		return &refusal{status: http.StatusBadRequest, reason: reason}
 	}
+	if err := o.Compression.check(); err != nil {
+		return &refusal{status: http.StatusInternalServerError, reason: err.Error()}
+	}
 	switch {
 	case r.Method != http.MethodConnect:
 		// A GET with Upgrade cannot ask for a WebSocket over HTTP/2, which
