@@ -291,6 +291,7 @@ func acceptConnRequest(nc net.Conn, br *bufio.Reader, opts *AcceptOptions) (*Con
 	rd := bufio.NewReaderSize(lim, min(max, DefaultBufferSize))
 	r, err := http.ReadRequest(rd)
 	if err != nil {
+		err = lim.cause(err)
 		switch {
 		case errors.Is(err, errHeaderTooLarge):
 			writeRefusal(nc, &refusal{status: http.StatusRequestHeaderFieldsTooLarge, reason: "request header too large"})

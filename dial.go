@@ -260,6 +260,7 @@ func handshake(ctx context.Context, raw net.Conn, proxyURL *url.URL, u *url.URL,
 	br := bufio.NewReaderSize(lim, size)
 	resp, err := readResponse(br)
 	if err != nil {
+		err = lim.cause(err)
 		if errors.Is(err, errHeaderTooLarge) {
 			err = fmt.Errorf("response header larger than %d bytes", maxResponseHeaderBytes)
 		}

@@ -599,3 +599,28 @@ func TestDialKeepsBytesAfterResponse(t *testing.T) {
 		t.Fatalf("got %v %q %v, want text \"first\"", op, p, err)
 	}
 }
+
+// A handshake that times out while the response's header is half read says
+// it timed out, not that the header was malformed.
+func TestDialTimeoutMidHeaderSaysTimeout(t *testing.T) {
+	ln := hsListen(t)
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer nc.Close()
+				nc.SetDeadline(time.Now().Add(hsTimeout))
+				bufio.NewReader(nc).ReadString('\n')
+				io.WriteString(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnec")
+				io.Copy(io.Discard, nc)
+			}()
+		}
+	}()
+	_, err := Dial(context.Background(), "ws://"+ln.Addr().String(), &DialOptions{HandshakeTimeout: 100 * time.Millisecond})
+	if !errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "malformed") {
+		t.Fatalf("Dial: %v, want context.DeadlineExceeded, and no word of a malformed header", err)
+	}
+}

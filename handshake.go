@@ -134,8 +134,9 @@ var errHeaderTooLarge = errors.New("websocket: handshake header too large")
 // cannot make the handshake read an endless header; n < 0 lifts the limit
 // once the handshake is over.
 type headerLimiter struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error // the last error from r, which net/textproto may report as a malformed header
 }
 
 func (l *headerLimiter) Read(p []byte) (int, error) {
@@ -150,7 +151,19 @@ func (l *headerLimiter) Read(p []byte) (int, error) {
 	}
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
+	if err != nil {
+		l.err = err
+	}
 	return n, err
+}
+
+// cause returns err, or the network's error behind it: a header cut short
+// by a timeout or a reset reads as malformed to net/textproto.
+func (l *headerLimiter) cause(err error) error {
+	if l.err != nil && l.err != io.EOF && !errors.Is(err, l.err) {
+		return l.err
+	}
+	return err
 }
 
 // connReader returns the reader a Conn should read from once the handshake
