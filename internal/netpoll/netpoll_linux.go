@@ -35,8 +35,15 @@ func RawConn(nc net.Conn) syscall.RawConn {
 
 // WaitReadable waits until the socket of rc has input, an end of stream or
 // an error to report, within its read deadline, taking none of it: a
-// reader waits so without holding a buffer.
-func WaitReadable(rc syscall.RawConn) error { return rc.Read(probeReadable) }
+// reader waits so without holding a buffer. Its errors name the operation
+// "read", as the Conn's reads do, and not "raw-read".
+func WaitReadable(rc syscall.RawConn) error {
+	err := rc.Read(probeReadable)
+	if oe, ok := err.(*net.OpError); ok && oe.Op == "raw-read" {
+		oe.Op = "read" // a fresh error of each call
+	}
+	return err
+}
 
 // probeReadable reports whether the socket fd has input, an end of stream
 // or an error to report, without consuming anything: it is what

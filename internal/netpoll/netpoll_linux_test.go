@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -161,4 +162,39 @@ func TestDupIntoSpare(t *testing.T) {
 		t.Fatalf("Dup into spare %d: %d, %v", spare, fd, err)
 	}
 	syscall.Close(fd)
+}
+
+// WaitReadable returns when input arrives, takes none of it, and reports
+// its read deadline as a read's timeout, named "read".
+func TestWaitReadable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	a, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	err = WaitReadable(RawConn(b))
+	var oe *net.OpError
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &oe) || oe.Op != "read" {
+		t.Fatalf("WaitReadable past the deadline: %v, want a read's timeout", err)
+	}
+	b.SetReadDeadline(time.Now().Add(time.Minute))
+	a.Write([]byte("x"))
+	if err := WaitReadable(RawConn(b)); err != nil {
+		t.Fatalf("WaitReadable with input: %v", err)
+	}
+	buf := make([]byte, 2)
+	if n, err := b.Read(buf); n != 1 || buf[0] != 'x' {
+		t.Fatalf("after WaitReadable, Read = %q, %v; want the byte it waited for", buf[:n], err)
+	}
 }
