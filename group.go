@@ -48,6 +48,15 @@ type Group struct {
 	// StatusPolicyViolation (1008). Zero means 256.
 	QueueSize int
 
+	// QueueBytes bounds the payload bytes waiting for one member, those
+	// being written included: a member that already has QueueBytes or more
+	// waiting when another message is queued is dropped, as for a full
+	// queue. A message of any size can be queued to a member that has
+	// caught up, so a member pins at most QueueBytes plus one message of
+	// the group's memory (a broadcast's message is shared, made once for
+	// all members). Zero means 4 MiB.
+	QueueBytes int
+
 	// WriteTimeout bounds each write to a member. A member whose write
 	// takes longer, a client that has stopped reading, is dropped as for a
 	// full queue; the close then cuts the write short within the Conn's
@@ -70,7 +79,7 @@ type Group struct {
 type GroupStats struct {
 	Members     int   // Conns in the group
 	Queued      int   // messages waiting to be written, all members together
-	QueuedBytes int64 // their payloads' bytes (a message shared by members counts for each)
+	QueuedBytes int64 // their payloads' bytes, and those being written (a message shared by members counts for each)
 	Dropped     int64 // members dropped since the group was made: queue full or write timeout
 }
 
@@ -84,9 +93,7 @@ func (g *Group) Stats() GroupStats {
 	for _, m := range g.list {
 		m.mu.Lock()
 		s.Queued += len(m.queue)
-		for _, pm := range m.queue {
-			s.QueuedBytes += int64(len(pm.payload))
-		}
+		s.QueuedBytes += int64(m.bytes)
 		m.mu.Unlock()
 	}
 	return s
@@ -94,6 +101,7 @@ func (g *Group) Stats() GroupStats {
 
 const (
 	defaultGroupQueue   = 256
+	defaultGroupBytes   = 4 << 20
 	defaultWriteTimeout = 10 * time.Second
 )
 
@@ -105,6 +113,7 @@ type member struct {
 
 	mu      sync.Mutex
 	queue   []*PreparedMessage
+	bytes   int  // the payloads of queue and of the batch being written
 	writing bool // a writer goroutine is running, or the member is gone
 	gone    bool // removed or dropped: queue no more
 }

@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -562,5 +563,51 @@ func TestGroupBroadcastDropsAMemberNotLast(t *testing.T) {
 	}
 	for range readers {
 		<-done
+	}
+}
+
+// QueueBytes bounds what a member that does not read pins, counting the
+// batch being written: with 64 KiB messages and 1 MiB, the 17th broadcast
+// drops it, long before QueueSize's 256 messages would. A message of any
+// size still goes to a member that has caught up.
+func TestGroupQueueBytesDropsNonReader(t *testing.T) {
+	const size, limit = 64 << 10, 1 << 20
+	g := &Group{QueueBytes: limit, WriteTimeout: time.Hour}
+	_, b := pipeConns(t) // a write to b waits for a read that never comes
+	stuck := newConn(b, nil, true, connConfig{closeTimeout: 10 * time.Millisecond})
+	g.Add(stuck)
+	for i := 1; i <= 256; i++ {
+		pm, _ := NewPreparedMessage(OpBinary, bytes.Repeat([]byte{byte(i)}, size))
+		dropped := g.Broadcast(pm)
+		if want := i == limit/size+1; (dropped == 1) != want {
+			t.Fatalf("broadcast %d of %d bytes dropped %d members; want the member dropped at broadcast %d", i, size, dropped, limit/size+1)
+		}
+		if dropped == 1 {
+			break
+		}
+	}
+	if s := g.Stats(); s.Members != 0 || s.Dropped != 1 {
+		t.Fatalf("after the drop: %+v, want no members and one dropped", s)
+	}
+
+	big := &Group{QueueBytes: 1024}
+	cli, srv := connPair(t, tcpConns, connConfig{}, connConfig{})
+	big.Add(srv)
+	cli.SetReadDeadline(time.Now().Add(testTimeout))
+	for i := range 3 {
+		deadline := time.Now().Add(testTimeout)
+		for big.Stats().QueuedBytes > 0 { // the writer counts the last one written
+			if time.Now().After(deadline) {
+				t.Fatalf("QueuedBytes %d after the member read everything", big.Stats().QueuedBytes)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		pm, _ := NewPreparedMessage(OpBinary, make([]byte, 1<<20))
+		if d := big.Broadcast(pm); d != 0 {
+			t.Fatalf("a 1 MiB message to a member that caught up, over a 1 KiB QueueBytes: %d dropped", d)
+		}
+		if _, p, err := cli.ReadMessage(); err != nil || len(p) != 1<<20 {
+			t.Fatalf("message %d: %d bytes, %v", i, len(p), err)
+		}
 	}
 }

@@ -20,12 +20,19 @@ func (m *member) enqueue(pms []*PreparedMessage) bool {
 	if limit <= 0 {
 		limit = defaultGroupQueue
 	}
+	limitBytes := m.g.QueueBytes
+	if limitBytes <= 0 {
+		limitBytes = defaultGroupBytes
+	}
 	m.mu.Lock()
-	if len(m.queue)+len(pms) > limit {
+	if len(m.queue)+len(pms) > limit || m.bytes >= limitBytes {
 		m.mu.Unlock()
 		return false
 	}
 	m.queue = append(m.queue, pms...)
+	for _, pm := range pms {
+		m.bytes += len(pm.payload)
+	}
 	start := !m.writing
 	m.writing = true
 	m.mu.Unlock()
@@ -78,6 +85,13 @@ func (m *member) write() {
 		}
 		err := m.c.writePreparedBatch(batch)
 		timer.Stop()
+		n := 0
+		for _, pm := range batch {
+			n += len(pm.payload)
+		}
+		m.mu.Lock()
+		m.bytes -= n
+		m.mu.Unlock()
 		clear(batch) // keep no message alive
 		spare = batch[:0]
 		if err != nil {

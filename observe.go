@@ -121,7 +121,7 @@ type DropReason string
 
 // The reasons for a drop.
 const (
-	DropQueueFull      DropReason = "queue_full"      // a Group's queue for the member was full
+	DropQueueFull      DropReason = "queue_full"      // a Group's queue for the member was full (QueueSize or QueueBytes)
 	DropWriteTimeout   DropReason = "write_timeout"   // output waited past the write timeout
 	DropMessageTimeout DropReason = "message_timeout" // a Poller's MessageTimeout passed mid-message
 	DropNoPong         DropReason = "no_pong"         // a keep-alive's ping went unanswered
