@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fullduplex/websocket/internal/utf8valid"
 )
 
 // StatusCode is a close status code (RFC 6455 §7.4).
@@ -164,7 +166,7 @@ func parseClosePayload(p []byte) (*CloseError, error) {
 	if !code.validOnWire() {
 		return nil, protocolErrorf("close code %d is not allowed on the wire", code)
 	}
-	var v utf8Validator
+	var v utf8valid.Validator
 	if !v.Write(p[2:]) || !v.Complete() {
 		return nil, fmt.Errorf("%w in close reason", ErrInvalidUTF8)
 	}
@@ -182,7 +184,7 @@ func appendClosePayload(b []byte, code StatusCode, reason string) []byte {
 		reason = reason[:maxReason]
 		for i := len(reason) - 1; i >= 0 && i >= len(reason)-3; i-- {
 			if reason[i]&0xC0 != 0x80 { // the start of the last code point
-				var v utf8Validator
+				var v utf8valid.Validator
 				if !v.Write([]byte(reason[i:])) || !v.Complete() {
 					reason = reason[:i]
 				}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fullduplex/websocket/internal/utf8valid"
 )
 
 // DefaultReadLimit is the largest message, in bytes, that a Conn reads unless
@@ -63,13 +65,13 @@ type Conn struct {
 	onPong    func([]byte) error
 	pinger    atomic.Pointer[pinger] // Ping's waiters; nil until the first Ping
 	readMu    sync.Mutex
-	rMask     [4]byte       // masking key of the current frame
-	rOp       Opcode        // type of the message being read, 0 between messages
-	rFin      bool          // the current frame is the message's last
-	rMasked   bool          // the current frame is masked
-	rComp     bool          // the current message is compressed (RFC 7692 §6.2)
-	rOne      [1]byte       // AppendMessage's probe for the end of a compressed message
-	rUTF8     utf8Validator // state of the current text message
+	rMask     [4]byte             // masking key of the current frame
+	rOp       Opcode              // type of the message being read, 0 between messages
+	rFin      bool                // the current frame is the message's last
+	rMasked   bool                // the current frame is masked
+	rComp     bool                // the current message is compressed (RFC 7692 §6.2)
+	rOne      [1]byte             // AppendMessage's probe for the end of a compressed message
+	rUTF8     utf8valid.Validator // state of the current text message
 	server    bool
 	evented   bool // read as input is reported (a Poller), not by the application; readMu
 	midFrames bool // a message's first frames are out, not its last; frameMu

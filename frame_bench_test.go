@@ -60,50 +60,29 @@ var maskSizes = []struct {
 	{"16B", 16}, {"128B", 128}, {"1KiB", 1 << 10}, {"16KiB", 16 << 10}, {"1MiB", 1 << 20},
 }
 
-// benchMask runs mask over a slice of each size that starts off bytes into
-// an 8-byte-aligned buffer. A nil mask means Mask itself, called directly as
-// callers do, so that it inlines as it does for them.
-func benchMask(b *testing.B, off int, mask func([4]byte, int, []byte) int) {
+// benchMask runs Mask, called directly as callers do, so that it inlines as
+// it does for them, over a slice of each size that starts off bytes into an
+// 8-byte-aligned buffer. internal/mask benchmarks each of its paths.
+func benchMask(b *testing.B, off int) {
 	for _, s := range maskSizes {
 		b.Run(s.name, func(b *testing.B) {
 			buf := make([]byte, s.n+off)[off:]
 			b.SetBytes(int64(s.n))
 			b.ReportAllocs()
-			if mask == nil {
-				for b.Loop() {
-					benchSink += Mask(rfcKey, 0, buf)
-				}
-				return
-			}
 			for b.Loop() {
-				benchSink += mask(rfcKey, 0, buf)
+				benchSink += Mask(rfcKey, 0, buf)
 			}
 		})
 	}
 }
 
-func BenchmarkMask(b *testing.B) { benchMask(b, 0, nil) }
+func BenchmarkMask(b *testing.B) { benchMask(b, 0) }
 
 // BenchmarkMaskUnaligned masks slices that start one byte past a word boundary.
-func BenchmarkMaskUnaligned(b *testing.B) { benchMask(b, 1, nil) }
-
-// BenchmarkMaskNoAVX2 is Mask with AVX2 turned off: the SSE2 loops on amd64.
-func BenchmarkMaskNoAVX2(b *testing.B) {
-	saved := useAVX2
-	defer func() { useAVX2 = saved }()
-	useAVX2 = false
-	benchMask(b, 0, nil)
-}
-
-// BenchmarkMaskGeneric is the portable Go masker, the one Mask is on other
-// architectures and under the purego build tag.
-func BenchmarkMaskGeneric(b *testing.B) { benchMask(b, 0, maskGeneric) }
-
-// BenchmarkMaskNaive is the byte-at-a-time loop, as a yardstick for Mask.
-func BenchmarkMaskNaive(b *testing.B) { benchMask(b, 0, maskRef) }
+func BenchmarkMaskUnaligned(b *testing.B) { benchMask(b, 1) }
 
 // mixedScript is chat text in several scripts: of a kilobyte of it, 450
-// bytes are not ASCII (the text of issue 12's measurements had 455).
+// bytes are not ASCII (the text of the read benchmarks had 455).
 const mixedScript = "Hi: hello, мир! Grüße aus Köln — 東京 😀 ok. "
 
 // mixedText returns n bytes of mixedScript repeated, cut at a code point
@@ -118,67 +97,6 @@ func mixedText(n int) []byte {
 		p[i] = '.'
 	}
 	return p
-}
-
-// BenchmarkUTF8 is the validator's throughput on ASCII and on mixed-script
-// text of 16 KiB (in cache) and 1 MiB (past L2 on most CPUs), as the Conn
-// calls it (validator) and on each code path this machine has, next to
-// unicode/utf8.Valid and, as yardsticks for "memory speed", Mask and copy
-// on the same sizes. GB/s is bytes per nanosecond.
-func BenchmarkUTF8(b *testing.B) {
-	sizes := []struct {
-		name string
-		n    int
-	}{{"16KiB", 16 << 10}, {"1MiB", 1 << 20}}
-	ascii := func(n int) []byte {
-		return []byte(strings.Repeat("The quick brown fox jumps over the lazy dog. ", n/45+1)[:n])
-	}
-	inputs := []struct {
-		name string
-		text func(n int) []byte
-	}{{"ascii", ascii}, {"mixed", mixedText}}
-	run := func(b *testing.B, p []byte, f func([]byte) bool) {
-		if !f(p) {
-			b.Fatal("benchmark input is not valid UTF-8")
-		}
-		b.SetBytes(int64(len(p)))
-		b.ReportAllocs()
-		for b.Loop() {
-			if !f(p) {
-				b.Fatal("invalid")
-			}
-		}
-		b.ReportMetric(float64(b.N)*float64(len(p))/float64(b.Elapsed().Nanoseconds()), "GB/s")
-	}
-	// each runs f on every input at every size, as name/input/size.
-	each := func(name string, f func([]byte) bool) {
-		for _, in := range inputs {
-			for _, s := range sizes {
-				p := in.text(s.n)
-				b.Run(name+"/"+in.name+"/"+s.name, func(b *testing.B) { run(b, p, f) })
-			}
-		}
-	}
-	var v utf8Validator
-	validate := func(p []byte) bool { v.Reset(); return v.Write(p) && v.Complete() }
-	each("validator", validate)
-	restore := currentUTF8Path()
-	for _, path := range utf8Paths() {
-		path.use()
-		each(path.name, validate)
-	}
-	restore.use()
-	each("stdlib", utf8.Valid)
-	for _, s := range sizes {
-		buf := mixedText(s.n)
-		b.Run("mask/"+s.name, func(b *testing.B) {
-			run(b, buf, func(p []byte) bool { Mask(rfcKey, 1, p); return true })
-		})
-		dst := make([]byte, s.n)
-		b.Run("copy/"+s.name, func(b *testing.B) {
-			run(b, buf, func(p []byte) bool { return copy(dst, p) == len(p) })
-		})
-	}
 }
 
 // The whole read and write paths of a Conn, per message.

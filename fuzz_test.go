@@ -2,17 +2,13 @@ package websocket
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
-	"unicode/utf8"
 )
 
 // addGoldenSeeds adds the bytes of each RFC 6455 §5.7 example to f's corpus,
@@ -77,100 +73,6 @@ func FuzzParseHeader(f *testing.F) {
 			}
 		default:
 			t.Fatalf("ParseHeader(% x) unexpected error %v", b, err)
-		}
-	})
-}
-
-func FuzzMask(f *testing.F) {
-	addGoldenSeeds(f, binary.LittleEndian.Uint32(rfcKey[:]), 0, 3)
-	f.Add(make([]byte, 100), uint32(0x01020380), 3, 33)
-	f.Fuzz(func(t *testing.T, b []byte, k uint32, pos, split int) {
-		var key [4]byte
-		binary.LittleEndian.PutUint32(key[:], k)
-		pos &= 3
-		if split < 0 {
-			split = -split
-		}
-		if split < 0 { // -MinInt
-			split = 0
-		}
-		split %= len(b) + 1
-		want := bytes.Clone(b)
-		wantPos := maskRef(key, pos, want)
-		got := bytes.Clone(b)
-		if p := Mask(key, pos, got); p != wantPos || !bytes.Equal(got, want) {
-			t.Fatalf("whole: pos %d (want %d), equal %v", p, wantPos, bytes.Equal(got, want))
-		}
-		got = bytes.Clone(b)
-		if p := Mask(key, Mask(key, pos, got[:split]), got[split:]); p != wantPos || !bytes.Equal(got, want) {
-			t.Fatalf("split at %d: pos %d (want %d), equal %v", split, p, wantPos, bytes.Equal(got, want))
-		}
-	})
-}
-
-// FuzzUTF8 checks the validator against unicode/utf8 on every code path
-// this machine has (AVX2, SSSE3, portable): the whole input, split in two at
-// split, and split at random points drawn from split; and, for short inputs,
-// that a Write fails at the first byte that cannot be completed.
-func FuzzUTF8(f *testing.F) {
-	addGoldenSeeds(f, 0)
-	for _, tt := range utf8Cases {
-		f.Add([]byte(tt.in), len(tt.in)/2)
-	}
-	f.Add([]byte(strings.Repeat("Größe €5 — 日本語テキスト 😀 ", 4)), 37)
-	f.Fuzz(func(t *testing.T, p []byte, split int) {
-		if split < 0 {
-			split = -split
-		}
-		if split < 0 {
-			split = 0
-		}
-		r := rand.New(rand.NewPCG(uint64(split), uint64(len(p))))
-		split %= len(p) + 1
-		want := utf8.Valid(p)
-		defer currentUTF8Path().use()
-		for _, path := range utf8Paths() {
-			path.use()
-			if got := validateWhole(p); got != want {
-				t.Fatalf("%s: % x: got %v, want %v", path.name, p, got, want)
-			}
-			if got := validateSplit(p, split); got != want {
-				t.Fatalf("%s: % x split at %d: got %v, want %v", path.name, p, split, got, want)
-			}
-			var v utf8Validator
-			ok := true
-			var cuts []int
-			for rest := p; len(rest) > 0 && ok; {
-				k := min(len(rest), r.IntN(80))
-				cuts = append(cuts, k)
-				ok = v.Write(rest[:k])
-				rest = rest[k:]
-			}
-			if got := ok && v.Complete(); got != want {
-				t.Fatalf("%s: % x in pieces of %v: got %v, want %v", path.name, p, cuts, got, want)
-			}
-			// Fail fast: the first Write that fails is the one with the
-			// first byte after which no valid UTF-8 can follow.
-			if len(p) > 256 {
-				continue
-			}
-			bad := firstBadByte(p)
-			for _, k := range []int{0, split} {
-				if bad >= 0 && k > bad {
-					continue
-				}
-				var v utf8Validator
-				end := len(p)
-				if bad >= 0 {
-					end = bad
-				}
-				if !v.Write(p[:k]) || !v.Write(p[k:end]) {
-					t.Fatalf("%s: % x split at %d: failed before the first bad byte %d", path.name, p, k, bad)
-				}
-				if bad >= 0 && v.Write(p[bad:bad+1]) {
-					t.Fatalf("%s: % x split at %d: bad byte %d accepted", path.name, p, k, bad)
-				}
-			}
 		}
 	})
 }

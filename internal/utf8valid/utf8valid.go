@@ -1,22 +1,25 @@
-package websocket
+// Package utf8valid checks text messages as they arrive (RFC 6455 §8.1):
+// an incremental UTF-8 validator whose bulk runs in AVX-512, AVX2 or SSSE3
+// assembly on amd64, by the lookup-table method of Keiser and Lemire.
+package utf8valid
 
-// utf8Validator checks UTF-8 incrementally: bytes may arrive in pieces that
+// Validator checks UTF-8 incrementally: bytes may arrive in pieces that
 // split a code point, and Write fails as soon as the bytes so far cannot
 // begin any valid UTF-8 (RFC 3629), so a bad text message is refused as soon
 // as it goes wrong (RFC 6455 §8.1) rather than once it is complete.
 //
-// The bulk of each piece is checked whole by utf8Valid: vector assembly on
-// amd64 (utf8_amd64.s), unicode/utf8 elsewhere. Only the code point that a
+// The bulk of each piece is checked whole by valid: vector assembly on
+// amd64 (utf8valid_amd64.s), unicode/utf8 elsewhere. Only the code point that a
 // piece's boundary cuts goes through the byte-at-a-time state below: its
 // first bytes at the end of one Write, its last at the start of the next.
-type utf8Validator struct {
+type Validator struct {
 	need   uint8 // continuation bytes still expected in the current code point
 	lo, hi byte  // the allowed range of the next continuation byte
 }
 
 // Write reports whether p, following everything written before, can still
 // become valid UTF-8.
-func (v *utf8Validator) Write(p []byte) bool {
+func (v *Validator) Write(p []byte) bool {
 	if v.need != 0 {
 		n := min(len(p), int(v.need))
 		if !v.writeBytes(p[:n]) {
@@ -37,11 +40,11 @@ func (v *utf8Validator) Write(p []byte) bool {
 			break
 		}
 	}
-	return utf8Valid(p[:cut]) && v.writeBytes(p[cut:])
+	return valid(p[:cut]) && v.writeBytes(p[cut:])
 }
 
 // writeBytes is Write one byte at a time, for at most a code point.
-func (v *utf8Validator) writeBytes(p []byte) bool {
+func (v *Validator) writeBytes(p []byte) bool {
 	for _, b := range p {
 		if v.need != 0 {
 			if b < v.lo || b > v.hi {
@@ -79,7 +82,7 @@ func (v *utf8Validator) writeBytes(p []byte) bool {
 }
 
 // Complete reports whether the bytes written so far end on a code point boundary.
-func (v *utf8Validator) Complete() bool { return v.need == 0 }
+func (v *Validator) Complete() bool { return v.need == 0 }
 
 // Reset forgets all bytes written.
-func (v *utf8Validator) Reset() { *v = utf8Validator{} }
+func (v *Validator) Reset() { *v = Validator{} }

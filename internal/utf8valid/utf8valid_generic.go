@@ -1,6 +1,6 @@
 //go:build !amd64 || purego
 
-package websocket
+package utf8valid
 
 import "unicode/utf8"
 
@@ -10,11 +10,8 @@ import "unicode/utf8"
 // useSSSE3 is false: there is no SSSE3 assembly in this build.
 var useSSSE3 = false
 
-// useAVX512 is false: there is no AVX-512 assembly in this build.
-var useAVX512 = false
+// useAVX2 and useAVX512 are false: there is no AVX2 or AVX-512 assembly in
+// this build.
+var useAVX2, useAVX512 = false, false
 
-func utf8Valid(p []byte) bool { return utf8.Valid(p) }
-
-func cpuHasSSSE3() bool { return false }
-
-func cpuHasAVX512() bool { return false }
+func valid(p []byte) bool { return utf8.Valid(p) }

@@ -1,21 +1,28 @@
 //go:build amd64 && !purego
 
-package websocket
+package utf8valid
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
 
-// useSSSE3 reports whether the UTF-8 validator may use its SSSE3 assembly
+	"github.com/fullduplex/websocket/internal/cpu"
+)
+
+// useSSSE3 reports whether the validator may use its SSSE3 assembly
 // (PSHUFB and PALIGNR are not in the amd64 baseline). It is a variable so
-// that tests can turn it off and cover the portable path; with useAVX2
-// (mask.go) off too, they cover the SSSE3 path on a CPU that has AVX2.
-var useSSSE3 = cpuHasSSSE3()
+// that tests can turn it off and cover the portable path; with useAVX2 off
+// too, they cover the SSSE3 path on a CPU that has AVX2.
+var useSSSE3 = cpu.X86.HasSSSE3
 
-// useAVX512 reports whether the UTF-8 validator may use its AVX-512
-// assembly, which checks mixed-script text about twice as fast as the AVX2
-// one (BenchmarkUTF8). Like useSSSE3, tests turn it off.
-var useAVX512 = useAVX2 && cpuHasAVX512()
+// useAVX2 reports whether the validator may use its AVX2 assembly.
+var useAVX2 = cpu.X86.HasAVX2
 
-// utf8KernelMin is the shortest input utf8Valid hands to the assembly. It
+// useAVX512 reports whether the validator may use its AVX-512 assembly,
+// which checks mixed-script text about twice as fast as the AVX2 one
+// (BenchmarkUTF8). Like useSSSE3, tests turn it off.
+var useAVX512 = cpu.X86.HasAVX512
+
+// utf8KernelMin is the shortest input valid hands to the assembly. It
 // checks the last block (32 bytes, or 16) with the three bytes before it,
 // so it needs that many; unicode/utf8 finishes shorter input before the
 // tables are loaded.
@@ -25,9 +32,9 @@ const utf8KernelMin = 32 + 3
 // are 64 bytes; below it, the AVX2 kernel checks the input.
 const utf8KernelMin512 = 64 + 3
 
-// utf8Valid reports whether p is valid UTF-8: unicode/utf8.Valid, 64, 32 or
-// 16 bytes at a time in vector registers (utf8_amd64.s).
-func utf8Valid(p []byte) bool {
+// valid reports whether p is valid UTF-8: unicode/utf8.Valid, 64, 32 or
+// 16 bytes at a time in vector registers (utf8valid_amd64.s).
+func valid(p []byte) bool {
 	switch {
 	case len(p) < utf8KernelMin || !useSSSE3:
 		return utf8.Valid(p)
@@ -55,10 +62,3 @@ func utf8ValidAVX512(p []byte) bool
 //
 //go:noescape
 func utf8ValidSSSE3(p []byte) bool
-
-// cpuHasSSSE3 reports whether the CPU has SSSE3.
-func cpuHasSSSE3() bool
-
-// cpuHasAVX512 reports whether the CPU has AVX-512 F, BW and VBMI and the
-// operating system saves the ZMM and opmask registers.
-func cpuHasAVX512() bool

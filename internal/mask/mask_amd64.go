@@ -1,12 +1,12 @@
 //go:build amd64 && !purego
 
-package websocket
+package mask
 
 import "encoding/binary"
 
 // mask is small enough to inline, so a call to Mask compiles to a direct call
 // of maskAsm: the assembly runs as a leaf without a Go frame around it, which
-// keeps short payloads (the common case) as fast as with maskGeneric.
+// keeps short payloads (the common case) as fast as with generic.
 func mask(key [4]byte, pos int, b []byte) int {
 	return maskAsm(binary.LittleEndian.Uint32(key[:]), pos, b)
 }
@@ -20,11 +20,5 @@ func mask(key [4]byte, pos int, b []byte) int {
 //go:noescape
 func maskAsm(key uint32, pos int, b []byte) int
 
-// cpuHasAVX2 reports whether the CPU has AVX2 and the operating system saves
-// the YMM registers on a context switch. It is asked in assembly because the
-// root module depends on the standard library alone, which exports no CPU
-// features.
-func cpuHasAVX2() bool
-
-// maskHasAsm tells tests whether Mask runs assembly in this build.
-const maskHasAsm = true
+// hasAsm tells tests whether Mask runs assembly in this build.
+const hasAsm = true

@@ -1,15 +1,16 @@
-package websocket
+package mask
 
 import (
 	"bytes"
 	"math"
 	"math/rand/v2"
-	"os"
-	"runtime"
-	"slices"
-	"strings"
 	"testing"
+
+	"github.com/fullduplex/websocket/internal/cpu"
 )
+
+// rfcKey is the masking key of RFC 6455 §5.7's examples.
+var rfcKey = [4]byte{0x37, 0xfa, 0x21, 0x3d}
 
 // maskRef is the masking of RFC 6455 §5.3 written out byte by byte:
 // octet i of the payload is XORed with octet (i mod 4) of the key.
@@ -152,7 +153,7 @@ func TestMaskAllocs(t *testing.T) {
 }
 
 // maskPath is one way this build can mask: Mask with or without AVX2, or
-// maskGeneric called directly so that the portable code is tested on every
+// generic called directly so that the portable code is tested on every
 // machine, not only where it is the one Mask uses.
 type maskPath struct {
 	name string
@@ -162,13 +163,13 @@ type maskPath struct {
 
 // maskPaths lists the paths this machine can run: on amd64 with AVX2,
 // "avx2" and "noavx2" (the SSE2 loops) are the assembly, elsewhere (and
-// under purego) "noavx2" is maskGeneric again.
+// under purego) "noavx2" is generic again.
 func maskPaths() []maskPath {
 	var ps []maskPath
-	if cpuHasAVX2() {
+	if cpu.X86.HasAVX2 {
 		ps = append(ps, maskPath{"avx2", true, Mask})
 	}
-	return append(ps, maskPath{"noavx2", false, Mask}, maskPath{"generic", false, maskGeneric})
+	return append(ps, maskPath{"noavx2", false, Mask}, maskPath{"generic", false, generic})
 }
 
 // forEachMaskPath runs f as a subtest on each path, with useAVX2 set for it.
@@ -240,30 +241,4 @@ func TestMaskPositionWraps(t *testing.T) {
 			}
 		}
 	})
-}
-
-// TestMaskCPUFeatureMatchesLinux checks the assembly's AVX2 check against the
-// kernel's: Linux lists avx2 in /proc/cpuinfo only when the CPU has it and
-// the kernel saves the YMM registers, which is what cpuHasAVX2 asks.
-func TestMaskCPUFeatureMatchesLinux(t *testing.T) {
-	if !maskHasAsm || runtime.GOOS != "linux" {
-		t.Skip("no assembly masker in this build, or not Linux")
-	}
-	info, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		t.Skip(err)
-	}
-	var flags []string
-	for line := range strings.Lines(string(info)) {
-		if name, value, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(name) == "flags" {
-			flags = strings.Fields(value)
-			break
-		}
-	}
-	if flags == nil {
-		t.Skip("no flags line in /proc/cpuinfo")
-	}
-	if want, got := slices.Contains(flags, "avx2"), cpuHasAVX2(); got != want {
-		t.Errorf("cpuHasAVX2() = %v, /proc/cpuinfo lists avx2: %v", got, want)
-	}
 }

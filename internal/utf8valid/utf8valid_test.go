@@ -1,26 +1,25 @@
-package websocket
+package utf8valid
 
 import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"runtime"
-	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/fullduplex/websocket/internal/cpu"
 )
 
 // validateWhole runs p through a fresh validator in one Write.
 func validateWhole(p []byte) bool {
-	var v utf8Validator
+	var v Validator
 	return v.Write(p) && v.Complete()
 }
 
 // validateSplit runs p through a fresh validator in two Writes split at i.
 func validateSplit(p []byte, i int) bool {
-	var v utf8Validator
+	var v Validator
 	return v.Write(p[:i]) && v.Write(p[i:]) && v.Complete()
 }
 
@@ -127,7 +126,7 @@ func TestUTF8ValidatorMatchesUTF8Valid(t *testing.T) {
 					t.Errorf("split at %d: got %v, want %v", i, got, tt.valid)
 				}
 			}
-			var v utf8Validator
+			var v Validator
 			ok := true
 			for i := range p {
 				ok = ok && v.Write(p[i:i+1])
@@ -146,7 +145,7 @@ func TestUTF8ValidatorFailsFast(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := []byte(tt.in)
 			if tt.failAt < 0 {
-				var v utf8Validator
+				var v Validator
 				if !v.Write(p) {
 					t.Fatalf("Write(% x) = false, but the input can still be completed", p)
 				}
@@ -158,11 +157,11 @@ func TestUTF8ValidatorFailsFast(t *testing.T) {
 			if !completable(p[:tt.failAt]) || completable(p[:tt.failAt+1]) {
 				t.Fatalf("bad test case: failAt %d disagrees with unicode/utf8", tt.failAt)
 			}
-			var v utf8Validator
+			var v Validator
 			if !v.Write(p[:tt.failAt]) {
 				t.Fatalf("Write(first %d bytes) = false, before the bad byte", tt.failAt)
 			}
-			var w utf8Validator
+			var w Validator
 			if w.Write(p[:tt.failAt+1]) {
 				t.Fatalf("Write(first %d bytes) = true, including the bad byte at %d", tt.failAt+1, tt.failAt)
 			}
@@ -191,7 +190,7 @@ func TestUTF8ValidatorExhaustiveShort(t *testing.T) {
 			if validateWhole(p[:2]) != want || validateSplit(p[:2], 1) != want {
 				t.Fatalf("% x: got %v/%v, want %v", p[:2], validateWhole(p[:2]), validateSplit(p[:2], 1), want)
 			}
-			var v utf8Validator
+			var v Validator
 			ok1 := v.Write(p[:1])
 			ok2 := ok1 && v.Write(p[1:2])
 			if ok1 != completable(p[:1]) || ok2 != completable(p[:2]) {
@@ -231,7 +230,7 @@ func TestUTF8ValidatorFourByteEdges(t *testing.T) {
 }
 
 func TestUTF8ValidatorReset(t *testing.T) {
-	var v utf8Validator
+	var v Validator
 	v.Write([]byte{0xe2, 0x82})
 	if v.Complete() {
 		t.Fatal("Complete() = true inside a code point")
@@ -244,7 +243,7 @@ func TestUTF8ValidatorReset(t *testing.T) {
 
 func TestUTF8ValidatorAllocs(t *testing.T) {
 	p := []byte(strings.Repeat("h\u00e9llo w\u00f6rld \u20ac", 20))
-	var v utf8Validator
+	var v Validator
 	if n := testing.AllocsPerRun(100, func() { v.Reset(); v.Write(p) }); n != 0 {
 		t.Errorf("Write allocates %v times per call, want 0", n)
 	}
@@ -262,13 +261,13 @@ type utf8Path struct {
 // architectures, only the portable one.
 func utf8Paths() []utf8Path {
 	var ps []utf8Path
-	if cpuHasSSSE3() && cpuHasAVX2() && cpuHasAVX512() {
+	if cpu.X86.HasSSSE3 && cpu.X86.HasAVX2 && cpu.X86.HasAVX512 {
 		ps = append(ps, utf8Path{"avx512", true, true, true})
 	}
-	if cpuHasSSSE3() && cpuHasAVX2() {
+	if cpu.X86.HasSSSE3 && cpu.X86.HasAVX2 {
 		ps = append(ps, utf8Path{"avx2", false, true, true})
 	}
-	if cpuHasSSSE3() {
+	if cpu.X86.HasSSSE3 {
 		ps = append(ps, utf8Path{"ssse3", false, false, true})
 	}
 	return append(ps, utf8Path{"portable", false, false, false})
@@ -381,7 +380,7 @@ func TestUTF8ValidatorEveryPathMatchesUTF8Valid(t *testing.T) {
 					t.Fatalf("% x at offset %d split at %d: got %v, want %v", p, off, k, got, want)
 				}
 			}
-			var v utf8Validator
+			var v Validator
 			ok := true
 			for rest := p; len(rest) > 0 && ok; {
 				k := min(len(rest), r.IntN(70))
@@ -396,14 +395,14 @@ func TestUTF8ValidatorEveryPathMatchesUTF8Valid(t *testing.T) {
 				continue
 			}
 			for _, k := range []int{0, bad / 2, bad, r.IntN(bad + 1)} {
-				var v utf8Validator
+				var v Validator
 				if !v.Write(p[:k]) || !v.Write(p[k:bad]) {
 					t.Fatalf("% x split at %d: failed before the first bad byte %d", p, k, bad)
 				}
 				if v.Write(p[bad : bad+1]) {
 					t.Fatalf("% x split at %d: bad byte %d (%#x) accepted", p, k, bad, p[bad])
 				}
-				var w utf8Validator
+				var w Validator
 				if w.Write(p[:k]) && w.Write(p[k:bad+1]) {
 					t.Fatalf("% x split at %d: prefix through bad byte %d accepted", p, k, bad)
 				}
@@ -451,37 +450,6 @@ func TestUTF8ValidatorEveryPathPairsAtBlockEdges(t *testing.T) {
 			}
 		}
 	})
-}
-
-// TestUTF8CPUFeatureMatchesLinux checks the SSSE3 and AVX-512 checks
-// against the kernel's flags, as TestMaskCPUFeatureMatchesLinux does for
-// AVX2.
-func TestUTF8CPUFeatureMatchesLinux(t *testing.T) {
-	if !maskHasAsm || runtime.GOOS != "linux" {
-		t.Skip("no assembly in this build, or not Linux")
-	}
-	info, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		t.Skip(err)
-	}
-	var flags []string
-	for line := range strings.Lines(string(info)) {
-		if name, value, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(name) == "flags" {
-			flags = strings.Fields(value)
-			break
-		}
-	}
-	if flags == nil {
-		t.Skip("no flags line in /proc/cpuinfo")
-	}
-	if want, got := slices.Contains(flags, "ssse3"), cpuHasSSSE3(); got != want {
-		t.Errorf("cpuHasSSSE3() = %v, /proc/cpuinfo lists ssse3: %v", got, want)
-	}
-	// The kernel lists a flag only if it and the CPU both support it.
-	want := slices.Contains(flags, "avx512f") && slices.Contains(flags, "avx512bw") && slices.Contains(flags, "avx512vbmi")
-	if got := cpuHasAVX512(); got != want {
-		t.Errorf("cpuHasAVX512() = %v, /proc/cpuinfo lists avx512f, avx512bw and avx512vbmi: %v", got, want)
-	}
 }
 
 // utf8EdgeSequences has a member of every class of invalid UTF-8 (RFC 3629
