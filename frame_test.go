@@ -518,3 +518,72 @@ func TestOpcodeProperties(t *testing.T) {
 		}
 	}
 }
+
+// addGoldenSeeds adds the bytes of each RFC 6455 §5.7 example to f's corpus,
+// each extended by the extra arguments of the fuzz target.
+func addGoldenSeeds(f *testing.F, extra ...any) {
+	f.Helper()
+	for _, g := range goldenFiles {
+		wire := readHexFile(f, g.file)
+		if len(wire) > 512 {
+			wire = wire[:512]
+		}
+		f.Add(append([]any{wire}, extra...)...)
+	}
+}
+
+// FuzzParseHeader checks ParseHeader on any bytes: what it accepts is a
+// legal header that AppendHeader writes back byte for byte, and ReadHeader
+// decides every input the same way.
+func FuzzParseHeader(f *testing.F) {
+	addGoldenSeeds(f)
+	for _, tt := range protocolViolations {
+		b, _ := hex.DecodeString(tt.wire)
+		f.Add(b)
+	}
+	for _, tt := range lengthEncodings {
+		b, _ := hex.DecodeString(tt.wire)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, n, err := ParseHeader(b)
+		rh, rerr := ReadHeader(bytes.NewReader(b))
+		switch {
+		case err == nil:
+			if n < 2 || n > MaxHeaderSize || n > len(b) {
+				t.Fatalf("ParseHeader(% x) size %d", b, n)
+			}
+			// The codec accepts only the shortest length form (RFC 6455 §5.2), so
+			// re-encoding gives back exactly the bytes parsed.
+			if enc := AppendHeader(nil, h); !bytes.Equal(enc, b[:n]) {
+				t.Fatalf("AppendHeader(ParseHeader(% x)) = % x", b[:n], enc)
+			}
+			if h.Length < 0 || h.Opcode.IsReserved() {
+				t.Fatalf("ParseHeader(% x) accepted %+v", b, h)
+			}
+			if h.Opcode.IsControl() && (!h.Fin || h.Length > MaxControlPayload) {
+				t.Fatalf("ParseHeader(% x) accepted a bad control frame %+v", b, h)
+			}
+			if !h.Masked && h.Mask != ([4]byte{}) {
+				t.Fatalf("ParseHeader(% x) returned a key for an unmasked frame", b)
+			}
+			if rerr != nil || rh != h {
+				t.Fatalf("ReadHeader = %+v, %v; ParseHeader = %+v", rh, rerr, h)
+			}
+		case err == io.ErrUnexpectedEOF:
+			want := io.ErrUnexpectedEOF
+			if len(b) == 0 {
+				want = io.EOF
+			}
+			if rerr != want {
+				t.Fatalf("ReadHeader(% x) error = %v, want %v", b, rerr, want)
+			}
+		case errors.Is(err, ErrProtocol):
+			if !errors.Is(rerr, ErrProtocol) {
+				t.Fatalf("ParseHeader(% x) error %v but ReadHeader error %v", b, err, rerr)
+			}
+		default:
+			t.Fatalf("ParseHeader(% x) unexpected error %v", b, err)
+		}
+	})
+}
