@@ -256,4 +256,32 @@
 // Header, ParseHeader, ReadHeader, AppendHeader, WriteHeader and Mask are the
 // frame codec the Conn is built on, for programs that drive frames
 // themselves.
+//
+// # How the code is organised
+//
+// The root package is the RFC 6455 engine and the API; what the engine
+// uses but is not WebSocket lives under internal/, each package tested and
+// fuzzed alone. Where to look:
+//
+//	frame.go, mask.go          the frame header codec; Mask
+//	handshake.go               what both handshakes share: the accept key, header limits
+//	accept.go, http2.go        the server's handshake over HTTP/1.1 and HTTP/2 (RFC 8441)
+//	dial.go                    the client: URL, proxy, TLS, handshake
+//	conn.go                    the Conn and its options
+//	read.go, readbuf.go        frames in, messages out; the read buffer lent while input arrives
+//	write.go, prepared.go      messages in, frames out; PreparedMessage
+//	ping.go, close.go          ping/pong and keep-alive; close codes and the closing handshake
+//	compress.go                permessage-deflate (RFC 7692): negotiation and the message paths
+//	json.go, netconn.go        ReadJSON/WriteJSON; a Conn as a net.Conn
+//	group.go, group_write.go   Group: registry, broadcast, the batched writer
+//	poller*.go                 the Poller: epoll loop, fair queue, sweep, the Conn's rewiring
+//	observe.go                 Observer and Metrics
+//	internal/cpu               x86 feature checks, one place for the kernels
+//	internal/mask              the masker (AVX2/SSE2 assembly, portable Go)
+//	internal/utf8valid         the incremental UTF-8 validator (AVX-512/AVX2/SSSE3)
+//	internal/deflate           DEFLATE encoder and inflater with 8-15 bit windows
+//	internal/httphead          header tokens and extension lists
+//	internal/netpoll           epoll and the non-blocking socket the Poller drives
+//	internal/h2stream          a net.Conn over an HTTP/2 stream
+//	internal/proxy             HTTP CONNECT, https and SOCKS5 proxies
 package websocket
