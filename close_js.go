@@ -54,9 +54,29 @@ func (c *Conn) gotClose(ev js.Value) {
 // RFC 6455 §7.4.2 leaves to private use.
 func scriptCode(code StatusCode) StatusCode {
 	if code > StatusNormalClosure && code < 3000 {
-		return 4000 + code
+		return 4000 + code - 1000
 	}
 	return code
+}
+
+// closeWS asks the browser for a Close frame with code (none if 0) and
+// reason, and returns what the browser throws, if it does.
+func (c *Conn) closeWS(code StatusCode, reason string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			jerr, ok := r.(js.Error)
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("websocket: close: %w", jerr)
+		}
+	}()
+	if code == 0 {
+		c.ws.Call("close")
+	} else {
+		c.ws.Call("close", int(scriptCode(code)), reason)
+	}
+	return nil
 }
 
 // failLocked ends the connection for a failure seen on this side: reads
@@ -65,7 +85,7 @@ func (c *Conn) failLocked(code StatusCode, reason string, err error) {
 	c.rerr = err
 	if !c.closing {
 		c.closing = true
-		c.ws.Call("close", int(scriptCode(code)), reason)
+		c.closeWS(code, reason)
 	}
 	c.signal()
 }
@@ -104,10 +124,9 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	}
 	c.closing = true
 	c.mu.Unlock()
-	if code == 0 {
-		c.ws.Call("close")
-	} else {
-		c.ws.Call("close", int(scriptCode(code)), reason)
+	if err := c.closeWS(code, reason); err != nil {
+		c.finish(fmt.Errorf("%w: %w", errLocalClose, err))
+		return err
 	}
 	t := time.NewTimer(c.closeTimeout)
 	defer t.Stop()
@@ -150,7 +169,7 @@ func (c *Conn) CloseNow() error {
 	default:
 	}
 	if !closing {
-		c.ws.Call("close")
+		c.closeWS(0, "")
 	}
 	c.finish(fmt.Errorf("%w: CloseNow", errLocalClose))
 	return nil

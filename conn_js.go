@@ -69,6 +69,8 @@ type Conn struct {
 	releaseOnce  sync.Once
 
 	opened    chan struct{} // closed by the open event
+	errored   chan struct{} // closed by an error event before the open event
+	errOnce   sync.Once
 	closed    chan struct{} // Done: closed by the close event, CloseNow or Close's timeout
 	closeOnce sync.Once
 
@@ -107,6 +109,7 @@ func newConn(ws js.Value, opts *DialOptions) *Conn {
 		url:          ws.Get("url").String(),
 		closeTimeout: opts.CloseTimeout,
 		opened:       make(chan struct{}),
+		errored:      make(chan struct{}),
 		closed:       make(chan struct{}),
 		ready:        make(chan struct{}, 1),
 	}
@@ -133,9 +136,17 @@ func newConn(ws js.Value, opts *DialOptions) *Conn {
 	on("open", func(js.Value) { close(c.opened) })
 	on("message", c.gotMessage)
 	on("close", c.gotClose)
-	// An error event is always followed by the close event, which says
-	// what the browser lets a script know.
-	on("error", func(js.Value) {})
+	// An error event is followed by the close event, which says what the
+	// browser lets a script know; but Node 20 sends no close event when
+	// the handshake fails, so Dial heeds an error that comes before the
+	// connection opened.
+	on("error", func(js.Value) {
+		select {
+		case <-c.opened:
+		default:
+			c.errOnce.Do(func() { close(c.errored) })
+		}
+	})
 	return c
 }
 

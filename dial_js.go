@@ -163,9 +163,13 @@ func Dial(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, error) 
 	case <-c.closed:
 		c.release()
 		return nil, fmt.Errorf("websocket: dial %s: the browser could not open the connection (it does not tell scripts why; see its console): %w", u.Redacted(), c.closeEvent.err(false))
+	case <-c.errored:
+		c.closeWS(0, "")
+		c.release()
+		return nil, fmt.Errorf("websocket: dial %s: the browser could not open the connection (it does not tell scripts why; see its console): %w", u.Redacted(), closeEvent{code: StatusAbnormalClosure}.err(false))
 	case <-ctx.Done():
 		// Closing a WebSocket that is still connecting fails it at once.
-		c.ws.Call("close")
+		c.closeWS(0, "")
 		c.release()
 		return nil, fmt.Errorf("websocket: dial %s: %w", u.Redacted(), ctx.Err())
 	}
