@@ -101,6 +101,7 @@ var (
 	uint8Array  = js.Global().Get("Uint8Array")
 	textEncoder = js.Global().Get("TextEncoder").New()
 	textDecoder = js.Global().Get("TextDecoder").New()
+	noop        = js.Global().Get("Function").New()
 )
 
 func newConn(ws js.Value, opts *DialOptions) *Conn {
@@ -174,9 +175,13 @@ func (c *Conn) afterOpen() {
 // release lets go of the event handlers, once the browser will call none.
 func (c *Conn) release() {
 	c.releaseOnce.Do(func() {
-		for _, ev := range []string{"onopen", "onmessage", "onclose", "onerror"} {
+		for _, ev := range []string{"onopen", "onmessage", "onclose"} {
 			c.ws.Set(ev, js.Null())
 		}
+		// An error event may still come (Node's ws package sends one
+		// for a connection closed while connecting), and one that no
+		// handler takes ends a Node program.
+		c.ws.Set("onerror", noop)
 		for _, f := range c.funcs {
 			f.Release()
 		}
