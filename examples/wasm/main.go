@@ -3,7 +3,7 @@
 // runs in a terminal, talks to this server's echo endpoint through the
 // browser's WebSocket.
 //
-//	go run ./examples/wasm            # then open http://localhost:8083
+//	go run ./examples/wasm            # then open http://localhost:8084
 //
 // At start it compiles ./client with GOOS=js GOARCH=wasm (so it is run from
 // within the module, with the go command on PATH), and serves the result at
@@ -43,7 +43,7 @@ var page []byte
 const clientPkg = "github.com/fullduplex/websocket/examples/wasm/client"
 
 func main() {
-	addr := flag.String("addr", "localhost:8083", "address to listen on (use :PORT in a container or VM)")
+	addr := flag.String("addr", "localhost:8084", "address to listen on (use :PORT in a container or VM)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	wasm, wasmExec, err := buildClient(ctx)

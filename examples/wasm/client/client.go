@@ -3,8 +3,8 @@
 // the example's server serves, over the browser's WebSocket; compiled for
 // the machine it runs in a terminal, over the library's own client.
 //
-//	go run ./examples/wasm                                  # then open http://localhost:8083
-//	go run ./examples/wasm/client -url ws://localhost:8083/ws
+//	go run ./examples/wasm                                  # then open http://localhost:8084
+//	go run ./examples/wasm/client -url ws://localhost:8084/ws
 //
 // It sends text, binary and JSON messages to the echo server and checks that
 // each comes back whole, asks the server to close with a code and a reason

@@ -10,7 +10,7 @@ import (
 )
 
 func main() {
-	url := flag.String("url", "ws://localhost:8083/ws", "the echo server's WebSocket URL")
+	url := flag.String("url", "ws://localhost:8084/ws", "the echo server's WebSocket URL")
 	flag.Parse()
 	report := func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
 	if err := run(context.Background(), *url, report); err != nil {
