@@ -117,6 +117,11 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 			reason = reason[:len(reason)-1]
 		}
 	}
+	select {
+	case <-c.closed:
+		return fmt.Errorf("websocket: close: %w", ErrClosed)
+	default:
+	}
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()

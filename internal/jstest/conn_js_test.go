@@ -287,6 +287,9 @@ func TestServerCloses(t *testing.T) {
 				t.Errorf("IsNormalClose(%v) = %v", err, !tt.normal)
 			}
 			<-c.Done()
+			if err := c.Close(websocket.StatusNormalClosure, ""); !errors.Is(err, websocket.ErrClosed) {
+				t.Errorf("Close after the server's close: %v, want ErrClosed", err)
+			}
 		})
 	}
 }
