@@ -50,11 +50,11 @@ func (c *Conn) gotClose(ev js.Value) {
 
 // scriptCode returns the code a script may send for code: a script may send
 // only 1000 and 3000-4999 (the WebSocket API's close method throws on the
-// others), so the codes 1001-1014 go out as 4000 plus the code, in the range
-// RFC 6455 §7.4.2 leaves to private use.
+// others), so the codes 1001-1014 go out as the code plus 3000, 4001-4014,
+// in the range RFC 6455 §7.4.2 leaves to private use.
 func scriptCode(code StatusCode) StatusCode {
 	if code > StatusNormalClosure && code < 3000 {
-		return 4000 + code - 1000
+		return code + 3000
 	}
 	return code
 }
@@ -100,10 +100,14 @@ func (c *Conn) failLocked(code StatusCode, reason string, err error) {
 // error wrapping ErrClosed if the connection was already closing or closed.
 //
 // A script may send only 1000 and 3000-4999, so the other codes a Conn may
-// send (1001-1003 and 1007-1014) go out as 4000 plus the code, with the
+// send (1001-1003 and 1007-1014) go out as the code plus 3000, with the
 // reason as given: StatusGoingAway arrives as 4001, and the failures the Conn
 // detects itself, StatusPolicyViolation and StatusMessageTooBig, as 4008 and
 // 4009. A reason longer than 123 bytes is cut, at a character boundary.
+//
+// When no close event comes within the close timeout, Close returns nil all
+// the same and the Conn is done with the connection; the browser goes on
+// waiting for the peer, as no script can cut a connection short.
 func (c *Conn) Close(code StatusCode, reason string) error {
 	if code != 0 && !code.validOnWire() {
 		return fmt.Errorf("websocket: close code %d may not be sent", code)
