@@ -24,10 +24,11 @@ import (
 
 const (
 	// readQueueMessages bounds the messages that may wait, arrived and not
-	// yet read; readLimit bounds their bytes. The browser cannot be told to
-	// stop reading, so a message that finds the queue full fails the
-	// connection (closeFailed) instead of growing it.
+	// yet read, and readQueueBytes, or the read limit if larger, their
+	// bytes. The browser cannot be told to stop reading, so a message that
+	// finds the queue full fails the connection instead of growing it.
 	readQueueMessages = 1024
+	readQueueBytes    = DefaultReadLimit
 
 	// writeBufferLimit is how much the browser may hold unsent
 	// (bufferedAmount) before a write waits; a write then polls
@@ -48,8 +49,9 @@ const (
 //
 // Messages arrive whole, read or not: the browser reads the socket on its own
 // and hands each message to the Conn, which queues it until the application
-// reads it. At most 1024 messages, and at most the read limit in bytes, may
-// wait; a message that finds the queue full fails the connection with 4008
+// reads it. At most 1024 messages may wait, and at most 16 MiB
+// (DefaultReadLimit), or the read limit if it is larger; a message that finds
+// the queue full fails the connection with 4008
 // (see Close), and reads return the messages queued before it, then an error
 // wrapping ErrClosed. A connection whose application does not read is so
 // closed rather than left to grow without bound.
@@ -212,7 +214,7 @@ func (c *Conn) gotMessage(ev js.Value) {
 		c.failLocked(StatusMessageTooBig, "message too big",
 			fmt.Errorf("%w: a message of %d bytes, over the limit of %d", ErrMessageTooBig, m.n, limit))
 		return
-	case len(c.queue)-c.head >= readQueueMessages || c.queuedBytes+int64(m.n) > limit:
+	case len(c.queue)-c.head >= readQueueMessages || c.queuedBytes+int64(m.n) > max(limit, readQueueBytes):
 		c.failLocked(StatusPolicyViolation, "reader too slow",
 			fmt.Errorf("websocket: %d messages (%d bytes) arrived and were not read, the most the queue holds: %w",
 				len(c.queue)-c.head, c.queuedBytes, ErrClosed))
@@ -428,8 +430,7 @@ func (w *messageWriter) Close() error {
 	return w.c.WriteMessage(w.op, w.buf.Bytes())
 }
 
-// SetReadLimit sets the largest message, in bytes, that reads accept, and the
-// most bytes that may wait unread (see Conn). The browser has received a
+// SetReadLimit sets the largest message, in bytes, that reads accept. The browser has received a
 // message whole before the Conn sees it, so the limit is checked as each
 // message arrives: a larger one fails the connection with 4009 (see Close),
 // and reads return the messages queued before it, then an error wrapping

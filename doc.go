@@ -75,8 +75,8 @@
 //	CloseNow              drops the connection        sends a Close frame with no code, returns at once
 //	NextWriter            streams fragments           keeps the message; Close sends it whole
 //	read limit            before the payload comes    once the message has come whole (4009)
-//	unread messages       stay in the socket          queued, up to 1024 and the read limit in
-//	                                                  bytes; one more fails the connection (4008)
+//	unread messages       stay in the socket          queued, up to 1024 and 16 MiB (or the read
+//	                                                  limit); one more fails the connection (4008)
 //	writes                wait for the socket         wait while the browser holds over 1 MiB unsent
 //	                                                  (bufferedAmount, polled every 1 to 16 ms)
 //	deadlines             a timed-out write breaks    a timed-out read or write leaves the Conn usable

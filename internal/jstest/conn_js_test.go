@@ -358,6 +358,20 @@ func TestReadQueueBound(t *testing.T) {
 	}
 }
 
+// TestReadQueueAboveASmallReadLimit: a burst of messages, each within a
+// small read limit and together over it, waits whole for the reader.
+func TestReadQueueAboveASmallReadLimit(t *testing.T) {
+	c := dial(t, "/send?n=50&size=100", &websocket.DialOptions{ReadLimit: 100})
+	time.Sleep(200 * time.Millisecond) // let the burst arrive unread
+	within(t, "the burst", func() {
+		for i := 0; i < 50; i++ {
+			if _, p, err := c.ReadMessage(); err != nil || len(p) != 100 {
+				t.Fatalf("message %d: %d bytes, %v", i, len(p), err)
+			}
+		}
+	})
+}
+
 // TestWritesWaitForTheBrowsersBuffer: writing to a server that does not read
 // blocks once the buffers fill, rather than growing the browser's: a write
 // deadline then passes, having sent nothing, and once the server reads, the
