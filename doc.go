@@ -64,7 +64,8 @@
 //	DialOptions           every field                 Subprotocols, HandshakeTimeout, ReadLimit and
 //	                                                  CloseTimeout; Header, Jar, TLSConfig, Proxy,
 //	                                                  NetDialContext, PingInterval and Compression
-//	                                                  fail Dial with errors.ErrUnsupported
+//	                                                  fail Dial with errors.ErrUnsupported; there
+//	                                                  is no Observer
 //	a refused handshake   *HandshakeError             an error that cannot say why (nor can a script)
 //	Response              the 101 response            101 with Sec-WebSocket-Protocol and -Extensions
 //	compression           CompressionOptions          the browser's own (see Response)
