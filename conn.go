@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 import (
@@ -9,14 +11,6 @@ import (
 
 	"github.com/fullduplex/websocket/internal/utf8valid"
 )
-
-// DefaultReadLimit is the largest message, in bytes, that a Conn reads unless
-// the ReadLimit option or SetReadLimit says otherwise.
-const DefaultReadLimit = 16 << 20
-
-// DefaultBufferSize is the size of a Conn's read buffer and of its write
-// buffer when the options leave them zero.
-const DefaultBufferSize = 4096
 
 // connConfig is what the handshake hands to newConn; zero fields mean defaults.
 type connConfig struct {

@@ -52,6 +52,43 @@
 // the environment by default), and returns a *HandshakeError with the
 // status, headers and start of the body when the server refuses.
 //
+// # In the browser
+//
+// Compiled to WebAssembly (GOOS=js GOARCH=wasm), Dial opens the browser's
+// WebSocket object, and the Conn it returns has the native methods and
+// errors, so one client program builds for both (examples/wasm). The
+// browser speaks the protocol itself and lets a script ask less of it; what
+// differs:
+//
+//	                      native                      in the browser
+//	DialOptions           every field                 Subprotocols, HandshakeTimeout, ReadLimit and
+//	                                                  CloseTimeout; Header, Jar, TLSConfig, Proxy,
+//	                                                  NetDialContext, PingInterval and Compression
+//	                                                  fail Dial with errors.ErrUnsupported; there
+//	                                                  is no Observer
+//	a refused handshake   *HandshakeError             an error that cannot say why (nor can a script)
+//	Response              the 101 response            101 with Sec-WebSocket-Protocol and -Extensions
+//	compression           CompressionOptions          the browser's own (see Response)
+//	Ping, WritePing/Pong  sent                        errors.ErrUnsupported; the browser answers pings
+//	ping, pong handlers   called                      no effect
+//	Close codes           any valid code              1001-1014 go out as 4001-4014: scripts may
+//	                                                  send only 1000 and 3000-4999
+//	CloseNow              drops the connection        sends a Close frame with no code, returns at once
+//	NextWriter            streams fragments           keeps the message; Close sends it whole
+//	read limit            before the payload comes    once the message has come whole (4009)
+//	unread messages       stay in the socket          queued, up to 1024 and 16 MiB (or the read
+//	                                                  limit); one more fails the connection (4008)
+//	writes                wait for the socket         wait while the browser holds over 1 MiB unsent
+//	                                                  (bufferedAmount, polled every 1 to 16 ms)
+//	deadlines             a timed-out write breaks    a timed-out read or write leaves the Conn usable
+//	LocalAddr, RemoteAddr IP addresses                none, and the URL (network "websocket")
+//	server side           Accept, Group, Poller       not in the js build, nor are PreparedMessage,
+//	                                                  Observer and Metrics
+//
+// A failure the browser detects (a frame that breaks RFC 6455, invalid
+// UTF-8) reaches a script as 1006, with no Close frame: the read's error
+// wraps io.ErrUnexpectedEOF, as for a connection that ends without one.
+//
 // # Messages
 //
 // ReadMessage and WriteMessage move whole messages. AppendMessage reads into
