@@ -4,11 +4,14 @@ package websocket
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sync"
@@ -16,6 +19,8 @@ import (
 	"syscall/js"
 	"time"
 	"unicode/utf8"
+
+	"github.com/fullduplex/websocket/internal/httphead"
 )
 
 // The browser's WebSocket object reads and writes the frames, answers pings
@@ -525,3 +530,415 @@ func (d *deadline) wait() <-chan struct{} {
 	defer d.mu.Unlock()
 	return d.passed
 }
+
+// DefaultHandshakeTimeout and HandshakeError are shared with the native
+// build (handshake.go); in the browser Dial never returns a HandshakeError,
+// since a script is not shown why a handshake failed.
+
+// DialOptions configures Dial. A nil *DialOptions is the same as a zero
+// DialOptions.
+//
+// In the browser the WebSocket object makes the connection, and it takes
+// nothing but a URL and subprotocols: the fields it cannot honour exist so
+// that one program compiles for both builds, and Dial returns an error
+// wrapping errors.ErrUnsupported when one of them is set, rather than
+// ignoring it.
+type DialOptions struct {
+	// Header must be empty: the browser sets the handshake's headers
+	// itself (Origin, Cookie, User-Agent...). Pass credentials in the URL
+	// or in the first message instead.
+	Header http.Header
+
+	// Jar must be nil: the browser sends the cookies it holds for the
+	// URL and stores those the server sets.
+	Jar http.CookieJar
+
+	// Subprotocols lists the application protocols offered to the server,
+	// in order of preference (RFC 6455 §4.1 item 10).
+	Subprotocols []string
+
+	// TLSConfig must be nil: the browser verifies wss certificates
+	// against its own roots.
+	TLSConfig *tls.Config
+
+	// NetDialContext must be nil: a script cannot open sockets.
+	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// Proxy must be nil: the browser's proxy settings apply.
+	Proxy func(*http.Request) (*url.URL, error)
+
+	// HandshakeTimeout bounds the handshake, from Dial's call to the
+	// browser's open event; zero means DefaultHandshakeTimeout. The
+	// context passed to Dial may end it sooner.
+	HandshakeTimeout time.Duration
+
+	// ReadLimit is the largest message the Conn reads; zero means
+	// DefaultReadLimit. See Conn.SetReadLimit.
+	ReadLimit int64
+
+	// ReadBufferSize and WriteBufferSize are ignored: the browser owns
+	// the connection's buffers.
+	ReadBufferSize, WriteBufferSize int
+
+	// PingInterval must be zero: a script cannot send pings. The browser
+	// answers the server's pings itself, so a server's keep-alive works.
+	PingInterval time.Duration
+
+	// CloseTimeout bounds the wait for the closing handshake in
+	// Conn.Close; zero means DefaultCloseTimeout.
+	CloseTimeout time.Duration
+
+	// Compression must be its zero value: the browser decides whether to
+	// offer permessage-deflate, and with what parameters (Chromium and
+	// Firefox offer it). What was agreed is in the Conn's Response.
+	Compression CompressionOptions
+}
+
+// CompressionOptions stands for the native build's options for
+// permessage-deflate (RFC 7692), which the browser negotiates by itself;
+// DialOptions.Compression must be left zero.
+type CompressionOptions struct {
+	Disabled        bool
+	ContextTakeover bool
+	Level           int
+	WindowBits      int
+	Threshold       int
+}
+
+// unsupported returns the error for an option or a method the browser does
+// not allow.
+func unsupported(what, why string) error {
+	return fmt.Errorf("websocket: %s: %s in the browser: %w", what, why, errors.ErrUnsupported)
+}
+
+// check returns an error for the first option the browser cannot honour.
+func (o *DialOptions) check() error {
+	switch {
+	case len(o.Header) > 0:
+		return unsupported("DialOptions.Header", "the handshake's headers are the browser's")
+	case o.Jar != nil:
+		return unsupported("DialOptions.Jar", "the cookies are the browser's")
+	case o.TLSConfig != nil:
+		return unsupported("DialOptions.TLSConfig", "certificates are checked by the browser")
+	case o.NetDialContext != nil:
+		return unsupported("DialOptions.NetDialContext", "there are no sockets")
+	case o.Proxy != nil:
+		return unsupported("DialOptions.Proxy", "the proxy is the browser's")
+	case o.PingInterval != 0:
+		return unsupported("DialOptions.PingInterval", "a script cannot send pings")
+	case o.Compression != CompressionOptions{}:
+		return unsupported("DialOptions.Compression", "compression is negotiated by the browser")
+	}
+	seen := make(map[string]bool, len(o.Subprotocols))
+	for _, p := range o.Subprotocols {
+		// The WebSocket constructor throws on these; say which one.
+		if !httphead.IsToken(p) || seen[p] {
+			return fmt.Errorf("websocket: subprotocol %q is not a token or is offered twice", p)
+		}
+		seen[p] = true
+	}
+	return nil
+}
+
+// Dial opens a WebSocket connection to urlStr, a ws:// or wss:// URL
+// (http:// and https:// are taken as their WebSocket counterparts), with the
+// browser's WebSocket object. opts may be nil.
+//
+// ctx bounds the handshake, not the returned Conn. The browser does not tell
+// a script why a connection failed to open (a refused connection, a
+// handshake the server refused, a certificate it did not trust and a
+// blocked mixed-content request all look the same), so the error says only
+// that it failed; the browser's console has the details.
+func Dial(ctx context.Context, urlStr string, opts *DialOptions) (*Conn, error) {
+	if opts == nil {
+		opts = &DialOptions{}
+	}
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	u, err := parseWebSocketURL(urlStr)
+	if err != nil {
+		return nil, err
+	}
+	timeout := opts.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	c, err := newJSConn(u.String(), opts)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-c.opened:
+		c.afterOpen()
+		return c, nil
+	case <-c.closed:
+		c.release()
+		return nil, fmt.Errorf("websocket: dial %s: the browser could not open the connection (it does not tell scripts why; see its console): %w", u.Redacted(), c.closeEvent.err(false))
+	case <-c.errored:
+		c.closeWS(0, "")
+		c.release()
+		return nil, fmt.Errorf("websocket: dial %s: the browser could not open the connection (it does not tell scripts why; see its console): %w", u.Redacted(), closeEvent{code: StatusAbnormalClosure}.err(false))
+	case <-ctx.Done():
+		// Closing a WebSocket that is still connecting fails it at once.
+		c.closeWS(0, "")
+		c.release()
+		return nil, fmt.Errorf("websocket: dial %s: %w", u.Redacted(), ctx.Err())
+	}
+}
+
+// newJSConn makes the browser's WebSocket and a Conn listening to its events.
+func newJSConn(urlStr string, opts *DialOptions) (c *Conn, err error) {
+	protocols := make([]any, len(opts.Subprotocols))
+	for i, p := range opts.Subprotocols {
+		protocols[i] = p
+	}
+	ctor := js.Global().Get("WebSocket")
+	if ctor.IsUndefined() {
+		return nil, unsupported("Dial", "this JavaScript runtime has no WebSocket (Node before 22 needs --experimental-websocket)")
+	}
+	defer func() {
+		// The constructor throws (js.Error) on what the checks above do
+		// not cover, such as a port the browser blocks.
+		if r := recover(); r != nil {
+			jerr, ok := r.(js.Error)
+			if !ok {
+				panic(r)
+			}
+			c, err = nil, fmt.Errorf("websocket: dial %s: %w", urlStr, jerr)
+		}
+	}()
+	ws := ctor.New(urlStr, protocols)
+	ws.Set("binaryType", "arraybuffer")
+	c = newConn(ws, opts)
+	return c, nil
+}
+
+// closeEvent is what the browser's close event tells: the code and reason of
+// the Close frame received, or 1006 if none came (RFC 6455 §7.1.5).
+type closeEvent struct {
+	code   StatusCode
+	reason string
+}
+
+// err returns the error reads return after the event: a *CloseError for
+// the peer's Close frame, or for a connection this side closed an error
+// wrapping errLocalClose (IsNormalClose).
+func (e closeEvent) err(local bool) error {
+	switch {
+	case e.code == StatusAbnormalClosure:
+		// The browser reports 1006 for a connection that ended without a
+		// Close frame, and for one it failed itself (a frame breaking RFC
+		// 6455, invalid UTF-8), whose cause it does not tell.
+		return fmt.Errorf("websocket: connection ended without a close frame (the browser reports 1006): %w", io.ErrUnexpectedEOF)
+	case local:
+		return fmt.Errorf("%w: %w", errLocalClose, &CloseError{Code: e.code, Reason: e.reason})
+	}
+	return &CloseError{Code: e.code, Reason: e.reason}
+}
+
+// gotClose handles the close event, the last the browser sends.
+func (c *Conn) gotClose(ev js.Value) {
+	c.mu.Lock()
+	c.closeEvent = closeEvent{code: StatusCode(ev.Get("code").Int()), reason: ev.Get("reason").String()}
+	if c.rerr == nil {
+		c.rerr = c.closeEvent.err(c.closing)
+	}
+	c.signal()
+	c.mu.Unlock()
+	c.closeOnce.Do(func() { close(c.closed) })
+	c.release()
+}
+
+// scriptCode returns the code a script may send for code: a script may send
+// only 1000 and 3000-4999 (the WebSocket API's close method throws on the
+// others), so the codes 1001-1014 go out as the code plus 3000, 4001-4014,
+// in the range RFC 6455 §7.4.2 leaves to private use.
+func scriptCode(code StatusCode) StatusCode {
+	if code > StatusNormalClosure && code < 3000 {
+		return code + 3000
+	}
+	return code
+}
+
+// closeWS asks the browser for a Close frame with code (none if 0) and
+// reason, and returns what the browser throws, if it does.
+func (c *Conn) closeWS(code StatusCode, reason string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			jerr, ok := r.(js.Error)
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("websocket: close: %w", jerr)
+		}
+	}()
+	if code == 0 {
+		c.ws.Call("close")
+	} else {
+		c.ws.Call("close", int(scriptCode(code)), reason)
+	}
+	return nil
+}
+
+// failLocked ends the connection for a failure seen on this side: reads
+// return err once the messages queued before are read. The caller holds mu.
+func (c *Conn) failLocked(code StatusCode, reason string, err error) {
+	c.rerr = err
+	if !c.closing {
+		c.closing = true
+		c.closeWS(code, reason)
+	}
+	c.signal()
+}
+
+// Close performs the closing handshake through the browser: it asks the
+// browser to send a Close frame with code and reason, and waits up to the
+// close timeout for the browser's close event, which comes once the peer has
+// answered and the connection has ended. code 0 sends a Close frame with no
+// body. Close may be called from any goroutine, while another reads or
+// writes: a reading goroutine gets the messages that arrive until the peer's
+// Close frame, then an error for which IsNormalClose is true. It returns an
+// error wrapping ErrClosed if the connection was already closing or closed.
+//
+// A script may send only 1000 and 3000-4999, so the other codes a Conn may
+// send (1001-1003 and 1007-1014) go out as the code plus 3000, with the
+// reason as given: StatusGoingAway arrives as 4001, and the failures the Conn
+// detects itself, StatusPolicyViolation and StatusMessageTooBig, as 4008 and
+// 4009. A reason longer than 123 bytes is cut, at a character boundary.
+//
+// When no close event comes within the close timeout, Close returns nil all
+// the same and the Conn is done with the connection; the browser goes on
+// waiting for the peer, as no script can cut a connection short.
+func (c *Conn) Close(code StatusCode, reason string) error {
+	if code != 0 && !code.validOnWire() {
+		return fmt.Errorf("websocket: close code %d may not be sent", code)
+	}
+	if !utf8.ValidString(reason) {
+		return fmt.Errorf("websocket: close reason: %w", ErrInvalidUTF8)
+	}
+	if len(reason) > MaxControlPayload-2 {
+		reason = reason[:MaxControlPayload-2]
+		for !utf8.ValidString(reason) {
+			reason = reason[:len(reason)-1]
+		}
+	}
+	select {
+	case <-c.closed:
+		return fmt.Errorf("websocket: close: %w", ErrClosed)
+	default:
+	}
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return fmt.Errorf("websocket: close: %w: close frame already sent", ErrClosed)
+	}
+	c.closing = true
+	c.mu.Unlock()
+	if err := c.closeWS(code, reason); err != nil {
+		c.finish(fmt.Errorf("%w: %w", errLocalClose, err))
+		return err
+	}
+	t := time.NewTimer(c.closeTimeout)
+	defer t.Stop()
+	select {
+	case <-c.closed:
+		return nil
+	case <-t.C:
+		// The browser keeps waiting for the peer, and no script can cut
+		// the connection short; this Conn is done with it.
+		c.finish(fmt.Errorf("%w: no close event within the close timeout (%v)", errLocalClose, c.closeTimeout))
+		return nil
+	}
+}
+
+// finish ends the Conn on this side: reads in progress and later ones return
+// err, and Done is closed.
+func (c *Conn) finish(err error) {
+	c.mu.Lock()
+	c.queue, c.head, c.queuedBytes = nil, 0, 0
+	if c.rerr == nil {
+		c.rerr = err
+	}
+	c.signal()
+	c.mu.Unlock()
+	c.closeOnce.Do(func() { close(c.closed) })
+}
+
+// CloseNow ends the Conn at once: reads and writes in progress return errors
+// wrapping ErrClosed. A script cannot drop a connection without the closing
+// handshake, so CloseNow asks the browser for a Close frame with no code, as
+// close() does, and returns without waiting for the answer.
+func (c *Conn) CloseNow() error {
+	c.mu.Lock()
+	closing := c.closing
+	c.closing = true
+	c.mu.Unlock()
+	select {
+	case <-c.closed:
+		return ErrClosed
+	default:
+	}
+	if !closing {
+		c.closeWS(0, "")
+	}
+	c.finish(fmt.Errorf("%w: CloseNow", errLocalClose))
+	return nil
+}
+
+var errDataOnWriteOnly = errors.New("websocket: data message on a connection that only writes")
+
+// CloseRead is for connections the application only writes to. It starts a
+// goroutine that reads the connection until it ends, so that the peer's
+// Close frame is noticed; the browser answers pings itself. A data message
+// from the peer fails the connection with StatusPolicyViolation (sent as
+// 4008, see Close). After CloseRead the application must not read from c.
+//
+// The returned context is derived from ctx and is cancelled when the read side
+// ends; context.Cause then returns the read's error (see IsNormalClose).
+func (c *Conn) CloseRead(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		_, err := c.next()
+		if err == nil {
+			c.mu.Lock()
+			c.failLocked(StatusPolicyViolation, "data on a write-only connection", errDataOnWriteOnly)
+			c.mu.Unlock()
+			err = errDataOnWriteOnly
+		}
+		cancel(err)
+	}()
+	return ctx
+}
+
+// Ping returns an error wrapping errors.ErrUnsupported: a script cannot send
+// pings. The browser answers the server's pings itself.
+func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
+	return 0, unsupported("Ping", "a script cannot send pings")
+}
+
+// WritePing returns an error wrapping errors.ErrUnsupported: a script cannot
+// send pings.
+func (c *Conn) WritePing(payload []byte) error {
+	return unsupported("WritePing", "a script cannot send pings")
+}
+
+// WritePong returns an error wrapping errors.ErrUnsupported: a script cannot
+// send pongs. The browser answers the server's pings itself.
+func (c *Conn) WritePong(payload []byte) error {
+	return unsupported("WritePong", "a script cannot send pongs")
+}
+
+// SetPingHandler has no effect: the browser answers pings itself and does
+// not show them to scripts.
+func (c *Conn) SetPingHandler(h func(payload []byte) error) {}
+
+// SetPongHandler has no effect: the browser does not show pongs to scripts.
+func (c *Conn) SetPongHandler(h func(payload []byte) error) {}
+
+// SetWriteCompression has no effect: the browser decides which messages it
+// compresses, when permessage-deflate was agreed.
+func (c *Conn) SetWriteCompression(enabled bool) {}

@@ -301,18 +301,20 @@
 // fuzzed alone. Where to look:
 //
 //	frame.go, mask.go          the frame header codec; Mask
-//	handshake.go               what both handshakes share: the accept key, header limits
+//	handshake.go               what both handshakes share: the accept key, ws URLs, limits
 //	accept.go, http2.go        the server's handshake over HTTP/1.1 and HTTP/2 (RFC 8441)
-//	dial.go                    the client: URL, proxy, TLS, handshake
+//	dial.go                    the client: proxy, TLS, handshake
 //	conn.go                    the Conn and its options
 //	read.go, readbuf.go        frames in, messages out; the read buffer lent while input arrives
 //	write.go, prepared.go      messages in, frames out; PreparedMessage
-//	ping.go, close.go          ping/pong and keep-alive; close codes and the closing handshake
+//	ping.go, close.go          ping/pong and keep-alive; the closing handshake
+//	status.go                  close codes, CloseError and the errors both builds return
 //	compress.go                permessage-deflate (RFC 7692): negotiation and the message paths
 //	json.go, netconn.go        ReadJSON/WriteJSON; a Conn as a net.Conn
-//	group.go, group_write.go   Group: registry, broadcast, the batched writer
+//	group.go                   Group: registry, broadcast, the batched writer
 //	poller*.go                 the Poller: epoll loop, fair queue, sweep, the Conn's rewiring
 //	observe.go                 Observer and Metrics
+//	conn_js.go                 the js/wasm build: Dial and Conn over the browser's WebSocket
 //	internal/cpu               x86 feature checks, one place for the kernels
 //	internal/mask              the masker (AVX2/SSE2 assembly, portable Go)
 //	internal/utf8valid         the incremental UTF-8 validator (AVX-512/AVX2/SSSE3)
@@ -321,4 +323,6 @@
 //	internal/netpoll           epoll and the non-blocking socket the Poller drives
 //	internal/h2stream          a net.Conn over an HTTP/2 stream
 //	internal/proxy             HTTP CONNECT, https and SOCKS5 proxies
+//	internal/jstest            the js build's tests, run in Node and Chromium against a Go server
+//	internal/testtime          how long tests wait, scaled for busy machines
 package websocket

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -188,4 +189,38 @@ func connReader(rd *bufio.Reader, lim *headerLimiter, br *bufio.Reader, nc net.C
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// DefaultReadLimit is the largest message, in bytes, that a Conn reads unless
+// the ReadLimit option or SetReadLimit says otherwise.
+const DefaultReadLimit = 16 << 20
+
+// DefaultBufferSize is the size of a Conn's read buffer and of its write
+// buffer when the options leave them zero.
+const DefaultBufferSize = 4096
+
+// parseWebSocketURL parses a ws or wss URL (RFC 6455 §3), mapping http and
+// https to them.
+func parseWebSocketURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("websocket: %w", err)
+	}
+	switch u.Scheme {
+	case "ws", "wss":
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	default:
+		return nil, fmt.Errorf("websocket: URL %q: scheme must be ws or wss", s)
+	}
+	switch {
+	case u.Host == "" || u.Hostname() == "":
+		return nil, fmt.Errorf("websocket: URL %q has no host", s)
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		// §3: fragment identifiers MUST NOT be used in WebSocket URIs.
+		return nil, fmt.Errorf("websocket: URL %q has a fragment", s)
+	}
+	return u, nil
 }
