@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -192,6 +193,36 @@ func BenchmarkConnReadFresh(b *testing.B) {
 // (unmasked) and a client (masking a copy), into a connection that discards.
 func BenchmarkConnWrite(b *testing.B) {
 	benchConnWrite(b, func(testing.TB) net.Conn { return &replayConn{data: []byte{0}} })
+}
+
+// BenchmarkConnWriteLocked is BenchmarkConnWrite into a connection whose
+// Write takes a mutex and copies into a buffer it reuses, as an outside
+// referee's in-memory conn does (the write-locked workload of benchmarks/):
+// the copy a real connection makes, without a system call to hide the rest.
+func BenchmarkConnWriteLocked(b *testing.B) {
+	benchConnWrite(b, func(testing.TB) net.Conn { return &lockedConn{buf: make([]byte, 0, 64<<10)} })
+}
+
+// lockedConn is a replayConn whose Write copies p into buf under mu, from
+// buf's start again once it is full.
+type lockedConn struct {
+	replayConn
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (c *lockedConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	for b := p; len(b) > 0; {
+		if len(c.buf) == cap(c.buf) {
+			c.buf = c.buf[:0]
+		}
+		n := copy(c.buf[len(c.buf):cap(c.buf)], b)
+		c.buf = c.buf[:len(c.buf)+n]
+		b = b[n:]
+	}
+	c.mu.Unlock()
+	return len(p), nil
 }
 
 // BenchmarkConnWriteLoopback is BenchmarkConnWrite over a real TCP

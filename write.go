@@ -28,15 +28,11 @@ func checkDataOpcode(op Opcode) error {
 // safe to call concurrently with other writes; the message is not interleaved
 // with any other. The Conn does not keep p.
 func (c *Conn) WriteMessage(op Opcode, p []byte) error {
-	if len(p) <= smallMessage && c.comp == nil && (op == OpText || op == OpBinary) {
-		// The common small message, through small frames: the stack of a
-		// goroutine that writes then stays within the 2 KiB it starts
-		// with (TestConnReaderStackStaysSmall).
-		err := c.writeShort(op, p)
-		if c.x != nil && err == nil && c.x.obs != nil {
-			c.observeWritten(op, len(p), len(p))
-		}
-		return err
+	if len(p) <= DefaultBufferSize && c.comp == nil && (op == OpText || op == OpBinary) {
+		// The common message, of one frame: the stack of a goroutine
+		// that writes it stays within the 2 KiB it starts with
+		// (TestConnReaderStackStaysSmall).
+		return c.writeSingle(op, p)
 	}
 	return c.writeMessage(op, p)
 }
@@ -47,11 +43,7 @@ func (c *Conn) writeMessage(op Opcode, p []byte) error {
 		return err
 	}
 	if len(p) <= DefaultBufferSize && !c.comp.compressWhole(len(p)) {
-		err := c.writeOneFrame(op, p)
-		if c.x != nil && err == nil && c.x.obs != nil {
-			c.observeWritten(op, len(p), len(p))
-		}
-		return err
+		return c.writeSingle(op, p)
 	}
 	c.msgMu.Lock()
 	defer c.msgMu.Unlock()
@@ -76,65 +68,119 @@ func (c *Conn) writeMessage(op Opcode, p []byte) error {
 	return err
 }
 
-// smallMessage is the largest payload WriteMessage sends as a control frame
-// is sent, built in a shortBuf, rather than through a write buffer: for a small
-// message, taking a buffer from the pool and giving it back would cost more
-// than the rest of the write.
-const smallMessage = MaxControlPayload
-
-// writeOneFrame writes p, at most DefaultBufferSize bytes, as a message of
-// one frame, taking frameMu alone when it can: a frame written whole under
-// frameMu cannot split another message unless that message is between its
-// frames (a message streamed through NextWriter, or compressed), and those
-// mark it in midFrames under frameMu. Then the frame waits for msgMu, as a
-// message of several frames does, until the other message is done. Small
-// writes so pay one uncontended lock rather than two
-// (BenchmarkConnWrite/server/16B).
-func (c *Conn) writeOneFrame(op Opcode, p []byte) error {
-	if len(p) <= smallMessage {
-		return c.writeShort(op, p)
+// writeSingle writes p, at most DefaultBufferSize bytes, as an uncompressed
+// message of one frame. The frame is built whole, and masked by a client,
+// before any lock, in a buffer of its own (c.wbuf belongs to the holder of
+// msgMu): a short frame in a shortBuf, a longer one in a write buffer of
+// wbufPool.
+//
+// It is written under frameMu alone when it can be: a frame written whole
+// under frameMu cannot split another message unless that message is between
+// its frames (a message streamed through NextWriter, or compressed), and
+// those mark it in midFrames under frameMu. Then the frame waits for msgMu,
+// as a message of several frames does, until the other message is done
+// (writeAfterMessage). Small writes so pay one uncontended lock rather than
+// two.
+//
+// The path is written out, with no defer and no call it can do without: at
+// a few tens of nanoseconds a message each counted, in the write-locked
+// workload of benchmarks/ and BenchmarkConnWriteLocked.
+func (c *Conn) writeSingle(op Opcode, p []byte) error {
+	var buf []byte
+	var sb *shortBuf
+	var bp *defaultWbuf
+	if len(p) <= MaxControlPayload {
+		sb, _ = shortPool.Get().(*shortBuf)
+		if sb == nil {
+			sb = newShortBuf()
+		}
+		buf = sb[:]
+	} else {
+		bp = getWbuf()
+		buf = bp[:]
 	}
-	// The frame is built, and masked, before the lock, in a buffer of its
-	// own: c.wbuf belongs to the holder of msgMu.
-	bp := getWbuf()
-	defer wbufPool.Put(bp)
-	payload := bp[MaxHeaderSize : MaxHeaderSize+len(p)]
-	copy(payload, p)
-	frame := c.headPayload(bp[:], true, false, op, len(p))
-	defer c.unlockOneFrame(c.lockOneFrame())
+	var frame []byte
+	if c.server {
+		n := putHeader(buf, op, len(p), nil)
+		frame = buf[:n+copy(buf[n:], p)]
+	} else {
+		frame = c.buildFrame(buf, op, p)
+	}
+	var err error
+	c.frameMu.Lock()
+	if c.midFrames {
+		c.frameMu.Unlock()
+		err = c.writeAfterMessage(frame)
+	} else {
+		if err = c.writable(); err == nil {
+			if _, err = c.nc.Write(frame); err != nil {
+				err = c.wrote(err)
+			}
+		}
+		c.frameMu.Unlock()
+	}
+	if sb != nil {
+		shortPool.Put(sb)
+	} else {
+		wbufPool.Put(bp)
+	}
+	if c.x != nil && err == nil && c.x.obs != nil {
+		c.observeWritten(op, len(p), len(p))
+	}
+	return err
+}
+
+// writeAfterMessage writes frame, a whole message, once the message between
+// its frames is done: under msgMu no other message is.
+func (c *Conn) writeAfterMessage(frame []byte) error {
+	c.msgMu.Lock()
+	defer c.msgMu.Unlock()
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
 	return c.writeLocked(frame)
 }
 
-// writeShort writes p, at most smallMessage bytes, as a message of one
-// frame: see writeOneFrame.
-func (c *Conn) writeShort(op Opcode, p []byte) error {
-	defer c.unlockOneFrame(c.lockOneFrame())
-	if err := c.writable(); err != nil {
-		return err
+// buildFrame puts the final frame of type op with payload p, masked if the
+// Conn is a client, at the start of buf, which has room for MaxHeaderSize
+// bytes more than p, and returns it. The header goes first and the payload
+// behind it: building the payload first, with the header copied in before
+// it, stalled the write that read them back (BenchmarkConnWriteLocked/server/1KiB,
+// 73 ns a message against 57).
+func (c *Conn) buildFrame(buf []byte, op Opcode, p []byte) []byte {
+	if c.server {
+		n := putHeader(buf, op, len(p), nil)
+		return buf[:n+copy(buf[n:], p)]
 	}
-	return c.writeShortLocked(op, p)
+	key := newMaskKey()
+	n := putHeader(buf, op, len(p), &key)
+	m := n + copy(buf[n:], p)
+	Mask(key, 0, buf[n:m])
+	return buf[:m]
 }
 
-// lockOneFrame takes frameMu for a message of one frame, and msgMu before
-// it when another message is between its frames. It reports whether it
-// took msgMu, for unlockOneFrame.
-func (c *Conn) lockOneFrame() (withMsg bool) {
-	c.frameMu.Lock()
-	if !c.midFrames {
-		return false
+// putHeader puts at the start of b, which has room for MaxHeaderSize bytes,
+// the header of a final frame of type op with an n-byte payload and no RSV
+// bit, masked with *key unless key is nil, and returns its length. It is
+// AppendHeader for the frames a Conn builds whole, in place
+// (TestPutHeaderIsAppendHeader).
+func putHeader(b []byte, op Opcode, n int, key *[4]byte) int {
+	b[0] = 0x80 | byte(op)
+	var i int
+	switch {
+	case n < 126:
+		b[1], i = byte(n), 2
+	case n <= 0xffff:
+		b[1], i = 126, 4
+		binary.BigEndian.PutUint16(b[2:], uint16(n))
+	default:
+		b[1], i = 127, 10
+		binary.BigEndian.PutUint64(b[2:], uint64(n))
 	}
-	c.frameMu.Unlock()
-	c.msgMu.Lock()
-	c.frameMu.Lock()
-	return true
-}
-
-// unlockOneFrame releases what lockOneFrame took.
-func (c *Conn) unlockOneFrame(withMsg bool) {
-	c.frameMu.Unlock()
-	if withMsg {
-		c.msgMu.Unlock()
+	if key != nil {
+		b[1] |= 0x80
+		i += copy(b[i:], key[:])
 	}
+	return i
 }
 
 // payloadBuf returns the write buffer past the room kept for a header,
@@ -247,8 +293,10 @@ func (c *Conn) writeLocked(b []byte) error {
 	if err := c.writable(); err != nil {
 		return err
 	}
-	_, err := c.nc.Write(b)
-	return c.wrote(err)
+	if _, err := c.nc.Write(b); err != nil {
+		return c.wrote(err)
+	}
+	return nil
 }
 
 // wrote records the outcome of a write. The caller holds frameMu.
@@ -304,35 +352,21 @@ func (c *Conn) writeControl(op Opcode, payload []byte) error {
 	return c.writeShortLocked(op, payload)
 }
 
-// writeShortLocked writes a frame of at most MaxControlPayload bytes, a
-// control frame or a small message, built in a shortBuf. The caller holds frameMu
-// and has checked that the frame may go out.
+// writeShortLocked writes a control frame, built in a shortBuf. The caller
+// holds frameMu and has checked that the frame may go out.
 func (c *Conn) writeShortLocked(op Opcode, payload []byte) error {
 	sb := getShortBuf()
-	// The header by hand (RFC 6455 §5.2): FIN, the opcode, and a 7-bit
-	// length, with the mask bit and key from a client.
-	sb[0] = 0x80 | byte(op)
-	sb[1] = byte(len(payload))
-	n := 2
-	if !c.server {
-		sb[1] |= 0x80
-		key := newMaskKey()
-		copy(sb[2:6], key[:])
-		n = 6 + copy(sb[6:], payload)
-		Mask(key, 0, sb[6:n])
-	} else {
-		n += copy(sb[2:], payload)
-	}
-	_, err := c.nc.Write(sb[:n])
+	_, err := c.nc.Write(c.buildFrame(sb[:], op, payload))
 	shortPool.Put(sb)
 	return c.wrote(err)
 }
 
 func getShortBuf() *shortBuf {
-	if sb, ok := shortPool.Get().(*shortBuf); ok {
-		return sb
+	sb, _ := shortPool.Get().(*shortBuf)
+	if sb == nil {
+		sb = newShortBuf()
 	}
-	return newShortBuf()
+	return sb
 }
 
 // newShortBuf is apart, and not inlined, to keep the allocation's
@@ -341,7 +375,8 @@ func getShortBuf() *shortBuf {
 //go:noinline
 func newShortBuf() *shortBuf { return new(shortBuf) }
 
-// shortBuf holds a frame of writeShortLocked. They are pooled rather than
+// shortBuf holds a frame of at most MaxControlPayload bytes: a control
+// frame or a short message. They are pooled rather than
 // kept by each Conn, so that an idle Conn carries none.
 type shortBuf [MaxHeaderSize + MaxControlPayload]byte
 

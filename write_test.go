@@ -17,7 +17,7 @@ import (
 // buffer and the one written under msgMu; both roles, since a client masks.
 func TestConnOneFrameMessageWaitsForStreamedMessage(t *testing.T) {
 	for _, server := range []bool{true, false} {
-		for _, n := range []int{0, 16, smallMessage, smallMessage + 1, 1024, DefaultBufferSize, DefaultBufferSize + 1} {
+		for _, n := range []int{0, 16, MaxControlPayload, MaxControlPayload + 1, 1024, DefaultBufferSize, DefaultBufferSize + 1} {
 			t.Run(fmt.Sprintf("server=%v/%d", server, n), func(t *testing.T) {
 				p, c := newRawPeer(t, tcpConns, !server, connConfig{writeBufferSize: 16})
 				c.SetWriteDeadline(time.Now().Add(testTimeout))
@@ -76,6 +76,30 @@ func TestConnOneFrameMessageWaitsForStreamedMessage(t *testing.T) {
 					t.Fatalf("after the streamed message: %+v, %d bytes, %v; want the whole binary message", h, len(payload), err)
 				}
 			})
+		}
+	}
+}
+
+// TestPutHeaderIsAppendHeader checks that the header a Conn builds in place
+// for a frame it writes whole is the one AppendHeader encodes (RFC 6455
+// §5.2), at every length where the encoding changes and around it, for
+// each role and opcode.
+func TestPutHeaderIsAppendHeader(t *testing.T) {
+	key := [4]byte{0xa1, 0xb2, 0xc3, 0xd4}
+	for _, op := range []Opcode{OpText, OpBinary, OpClose, OpPing, OpPong} {
+		for _, n := range []int{0, 1, 16, 124, 125, 126, 127, 1024, DefaultBufferSize, 0xfffe, 0xffff, 0x10000, 1 << 20, 1<<31 + 5} {
+			for _, masked := range []bool{false, true} {
+				h := Header{Fin: true, Opcode: op, Length: int64(n), Masked: masked}
+				var k *[4]byte
+				if masked {
+					h.Mask, k = key, &key
+				}
+				want := AppendHeader(nil, h)
+				var b [MaxHeaderSize]byte
+				if got := b[:putHeader(b[:], op, n, k)]; !bytes.Equal(got, want) {
+					t.Errorf("%v, %d bytes, masked %v: putHeader % x, AppendHeader % x", op, n, masked, got, want)
+				}
+			}
 		}
 	}
 }

@@ -140,6 +140,15 @@ func TestInMemoryBenchmarksRun(t *testing.T) {
 		if w.NsPerMsg <= 0 || w.WritesPerMsg < 1 {
 			t.Errorf("%s write: %+v", l.Name, w)
 		}
+		for _, k := range []Kind{Binary, Text} {
+			w, err := BenchLockedWriteKind(l, k, 16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w.NsPerMsg <= 0 || w.WritesPerMsg < 1 {
+				t.Errorf("%s write-locked %v: %+v", l.Name, k, w)
+			}
+		}
 	}
 }
 
@@ -280,12 +289,21 @@ func BenchmarkWriteText(b *testing.B) { benchWrite(b, Text) }
 // BenchmarkWriteMixed writes mixed-script text messages.
 func BenchmarkWriteMixed(b *testing.B) { benchWrite(b, Mixed) }
 
-func benchWrite(b *testing.B, k Kind) {
+// BenchmarkWriteLocked is BenchmarkWrite to a LockedConn (the write-locked
+// workload): go test -run '^$' -bench 'WriteLocked/fullduplex/16B' -cpuprofile cpu.out
+func BenchmarkWriteLocked(b *testing.B) { benchWriteTo(b, Binary, LockedWriteKindBench) }
+
+// BenchmarkWriteLockedText writes ASCII text messages to a LockedConn.
+func BenchmarkWriteLockedText(b *testing.B) { benchWriteTo(b, Text, LockedWriteKindBench) }
+
+func benchWrite(b *testing.B, k Kind) { benchWriteTo(b, k, WriteKindBench) }
+
+func benchWriteTo(b *testing.B, k Kind, bench func(*Lib, Kind, int, *float64, *error) func(*testing.B)) {
 	for _, l := range Libs() {
 		for _, s := range benchSizes {
 			var failure error
 			var writes float64
-			b.Run(l.Name+"/"+s.name, WriteKindBench(l, k, s.n, &writes, &failure))
+			b.Run(l.Name+"/"+s.name, bench(l, k, s.n, &writes, &failure))
 		}
 	}
 }

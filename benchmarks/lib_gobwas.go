@@ -11,16 +11,19 @@ import (
 
 // gobwas: ws.Upgrade straight on the net.Conn (no net/http); wsutil.Reader
 // over a 4 KiB bufio.Reader with wsutil.ControlFrameHandler for control
-// frames; writes as ws.WriteHeader + payload into a 4 KiB bufio.Writer (one
-// syscall per small message, where wsutil.WriteServerMessage makes two);
-// fan-out writes one pre-compiled frame (ws.CompileFrame) to every conn.
+// frames; writes as ws.WriteHeaderBuffer (the header encoded in a scratch
+// array of the conn's: ws.WriteHeader allocates one per call) + payload into
+// a 4 KiB bufio.Writer and one Flush (one syscall per small message, where
+// wsutil.WriteServerMessage makes two); fan-out writes one pre-compiled
+// frame (ws.CompileFrame) to every conn.
 
 type gobwasConn struct {
 	nc  net.Conn
 	rd  *wsutil.Reader
 	ctl wsutil.FrameHandlerFunc
-	mu  sync.Mutex // guards bw and writes to nc
+	mu  sync.Mutex // guards bw, hdr and writes to nc
 	bw  *bufio.Writer
+	hdr [ws.MaxHeaderSize]byte
 }
 
 func newGobwasConn(nc net.Conn) (*gobwasConn, error) {
@@ -62,7 +65,7 @@ func (c *gobwasConn) read(buf []byte) (ws.OpCode, []byte, error) {
 func (c *gobwasConn) write(op ws.OpCode, p []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := ws.WriteHeader(c.bw, ws.Header{Fin: true, OpCode: op, Length: int64(len(p))}); err != nil {
+	if err := ws.WriteHeaderBuffer(c.bw, ws.Header{Fin: true, OpCode: op, Length: int64(len(p))}, c.hdr[:]); err != nil {
 		return err
 	}
 	if _, err := c.bw.Write(p); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 )
@@ -29,16 +30,26 @@ func memResult(r testing.BenchmarkResult) MemResult {
 }
 
 func memConn(l *Lib, data []byte, limit int64) (*ReplayConn, *MemConn, error) {
-	var prefix []byte
+	nc := NewReplayConn(upgradePrefix(l), data, limit)
+	c, err := memUpgrade(l, nc)
+	return nc, c, err
+}
+
+// upgradePrefix is what l's in-memory conn must yield before any frame:
+// the upgrade request, if l reads it off the conn.
+func upgradePrefix(l *Lib) []byte {
 	if l.ReadsRequest {
-		prefix = []byte(UpgradeRequest)
+		return []byte(UpgradeRequest)
 	}
-	nc := NewReplayConn(prefix, data, limit)
+	return nil
+}
+
+func memUpgrade(l *Lib, nc net.Conn) (*MemConn, error) {
 	c, err := l.NewMem(nc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: upgrade: %w", l.Name, err)
+		return nil, fmt.Errorf("%s: upgrade: %w", l.Name, err)
 	}
-	return nc, c, nil
+	return c, nil
 }
 
 // ReadBench returns a benchmark of the server read path: l's server
@@ -97,9 +108,28 @@ func WriteBench(l *Lib, size int, writes *float64, failure *error) func(b *testi
 // WriteKindBench is WriteBench for messages of kind k. A library without
 // WriteText fails it with ErrNoText.
 func WriteKindBench(l *Lib, k Kind, size int, writes *float64, failure *error) func(b *testing.B) {
+	return writeKindBench(l, k, size, func(prefix []byte) writeConn { return NewReplayConn(prefix, nil, -1) }, writes, failure)
+}
+
+// LockedWriteKindBench is WriteKindBench writing to a LockedConn, whose
+// Write only takes a lock and copies: the write-locked workload, an outside
+// referee's setup for small writes.
+func LockedWriteKindBench(l *Lib, k Kind, size int, writes *float64, failure *error) func(b *testing.B) {
+	return writeKindBench(l, k, size, func(prefix []byte) writeConn { return NewLockedConn(prefix) }, writes, failure)
+}
+
+// writeConn is the in-memory conn of a write workload.
+type writeConn interface {
+	net.Conn
+	Writes() (calls, bytes int64)
+	ResetWrites()
+}
+
+func writeKindBench(l *Lib, k Kind, size int, newConn func(prefix []byte) writeConn, writes *float64, failure *error) func(b *testing.B) {
 	payload := KindPayload(k, size)
 	return func(b *testing.B) {
-		nc, c, err := memConn(l, nil, -1)
+		nc := newConn(upgradePrefix(l))
+		c, err := memUpgrade(l, nc)
 		if err != nil {
 			*failure = err
 			b.Fatal(err)
@@ -155,9 +185,18 @@ func BenchReadKind(l *Lib, k Kind, size int) (MemResult, error) {
 
 // BenchWriteKind runs WriteKindBench with testing.Benchmark.
 func BenchWriteKind(l *Lib, k Kind, size int) (MemResult, error) {
+	return runWriteBench(l, k, size, WriteKindBench)
+}
+
+// BenchLockedWriteKind runs LockedWriteKindBench with testing.Benchmark.
+func BenchLockedWriteKind(l *Lib, k Kind, size int) (MemResult, error) {
+	return runWriteBench(l, k, size, LockedWriteKindBench)
+}
+
+func runWriteBench(l *Lib, k Kind, size int, bench func(*Lib, Kind, int, *float64, *error) func(*testing.B)) (MemResult, error) {
 	var failure error
 	var writes float64
-	r := testing.Benchmark(WriteKindBench(l, k, size, &writes, &failure))
+	r := testing.Benchmark(bench(l, k, size, &writes, &failure))
 	if failure != nil {
 		return MemResult{}, failure
 	}

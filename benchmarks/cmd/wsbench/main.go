@@ -8,6 +8,7 @@
 //	go run ./cmd/wsbench -quick            # under 2 minutes
 //	go run ./cmd/wsbench -full -out r.md   # under 10 minutes
 //	go run ./cmd/wsbench -workloads read,write -libs fullduplex,gobwas
+//	go run ./cmd/wsbench -workloads write-locked -kinds binary,text   # small writes, the referee's conn
 //	go run ./cmd/wsbench -workloads attack -attack-time 5s   # hostile peers, see the README
 //	go run ./cmd/wsbench -attack trickle-data -n 128 -attack-addr 127.0.0.1:8082   # attackers alone
 package main
@@ -182,6 +183,8 @@ func main() {
 			err = r.memory("read", bench.BenchReadKind)
 		case "write":
 			err = r.memory("write", bench.BenchWriteKind)
+		case "write-locked":
+			err = r.memory("write-locked", bench.BenchLockedWriteKind)
 		case "echo":
 			err = r.echo()
 		case "idle":
@@ -286,7 +289,7 @@ func (r *runner) memoryCase(kind string, run func(*bench.Lib, bench.Kind, int) (
 	r.tab.Add(bench.Metric{Workload: w, Name: "MB/s", Format: bench.FmtMBs}, l.Name, m.MBPerSec)
 	r.tab.Add(bench.Metric{Workload: w, Name: "allocs/msg", Lower: true, Format: bench.FmtCount}, l.Name, m.AllocsPerMsg)
 	r.tab.Add(bench.Metric{Workload: w, Name: "B/msg", Lower: true, Format: bench.FmtBytes}, l.Name, m.BytesPerMsg)
-	if kind == "write" {
+	if strings.HasPrefix(kind, "write") {
 		r.tab.Add(bench.Metric{Workload: w, Name: "writes/msg", Lower: true, Format: bench.FmtCount}, l.Name, m.WritesPerMsg)
 	}
 	return nil
