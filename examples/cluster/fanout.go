@@ -1,233 +1,211 @@
 package main
 
 import (
+	"context"
 	"errors"
-	"sync"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/fullduplex/websocket"
 )
 
-// This file is the node's local fan-out: the WebSockets this node holds and
-// the queue in front of each. Everything about other nodes lives in
-// stream.go and presence.go; when the library grows a broadcast type for a
-// group of connections, this file is what it replaces.
+// This file is the node's local fan-out. Its clients are the members of a
+// websocket.Group (node.room), which queues each message for each of them
+// without waiting, writes what is queued for a member in one write, drops
+// with 1008 a client that cannot keep up and closes them all with 1001 on
+// Shutdown. What the node adds is the order of joining: a client joins at
+// a position in the Stream and gets what came before it from Redis, the
+// rest from the Group, each entry once.
 
-// local is this node's share of the room: its clients, and the position in
-// the Stream up to which it has handed messages to them.
-type local struct {
-	writeTimeout time.Duration
-	closeTimeout time.Duration
-	logf         func(format string, args ...any)
-
-	mu      sync.Mutex // guards what follows, and orders every delivery
-	clients map[*client]struct{}
-	last    streamID // the last Stream entry delivered
-	closing bool
+// entry is a Stream entry as the node delivers it, encoded once.
+type entry struct {
+	id streamID
+	pm *websocket.PreparedMessage
 }
 
-// client is one connected page or program. Only its writer goroutine writes
-// to conn, in the order messages were queued on send.
-type client struct {
-	conn   *websocket.Conn
-	name   string
-	member string // its entry in the room's presence set
-	send   chan *websocket.PreparedMessage
+var (
+	errShuttingDown = errors.New("node shutting down")
+	errBehind       = errors.New("node behind the client's last ID")
+)
 
-	// after is the last Stream entry the client has or will get in its
-	// hello; deliver skips entries up to it. Guarded by local.mu.
-	after streamID
-
-	stopOnce sync.Once
-	done     chan struct{} // closed when the client is dropped or leaves
-}
-
-func newLocal(writeTimeout, closeTimeout time.Duration, logf func(string, ...any)) *local {
-	return &local{
-		writeTimeout: writeTimeout,
-		closeTimeout: closeTimeout,
-		logf:         logf,
-		clients:      make(map[*client]struct{}),
+// deliver broadcasts es, the next entries of the Stream in order, to every
+// client here. An XREAD's entries go in one Broadcast, which each member's
+// writer sends in one write.
+func (n *node) deliver(es []entry) {
+	pms := make([]*websocket.PreparedMessage, len(es))
+	for i, e := range es {
+		pms[i] = e.pm
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	// recent keeps QueueSize to twice that many entries, trimmed in one
+	// move when it reaches twice.
+	for _, e := range es {
+		if q := n.cfg.QueueSize; len(n.recent) == 2*q {
+			n.forgot = n.recent[q-1].id
+			n.recent = slices.Delete(n.recent, 0, q)
+		}
+		n.recent = append(n.recent, e)
+	}
+	n.last = es[len(es)-1].id
+	n.room.Broadcast(pms...)
+	if n.moved != nil {
+		close(n.moved)
+		n.moved = nil
 	}
 }
 
-// join adds c, which wants the entries after the ID after. From now on c's
-// queue gets every entry after upTo (the node's position, or after if that is
-// later), so the caller sends c the entries in (after, upTo] itself, from the
-// Stream, before anything queued: nothing is missed and nothing comes twice.
-// join reports false once the node is shutting down.
-func (l *local) join(c *client, after streamID) (upTo streamID, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closing {
-		return streamID{}, false
-	}
-	c.after = after
-	if after.less(l.last) {
-		c.after = l.last
-	}
-	l.clients[c] = struct{}{}
-	return l.last, true
+// broadcast sends pm, which is not a Stream entry (a presence change), to
+// every client here. It is ordered with join by n.mu, so a client gets
+// every change after the users its hello lists.
+func (n *node) broadcast(pm *websocket.PreparedMessage) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.room.Broadcast(pm)
 }
 
-// track adds one to handlers unless the node is shutting down, so that
-// handlers.Wait after shutdown never races with an Add.
-func (l *local) track(handlers *sync.WaitGroup) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closing {
+// join brings conn into the room, or returns why it cannot, as the code and
+// reason to close it with (code 0: it joined). The client wants the entries
+// after the ID after; a newcomer (not resume) the last Backlog.
+//
+// Joining is where duplicates and gaps would creep in, so it goes in this
+// order: note the node's position P (the last entry delivered); read the
+// entries up to P from Redis; then, under n.mu, which every delivery holds
+// while it broadcasts, add conn to the Group and queue for it, ahead of
+// anything broadcast later, the hello with those entries and then the ones
+// the node delivered since P, which it keeps in recent. Entries up to P
+// come from Redis, those after from the node, each exactly once.
+func (n *node) join(ctx context.Context, conn *websocket.Conn, name, member string, resume bool, after streamID) (websocket.StatusCode, string) {
+	upTo, err := n.reach(ctx, after)
+	if err == nil {
+		var history []event
+		var gap bool
+		if history, gap, err = n.history(ctx, resume, after, upTo); err == nil {
+			return n.admit(conn, name, member, upTo, event{Type: "hello", Resumed: resume, Gap: gap, History: history})
+		}
+	}
+	switch {
+	case errors.Is(err, errShuttingDown):
+		return websocket.StatusGoingAway, "node shutting down"
+	case errors.Is(err, errBehind):
+		return websocket.StatusTryAgainLater, "node catching up"
+	}
+	// Without the messages it missed the client cannot go on; it
+	// retries, here or on another node.
+	n.cfg.Logf("cluster: history for %q: %v", name, err)
+	return websocket.StatusTryAgainLater, "message store unavailable"
+}
+
+// admit adds conn, whose presence entry is member, to the Group and queues
+// for it hello, completed, and the entries delivered after upTo, in one step
+// under n.mu.
+func (n *node) admit(conn *websocket.Conn, name, member string, upTo streamID, hello event) (websocket.StatusCode, string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if upTo.less(n.forgot) {
+		// More went by while the history was read than a client's
+		// queue holds: the old per-client queue would have been full.
+		return websocket.StatusPolicyViolation, "send queue full: client too slow"
+	}
+	if !n.room.Add(conn) {
+		return websocket.StatusGoingAway, "node shutting down"
+	}
+	n.present[conn] = member
+	// The users are read under n.mu, as presence changes are broadcast:
+	// a change the hello misses reaches conn after it.
+	hello.Name, hello.Node, hello.Room = name, n.cfg.Name, n.cfg.Room
+	hello.Users, hello.Online = n.currentUsers(user{Name: name, Node: n.cfg.Name})
+	i := sort.Search(len(n.recent), func(i int) bool { return upTo.less(n.recent[i].id) })
+	pms := make([]*websocket.PreparedMessage, 0, 1+len(n.recent)-i)
+	pms = append(pms, prepare(hello))
+	for _, e := range n.recent[i:] {
+		pms = append(pms, e.pm)
+	}
+	// If they do not all fit the queue, the Group drops conn with 1008,
+	// as it drops a client that falls that far behind; its read loop ends.
+	n.room.Send(conn, pms...)
+	return 0, ""
+}
+
+// reach waits until the node has delivered the entry after, if the Stream
+// holds it, and returns the node's position then. A client that resumes
+// from an entry this node has not read yet (its last node was ahead of this
+// one) must not get it again: the Group sends every live entry to every
+// member. reach gives up after RedisTimeout with errBehind.
+func (n *node) reach(ctx context.Context, after streamID) (streamID, error) {
+	pos := n.position()
+	if !pos.less(after) {
+		return pos, nil
+	}
+	// An ID the Stream never had (Redis lost its data) is waited for no
+	// longer than the Stream's end.
+	end, err := n.latest(ctx)
+	if err != nil {
+		return pos, err
+	}
+	if end.less(after) {
+		after = end
+	}
+	timeout := time.NewTimer(n.cfg.RedisTimeout)
+	defer timeout.Stop()
+	for {
+		n.mu.Lock()
+		pos, closing := n.last, n.closing
+		if closing || !pos.less(after) {
+			n.mu.Unlock()
+			if closing {
+				return pos, errShuttingDown
+			}
+			return pos, nil
+		}
+		if n.moved == nil {
+			n.moved = make(chan struct{})
+		}
+		moved := n.moved
+		n.mu.Unlock()
+		select {
+		case <-moved:
+		case <-timeout.C:
+			return pos, errBehind
+		}
+	}
+}
+
+// leave takes conn, which has stopped reading, out of the room.
+func (n *node) leave(conn *websocket.Conn) {
+	n.mu.Lock()
+	delete(n.present, conn)
+	n.mu.Unlock()
+	n.room.Remove(conn)
+}
+
+// track adds one to the running handlers unless the node is shutting down,
+// so that Wait after Shutdown never races with an Add.
+func (n *node) track() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closing {
 		return false
 	}
-	handlers.Add(1)
+	n.conns.Add(1)
 	return true
 }
 
-// leave removes c and stops its writer.
-func (l *local) leave(c *client) {
-	l.mu.Lock()
-	delete(l.clients, c)
-	l.mu.Unlock()
-	c.stop()
-}
-
 // position returns the last Stream entry delivered.
-func (l *local) position() streamID {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.last
-}
-
-// setPosition starts delivery after id, before any client has joined.
-func (l *local) setPosition(id streamID) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.last = id
-}
-
-// deliver queues the Stream entry id, encoded once as pm, for every client
-// that does not have it yet. Entries must come in Stream order.
-func (l *local) deliver(id streamID, pm *websocket.PreparedMessage) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.last = id
-	for c := range l.clients {
-		if !c.after.less(id) {
-			continue // c has it from its hello
-		}
-		l.queueLocked(c, pm)
-	}
-}
-
-// broadcast queues pm, which is not a Stream entry (a presence change), for
-// every client.
-func (l *local) broadcast(pm *websocket.PreparedMessage) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for c := range l.clients {
-		l.queueLocked(c, pm)
-	}
-}
-
-// sendTo queues pm, a reply, for c alone, if c is still here.
-func (l *local) sendTo(c *client, pm *websocket.PreparedMessage) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.clients[c]; ok {
-		l.queueLocked(c, pm)
-	}
-}
-
-// queueLocked queues pm for c without ever waiting: a client whose queue is
-// full is dropped (close 1008), so one slow reader cannot hold up the node,
-// and through it the room.
-func (l *local) queueLocked(c *client, pm *websocket.PreparedMessage) {
-	select {
-	case c.send <- pm:
-	default:
-		delete(l.clients, c)
-		l.dropLocked(c, websocket.StatusPolicyViolation, "send queue full: client too slow")
-	}
+func (n *node) position() streamID {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.last
 }
 
 // members returns the presence entries of the clients here.
-func (l *local) members() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	m := make([]string, 0, len(l.clients))
-	for c := range l.clients {
-		m = append(m, c.member)
+func (n *node) members() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	m := make([]string, 0, len(n.present))
+	for _, member := range n.present {
+		m = append(m, member)
 	}
 	return m
-}
-
-// drop removes c and closes its connection with code.
-func (l *local) drop(c *client, code websocket.StatusCode, reason string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.clients, c)
-	l.dropLocked(c, code, reason)
-}
-
-// dropLocked closes c in the background, since the closing handshake waits
-// for the peer and the caller holds the lock. c's read loop then ends and its
-// handler takes it out of the room's presence.
-func (l *local) dropLocked(c *client, code websocket.StatusCode, reason string) {
-	c.stopOnce.Do(func() {
-		close(c.done)
-		l.logf("cluster: dropping %q (%s): %s", c.name, c.conn.RemoteAddr(), reason)
-		go func() {
-			// A writer stuck on a dead peer holds the connection for up
-			// to writeTimeout before Close can send; CloseNow is the
-			// backstop for both.
-			t := time.AfterFunc(l.writeTimeout+l.closeTimeout, func() { c.conn.CloseNow() })
-			defer t.Stop()
-			c.conn.Close(code, reason)
-		}()
-	})
-}
-
-// shutdown closes every connection with 1001 (going away) and turns new
-// ones away.
-func (l *local) shutdown() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.closing = true
-	for c := range l.clients {
-		delete(l.clients, c)
-		l.dropLocked(c, websocket.StatusGoingAway, "node shutting down")
-	}
-}
-
-// stop ends c's writer; used when c leaves on its own.
-func (c *client) stop() { c.stopOnce.Do(func() { close(c.done) }) }
-
-// writeLoop writes hello and then what is queued for c, until c is dropped
-// or leaves. A write that takes longer than writeTimeout means the client
-// has stopped reading.
-func (l *local) writeLoop(c *client, hello []byte) {
-	c.conn.SetWriteDeadline(time.Now().Add(l.writeTimeout))
-	if err := c.conn.WriteMessage(websocket.OpText, hello); err != nil {
-		l.writeFailed(c, err)
-		return
-	}
-	for {
-		select {
-		case <-c.done:
-			return
-		case pm := <-c.send:
-			c.conn.SetWriteDeadline(time.Now().Add(l.writeTimeout))
-			if err := c.conn.WritePreparedMessage(pm); err != nil {
-				l.writeFailed(c, err)
-				return
-			}
-		}
-	}
-}
-
-func (l *local) writeFailed(c *client, err error) {
-	if !errors.Is(err, websocket.ErrClosed) {
-		// Most likely the deadline: the client stopped reading.
-		l.drop(c, websocket.StatusPolicyViolation, "write failed: client too slow")
-	}
-	// Closed: the read loop sees it and the handler cleans up.
 }

@@ -89,12 +89,12 @@ func main() {
 	stop() // a second Ctrl-C ends the program at once
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// The shutdown of the websocket package doc: the node first, which
-	// closes every WebSocket with 1001 (the pages reconnect, through the
-	// load balancer, to another node) and refuses new ones with 503, then
-	// the http.Server. A hook registered with RegisterOnShutdown would not
-	// be waited for.
-	n.Shutdown()
+	// The shutdown of the websocket package doc: the node's Group first,
+	// which closes every WebSocket with 1001 and waits (the pages reconnect,
+	// through the load balancer, to another node), while the node refuses
+	// new ones with 503, then the http.Server. A hook registered with
+	// RegisterOnShutdown would not be waited for.
+	n.Shutdown(sctx)
 	hs.Shutdown(sctx)
 	n.Wait()
 }

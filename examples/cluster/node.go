@@ -105,9 +105,22 @@ type node struct {
 	instance       string        // random: tells this run's connections from an earlier run's
 	connSeq        atomic.Uint64
 
-	local *local
-	mux   *http.ServeMux
-	conns sync.WaitGroup // running WebSocket handlers
+	mux      *http.ServeMux
+	conns    sync.WaitGroup      // running WebSocket handlers
+	observer *websocket.Observer // logs the clients the room drops
+
+	// room holds the clients here: it queues every message for each, drops
+	// a client that cannot keep up (1008) and closes them all on Shutdown
+	// (1001). See fanout.go.
+	room websocket.Group
+
+	mu      sync.Mutex                 // guards what follows, and orders every broadcast and join
+	last    streamID                   // the last Stream entry delivered
+	recent  []entry                    // the last entries delivered, for clients joining meanwhile
+	forgot  streamID                   // the last entry dropped from recent
+	moved   chan struct{}              // closed at the next delivery; nil if nobody waits for it
+	present map[*websocket.Conn]string // the presence entries of the clients in room
+	closing bool
 
 	presenceMu sync.Mutex
 	users      []user // who was online at the last look
@@ -137,9 +150,14 @@ func newNode(cfg config, rdb *redis.Client) *node {
 		presenceKey:    prefix + "online",
 		changedChannel: prefix + "online-changed",
 		instance:       hex.EncodeToString(b[:]),
-		local:          newLocal(cfg.WriteTimeout, cfg.CloseTimeout, cfg.Logf),
 		mux:            http.NewServeMux(),
+		present:        make(map[*websocket.Conn]string),
 	}
+	n.room.QueueSize = cfg.QueueSize
+	n.room.WriteTimeout = cfg.WriteTimeout
+	n.observer = &websocket.Observer{Dropped: func(c *websocket.Conn, d websocket.DropInfo) {
+		cfg.Logf("cluster: dropping %s (%s, %d queued): client too slow", c.RemoteAddr(), d.Reason, d.Queued)
+	}}
 	sub, err := fs.Sub(static, "static")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
@@ -162,7 +180,9 @@ func (n *node) Start(ctx context.Context) error {
 	for {
 		last, err := n.latest(ctx)
 		if err == nil {
-			n.local.setPosition(last)
+			n.mu.Lock()
+			n.last = last
+			n.mu.Unlock()
 			break
 		}
 		n.cfg.Logf("cluster: waiting for redis at %s: %v", n.rdb.Options().Addr, err)
@@ -184,26 +204,29 @@ func (n *node) Start(ctx context.Context) error {
 func (n *node) ServeHTTP(w http.ResponseWriter, r *http.Request) { n.mux.ServeHTTP(w, r) }
 
 func (n *node) serveWebSocket(w http.ResponseWriter, r *http.Request) {
-	// The page is served by this node, so the default same-origin check is
-	// what we want. Behind a load balancer every node has the public
-	// origin as its Host.
 	// Counted before the takeover, after which http.Server.Shutdown no
 	// longer waits for this handler, so that Wait does; once the node is
-	// shutting down, no WebSocket opens.
-	if !n.local.track(&n.conns) {
+	// shutting down, no WebSocket opens. The Conn joins the room only once
+	// its hello is ready (join), so it is not taken with the room's Accept.
+	if !n.track() {
 		http.Error(w, "node shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	defer n.conns.Done()
+	// The page is served by this node, so the default same-origin check is
+	// what we want. Behind a load balancer every node has the public
+	// origin as its Host.
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		ReadLimit:    n.cfg.MaxMessageBytes,
 		PingInterval: n.cfg.PingInterval,
 		CloseTimeout: n.cfg.CloseTimeout,
+		Observer:     n.observer,
 	})
 	if err != nil {
 		n.cfg.Logf("cluster: accept from %s: %v", r.RemoteAddr, err)
 		return // Accept has answered the request
 	}
+	defer conn.CloseNow()
 
 	q := r.URL.Query()
 	name, ok := n.cleanName(q.Get("name"))
@@ -214,70 +237,35 @@ func (n *node) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	// A client that already has messages says the last one's ID; one that
 	// sends none, or something that is not an ID, is a newcomer.
 	after, resume := parseStreamID(q.Get("last"))
-	c := &client{
-		conn:   conn,
-		name:   name,
-		member: n.memberOf(name),
-		send:   make(chan *websocket.PreparedMessage, n.cfg.QueueSize),
-		done:   make(chan struct{}),
-	}
-	upTo, ok := n.local.join(c, after)
-	if !ok {
-		conn.Close(websocket.StatusGoingAway, "node shutting down")
+	member := n.memberOf(name)
+	ctx := context.WithoutCancel(r.Context())
+	if code, why := n.join(ctx, conn, name, member, resume, after); code != 0 {
+		conn.Close(code, why)
 		return
 	}
-	ctx := r.Context()
-	history, truncated, err := n.history(ctx, resume, after, upTo)
-	if err != nil {
-		// Without the messages it missed the client cannot go on; it
-		// retries, here or on another node.
-		n.local.leave(c)
-		n.cfg.Logf("cluster: history for %q: %v", name, err)
-		conn.Close(websocket.StatusTryAgainLater, "message store unavailable")
-		return
-	}
-	n.enter(context.WithoutCancel(ctx), c.member)
-	users, online := n.currentUsers(user{Name: name, Node: n.cfg.Name})
-	hello := event{
-		Type:    "hello",
-		Name:    name,
-		Node:    n.cfg.Name,
-		Room:    n.cfg.Room,
-		Resumed: resume,
-		Gap:     truncated,
-		Users:   users,
-		Online:  online,
-		History: history,
-	}
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		n.local.writeLoop(c, marshal(hello))
-	}()
-	n.readLoop(ctx, c)
-	n.local.leave(c)
-	n.exit(context.WithoutCancel(ctx), c.member)
-	<-writerDone
-	conn.CloseNow()
+	n.enter(ctx, member)
+	n.readLoop(ctx, conn, name)
+	n.leave(conn)
+	n.exit(ctx, member)
 }
 
 // readLoop reads the client's messages and appends them to the Stream until
 // the connection ends. The client sees its own message when it comes back
 // from the Stream, in the room's order; an error event if it could not be
 // sent.
-func (n *node) readLoop(ctx context.Context, c *client) {
+func (n *node) readLoop(ctx context.Context, conn *websocket.Conn, name string) {
 	for {
-		op, p, err := c.conn.ReadMessage()
+		op, p, err := conn.ReadMessage()
 		if err != nil {
 			return
 		}
 		if op != websocket.OpText {
-			n.reply(c, "messages are JSON text")
+			n.reply(conn, "messages are JSON text")
 			continue
 		}
 		var m clientMessage
 		if err := json.Unmarshal(p, &m); err != nil || m.Type != "message" {
-			n.reply(c, `expected {"type":"message","text":"..."}`)
+			n.reply(conn, `expected {"type":"message","text":"..."}`)
 			continue
 		}
 		text := strings.TrimSpace(m.Text)
@@ -285,28 +273,35 @@ func (n *node) readLoop(ctx context.Context, c *client) {
 		case k == 0:
 			continue
 		case k > n.cfg.MaxTextRunes:
-			n.reply(c, "message too long")
+			n.reply(conn, "message too long")
 			continue
 		}
-		if err := n.publish(ctx, c.name, text); err != nil {
-			n.cfg.Logf("cluster: publish for %q: %v", c.name, err)
-			n.reply(c, "not sent: message store unavailable")
+		if err := n.publish(ctx, name, text); err != nil {
+			n.cfg.Logf("cluster: publish for %q: %v", name, err)
+			n.reply(conn, "not sent: message store unavailable")
 		}
 	}
 }
 
-// reply sends an error to c alone.
-func (n *node) reply(c *client, text string) {
-	n.local.sendTo(c, prepare(event{Type: "error", Text: text}))
+// reply sends an error to conn alone, in order with the broadcasts.
+func (n *node) reply(conn *websocket.Conn, text string) {
+	n.room.Send(conn, prepare(event{Type: "error", Text: text}))
 }
 
-// Shutdown closes every connection with 1001 (going away), turns new ones
-// away (503, before the handshake) and stops following Redis. Pages
-// reconnect, through the load balancer, to another node.
-// It may be called more than once.
-func (n *node) Shutdown() {
+// Shutdown turns new connections away (503, before the handshake), closes
+// every one it has with 1001 (going away) and waits for that, within ctx,
+// then stops following Redis. Pages reconnect, through the load balancer,
+// to another node. It may be called more than once.
+func (n *node) Shutdown(ctx context.Context) {
 	n.shutdownOnce.Do(func() {
-		n.local.shutdown()
+		n.mu.Lock()
+		n.closing = true
+		if n.moved != nil {
+			close(n.moved) // joins waiting for a delivery give up
+			n.moved = nil
+		}
+		n.mu.Unlock()
+		n.room.Shutdown(ctx)
 		if n.stop != nil {
 			n.stop()
 		}
@@ -356,17 +351,13 @@ func (n *node) cleanName(name string) (string, bool) {
 	return name, true
 }
 
-func marshal(ev event) []byte {
+// prepare encodes ev once for every client that gets it.
+func prepare(ev event) *websocket.PreparedMessage {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		panic(err) // event has only strings, numbers and slices of them
 	}
-	return b
-}
-
-// prepare encodes ev once for every client that gets it.
-func prepare(ev event) *websocket.PreparedMessage {
-	pm, err := websocket.NewPreparedMessage(websocket.OpText, marshal(ev))
+	pm, err := websocket.NewPreparedMessage(websocket.OpText, b)
 	if err != nil {
 		panic(err) // OpText is a message type
 	}

@@ -77,7 +77,7 @@ func (n *node) heartbeat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.RedisTimeout)
 	defer cancel()
 	now := time.Now()
-	members := n.local.members()
+	members := n.members()
 	_, err := n.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for chunk := range slices.Chunk(members, 500) {
 			zs := make([]redis.Z, len(chunk))
@@ -183,7 +183,7 @@ func (n *node) refreshPresence(ctx context.Context) int {
 	for _, u := range left[:min(len(left), n.cfg.MaxListed)] {
 		ev.Left = append(ev.Left, u.Name)
 	}
-	n.local.broadcast(prepare(ev))
+	n.broadcast(prepare(ev))
 	return len(users)
 }
 

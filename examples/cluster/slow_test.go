@@ -53,7 +53,7 @@ func TestSlowClientIsDroppedLocally(t *testing.T) {
 	ts := httptest.NewUnstartedServer(n)
 	ts.Listener = smallBuffers{ts.Listener}
 	ts.Start()
-	defer func() { n.Shutdown(); ts.Close(); n.Wait() }()
+	defer func() { n.Shutdown(ctx); ts.Close(); n.Wait() }()
 	base := "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws?name="
 
 	slow, err := websocket.Dial(ctx, base+"slow", &websocket.DialOptions{
@@ -78,11 +78,7 @@ func TestSlowClientIsDroppedLocally(t *testing.T) {
 		defer c.CloseNow()
 		fast = append(fast, c)
 	}
-	localCount := func() int {
-		n.local.mu.Lock()
-		defer n.local.mu.Unlock()
-		return len(n.local.clients)
-	}
+	localCount := n.room.Len
 	for localCount() < 3 {
 		if ctx.Err() != nil {
 			t.Fatalf("%d of 3 clients registered: %v", localCount(), ctx.Err())

@@ -92,11 +92,15 @@ func (n *node) readStream(ctx context.Context) {
 	const minBackoff, maxBackoff = 50 * time.Millisecond, 2 * time.Second
 	backoff := minBackoff
 	down := false
+	// What one XREAD returns is broadcast at once: at most half a client's
+	// queue, so that a client keeping up is never dropped for a burst.
+	count := int64(min(512, max(1, n.cfg.QueueSize/2)))
+	var batch []entry
 	for ctx.Err() == nil {
-		last := n.local.position()
+		last := n.position()
 		res, err := n.tail.XRead(ctx, &redis.XReadArgs{
 			Streams: []string{n.streamKey, last.String()},
-			Count:   512,
+			Count:   count,
 			Block:   n.cfg.Block,
 		}).Result()
 		if errors.Is(err, redis.Nil) {
@@ -123,15 +127,19 @@ func (n *node) readStream(ctx context.Context) {
 			down = false
 		}
 		backoff = minBackoff
+		batch = batch[:0]
 		for _, s := range res {
 			for _, m := range s.Messages {
 				id, ok := parseStreamID(m.ID)
 				if !ok || !last.less(id) {
 					continue // cannot happen: Redis returns only later IDs
 				}
-				n.local.deliver(id, prepare(messageEvent(m)))
+				batch = append(batch, entry{id, prepare(messageEvent(m))})
 				last = id
 			}
+		}
+		if len(batch) > 0 {
+			n.deliver(batch)
 		}
 	}
 }
