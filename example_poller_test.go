@@ -14,7 +14,7 @@ import (
 	"github.com/fullduplex/websocket"
 )
 
-// upper is a Handler: it answers each message with the message in
+// upper is a MessageHandler: it answers each message with the message in
 // capitals, and says goodbye when the connection ends.
 type upper struct{ closed chan error }
 

@@ -26,6 +26,13 @@ var ErrInvalidJSON = errors.New("websocket: invalid JSON message")
 // is for a type of data the application does not take at all, such as a
 // binary message where it expects text. Any other error is the
 // connection's, as ReadMessage returns it.
+//
+// The read limit bounds the message, not what decoding it allocates: under
+// the default 16 MiB limit, one message of small values decoded into an any
+// allocated 885 MiB. Set the limit (SetReadLimit, or ReadLimit in
+// AcceptOptions and DialOptions) to the largest document the application
+// expects, typically 64 KiB to 1 MiB, and decode into a typed struct,
+// which keeps only the fields it names.
 func (c *Conn) ReadJSON(v any) error {
 	_, r, err := c.NextReader()
 	if err != nil {

@@ -47,17 +47,19 @@ import (
 // as written there, as a program of its own: 20 clients connect, the
 // program gets SIGTERM, every client must get a Close frame with
 // StatusGoingAway (1001) and the program must exit with status 0; 10 times
-// in a row. README.md must show the same code. The recipe it replaced
-// (Shutdown registered with RegisterOnShutdown, main returning after
-// http.Server.Shutdown) lost the Close frames in 6 to 8 rounds of 10.
+// in a row. docs/group.md, where the README sends its readers, must show
+// the same code. The recipe it replaced (Shutdown registered with
+// RegisterOnShutdown, main returning after http.Server.Shutdown) lost the
+// Close frames in 6 to 8 rounds of 10.
 func TestShutdownRecipe(t *testing.T) {
 	code := recipeCode(t)
-	readme, err := os.ReadFile("README.md")
+	const page = "docs/group.md"
+	text, err := os.ReadFile(page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(readme, []byte("```go\n"+code+"```\n")) {
-		t.Errorf("README.md does not show the recipe of the package doc's %q section as a ```go block:\n%s", recipeHeading, code)
+	if !bytes.Contains(text, []byte("```go\n"+code+"```\n")) {
+		t.Errorf(page+" does not show the recipe of the package doc's %q section as a ```go block:\n%s", recipeHeading, code)
 	}
 
 	bin := buildRecipe(t, recipeImports+code)

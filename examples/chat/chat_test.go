@@ -332,6 +332,47 @@ func TestBadInput(t *testing.T) {
 	})
 }
 
+func TestDuplicateNameIsRefusedWith4000(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(20*time.Second))
+	defer cancel()
+	_, base := startServer(t, testOptions(t), nil)
+
+	alice := dial(t, ctx, base, "alice", nil)
+	next(t, alice) // hello
+	bob := dial(t, ctx, base, "bob", nil)
+	next(t, bob) // hello
+
+	// The same name, also after trimming, is refused while alice is in the
+	// room; a name differing in case is another name.
+	for _, name := range []string{"alice", " alice "} {
+		c := dial(t, ctx, base, name, nil)
+		c.SetReadDeadline(time.Now().Add(testtime.Scaled(5 * time.Second)))
+		_, _, err := c.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != StatusInvalidName || !strings.Contains(ce.Reason, "taken") {
+			t.Fatalf("second %q: read error %v, want close %d saying the name is taken", name, err, StatusInvalidName)
+		}
+	}
+	other := dial(t, ctx, base, "Alice", nil)
+	if ev := next(t, other); ev.Type != "hello" || ev.Name != "Alice" {
+		t.Fatalf("Alice's first event = %+v, want hello to Alice", ev)
+	}
+
+	// The refused ones never joined, so the first leave bob hears is
+	// alice's; once she has left, the name is free again.
+	if err := alice.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+		t.Logf("alice close: %v", err)
+	}
+	ev := until(t, bob, "alice's leave", func(ev event) bool { return ev.Type == "leave" })
+	if ev.Name != "alice" || !slices.Equal(ev.Users, []string{"Alice", "bob"}) {
+		t.Fatalf("leave = %+v, want alice leaving Alice and bob", ev)
+	}
+	again := dial(t, ctx, base, "alice", nil)
+	if ev := next(t, again); ev.Type != "hello" || ev.Name != "alice" {
+		t.Fatalf("alice's first event on rejoining = %+v, want hello to alice", ev)
+	}
+}
+
 func TestShutdownClosesWithGoingAway(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testtime.Scaled(20*time.Second))
 	defer cancel()

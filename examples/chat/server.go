@@ -48,9 +48,19 @@ func defaultOptions() options {
 }
 
 // StatusInvalidName is the close code for a connection whose name is not
-// acceptable. It is in the range RFC 6455 §7.4.2 leaves to applications; the
-// page asks for another name instead of reconnecting.
+// acceptable: malformed, or taken by someone in the room. It is in the range
+// RFC 6455 §7.4.2 leaves to applications; the page shows the reason and asks
+// for another name instead of reconnecting.
 const StatusInvalidName websocket.StatusCode = 4000
+
+// What join reports.
+type joinResult int
+
+const (
+	joined    joinResult = iota
+	nameTaken            // someone in the room has the name
+	closing              // the server is shutting down
+)
 
 // event is every message the server sends, as JSON.
 type event struct {
@@ -141,7 +151,15 @@ func (s *server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		conn.Close(StatusInvalidName, "a name is 1 to 24 printable characters")
 		return
 	}
-	if !s.join(conn, name) {
+	switch s.join(conn, name) {
+	case nameTaken:
+		// Two users with one name could not tell their messages apart,
+		// and one could pass for the other. A page that reconnects before
+		// the server has seen its old connection end gets this too, and
+		// asks for a name again.
+		conn.Close(StatusInvalidName, "that name is taken")
+		return
+	case closing:
 		conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
@@ -182,20 +200,29 @@ func (s *server) readLoop(conn *websocket.Conn, name string) {
 }
 
 // join adds conn to the room: it gets the room's recent history, and
-// everyone (conn included) hears that name joined. It reports false once the
-// server is shutting down.
-func (s *server) join(conn *websocket.Conn, name string) bool {
+// everyone (conn included) hears that name joined. It refuses a name that
+// someone in the room has (names are compared as they are shown: exactly,
+// after trimming), and every connection once the server is shutting down.
+func (s *server) join(conn *websocket.Conn, name string) joinResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing || !s.room.Add(conn) {
-		return false
+	if s.closing {
+		return closing
+	}
+	for _, n := range s.names {
+		if n == name {
+			return nameTaken
+		}
+	}
+	if !s.room.Add(conn) {
+		return closing
 	}
 	s.names[conn] = name
 	users := s.usersLocked()
 	// Queued under s.mu, so the hello comes before any later broadcast.
 	s.room.Send(conn, prepare(event{Type: "hello", Name: name, Users: users, History: slices.Clone(s.history)}))
 	s.broadcastLocked(event{Type: "join", Name: name, Time: time.Now().UnixMilli(), Users: users})
-	return true
+	return joined
 }
 
 // leave removes conn, whether it left or was dropped, and tells the others.

@@ -15,6 +15,7 @@ import (
 
 // TestBrowserEcho opens the echo page in a headless Chromium, types a
 // message as a user would and waits for the server's echo to show up in the
+// page, and that a long unbroken message wraps instead of widening the
 // page; a screenshot goes to $FULLDUPLEX_TEST_OUT/echo.
 func TestBrowserEcho(t *testing.T) { modes(t, testBrowserEcho) }
 
@@ -32,7 +33,8 @@ func testBrowserEcho(t *testing.T, h http.Handler) {
 	if err := p.WaitFor(ctx, `document.querySelector("#status").textContent === "connected"`); err != nil {
 		t.Fatal(err)
 	}
-	for _, msg := range []string{"Hello, echo!", "κόσμε, ünïcødé ✓"} {
+	long := strings.Repeat("0123456789abcdef", 40) // no break opportunity in 640 characters
+	for _, msg := range []string{"Hello, echo!", "κόσμε, ünïcødé ✓", long} {
 		err := p.Eval(ctx, `document.querySelector("#text").value = `+strconv.Quote(msg)+`; document.querySelector("#send").click()`, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -41,6 +43,13 @@ func testBrowserEcho(t *testing.T, h http.Handler) {
 		if err := p.WaitFor(ctx, echoed); err != nil {
 			t.Fatalf("waiting for the echo of %q: %v", msg, err)
 		}
+	}
+	var overflows bool
+	if err := p.Eval(ctx, `document.documentElement.scrollWidth > document.documentElement.clientWidth`, &overflows); err != nil {
+		t.Fatal(err)
+	}
+	if overflows {
+		t.Error("the page scrolls sideways: a long message does not wrap")
 	}
 	browser.SaveScreenshot(ctx, t, p, "echo", strings.ReplaceAll(t.Name(), "/", "-")+".png")
 }

@@ -149,7 +149,7 @@ func (s *server) serveEcho(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// echo is the Poller's Handler: each message back to its sender.
+// echo is the Poller's MessageHandler: each message back to its sender.
 type echo struct{}
 
 func (echo) HandleMessage(c *websocket.Conn, op websocket.Opcode, p []byte) { c.WriteMessage(op, p) }
