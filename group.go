@@ -49,7 +49,8 @@ type Group struct {
 	// QueueSize is the most messages that may wait to be written to one
 	// member. A member whose queue is full when Broadcast or Send queues
 	// another message is dropped: removed, and closed with
-	// StatusPolicyViolation (1008). Zero means 256.
+	// StatusPolicyViolation (1008). Zero means 256. QueueSize counts
+	// messages, whatever their size; QueueBytes bounds their bytes.
 	QueueSize int
 
 	// QueueBytes bounds the payload bytes waiting for one member, those
