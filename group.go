@@ -34,7 +34,9 @@ import (
 // one write of up to 64 KiB: the frames of a PreparedMessage, made once,
 // copied behind one another. A member that cannot keep up is dropped
 // instead of slowing the others: Broadcast and Send never wait for a
-// member's writes.
+// member's writes. A member that stops reading holds at most QueueBytes
+// plus one message of the group's memory, for at most WriteTimeout, before
+// it is dropped.
 // Messages reach each member in the order they were queued for it, and
 // every member sees broadcasts in the same order.
 //
