@@ -160,7 +160,9 @@ func (c *Conn) nextMessage() (Opcode, error) {
 	if c.evented {
 		return 0, errPolledRead
 	}
-	c.abandonInflate()
+	if c.comp != nil {
+		c.abandonInflate()
+	}
 	if c.rOp != 0 || c.inflating() {
 		bp := getWbuf()
 		for c.rOp != 0 || c.inflating() {
@@ -392,15 +394,17 @@ func (c *Conn) readHeader() (Header, error) {
 		return Header{}, c.readFailed(err)
 	}
 	n := headerSize(b[1])
+	whole := n
 	if b[0]&0x08 != 0 && b[1]&0x7f <= MaxControlPayload && n+int(b[1]&0x7f) <= c.br.Size() {
 		// A control frame is read whole, header and payload, so that one
 		// cut short under a Poller is taken again whole (errWouldBlock).
-		n += int(b[1] & 0x7f)
+		whole += int(b[1] & 0x7f)
 	}
-	if b, err = c.br.Peek(n); err != nil {
-		return Header{}, c.readFailed(err)
+	if whole > len(b) {
+		if b, err = c.br.Peek(whole); err != nil {
+			return Header{}, c.readFailed(err)
+		}
 	}
-	n = headerSize(b[1])
 	h, _, err := ParseHeader(b)
 	c.br.Discard(n)
 	if err != nil {
