@@ -60,6 +60,14 @@ type PollerOptions struct {
 	// default tcp_wmem) does not count, and a message begun with the
 	// queue under the limit is queued whole. A connection so holds at
 	// most WriteQueueLimit plus one message. Zero means 256 KiB.
+	//
+	// So under a Poller WriteMessage, like every write, returns at once:
+	// nil when its message is written or queued, an error wrapping
+	// ErrClosed from the write that finds the queue over the limit (the
+	// connection is dropped then, with no Close frame, since its peer
+	// reads none), and an error from every write once the connection is
+	// dropped or closed. Queued output, like what the kernel buffers, is
+	// lost if the connection is dropped before the peer takes it.
 	WriteQueueLimit int
 
 	// WriteTimeout bounds how long queued output may wait for the peer
