@@ -65,8 +65,8 @@ type PollerOptions struct {
 	// nil when its message is written or queued, an error wrapping
 	// ErrClosed from the write that finds the queue over the limit (the
 	// connection is dropped then, with no Close frame, since its peer
-	// reads none), and an error from every write once the connection is
-	// dropped or closed. Queued output, like what the kernel buffers, is
+	// reads none), and an error wrapping ErrClosed from every write after
+	// a drop. Queued output, like what the kernel buffers, is
 	// lost if the connection is dropped before the peer takes it.
 	WriteQueueLimit int
 
