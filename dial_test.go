@@ -605,23 +605,10 @@ func TestDialKeepsBytesAfterResponse(t *testing.T) {
 // A handshake that times out while the response's header is half read says
 // it timed out, not that the header was malformed.
 func TestDialTimeoutMidHeaderSaysTimeout(t *testing.T) {
-	ln := hsListen(t)
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer nc.Close()
-				nc.SetDeadline(time.Now().Add(hsTimeout))
-				bufio.NewReader(nc).ReadString('\n')
-				io.WriteString(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnec")
-				io.Copy(io.Discard, nc)
-			}()
-		}
-	}()
-	_, err := Dial(context.Background(), "ws://"+ln.Addr().String(), &DialOptions{HandshakeTimeout: 100 * time.Millisecond})
+	addr := hsFakeServer(t, func(*http.Request) string {
+		return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnec"
+	})
+	_, err := Dial(context.Background(), "ws://"+addr, &DialOptions{HandshakeTimeout: 100 * time.Millisecond})
 	if !errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "malformed") {
 		t.Fatalf("Dial: %v, want context.DeadlineExceeded, and no word of a malformed header", err)
 	}
