@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -50,11 +49,7 @@ func TestPollerPingAnsweredKeepsConn(t *testing.T) {
 	p := newTestPoller(t, &PollerOptions{PingInterval: testPingInterval})
 	rec := newRecorder(echoBack)
 	cli := pollerPair(t, p, rec, connConfig{}, connConfig{})
-	var pings atomic.Int32
-	cli.SetPingHandler(func(b []byte) error {
-		pings.Add(1)
-		return cli.WritePong(b)
-	})
+	pings := answerPings(cli)
 	msgs := make(chan string, 1)
 	go func() {
 		for {
@@ -143,11 +138,7 @@ func TestPollerPingStalledPeerDoesNotBlockSweep(t *testing.T) {
 	handshakenPeer(t, p, silent)
 	answering := newRecorder(nil)
 	cli := pollerPair(t, p, answering, connConfig{}, connConfig{})
-	var pings atomic.Int32
-	cli.SetPingHandler(func(b []byte) error {
-		pings.Add(1)
-		return cli.WritePong(b)
-	})
+	pings := answerPings(cli)
 	readLoop(cli)
 
 	if err := silent.waitClose(t); !isPingLoss(err) {
@@ -285,11 +276,7 @@ func TestPollerPingFromAClientIsMasked(t *testing.T) {
 	if err := p.Add(cli, rec); err != nil {
 		t.Fatal(err)
 	}
-	var pings atomic.Int32
-	srv.SetPingHandler(func(b []byte) error {
-		pings.Add(1)
-		return srv.WritePong(b)
-	})
+	pings := answerPings(srv)
 	done := readLoop(srv)
 	if n := waitCount(t, pings.Load, 2); n < 2 {
 		t.Fatalf("%d pings, want 2", n)
@@ -328,11 +315,7 @@ func TestPollerPingIntervalReplacesConnsOwn(t *testing.T) {
 	cli, srv := connPair(t, tcpConns, connConfig{}, own)
 	waitGoroutinesIn(t, "(*Conn).keepAlive", 1, "before Add: the Conn's own")
 	// The client answers the sweep's pings, so the connection stays open.
-	var pings atomic.Int32
-	cli.SetPingHandler(func(b []byte) error {
-		pings.Add(1)
-		return cli.WritePong(b)
-	})
+	pings := answerPings(cli)
 	cli.SetReadDeadline(time.Now().Add(2 * testTimeout))
 	go cli.ReadMessage()
 	if err := p.Add(srv, newRecorder(nil)); err != nil {
@@ -342,12 +325,8 @@ func TestPollerPingIntervalReplacesConnsOwn(t *testing.T) {
 	if srv.isClosed() {
 		t.Fatal("the connection closed; the keep-alive ended with it, not with Add")
 	}
-	deadline := time.Now().Add(testTimeout)
-	for pings.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no ping from the Poller's keep-alive")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if waitCount(t, pings.Load, 1) < 1 {
+		t.Fatal("no ping from the Poller's keep-alive")
 	}
 }
 

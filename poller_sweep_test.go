@@ -31,6 +31,17 @@ func waitCount(t *testing.T, n func() int32, want int32) int32 {
 	return n()
 }
 
+// answerPings has c answer each ping with its pong, as its default
+// handler does, and returns how many it has answered.
+func answerPings(c *Conn) *atomic.Int32 {
+	pings := new(atomic.Int32)
+	c.SetPingHandler(func(b []byte) error {
+		pings.Add(1)
+		return c.WritePong(b)
+	})
+	return pings
+}
+
 // handshakenPeer returns the raw client end of a connection that completed
 // the opening handshake through AcceptConn, whose server Conn p serves with
 // h. The client reads nothing past the 101 response unless the test does.
@@ -88,11 +99,7 @@ func TestPollerPingServedByAGoroutine(t *testing.T) {
 	if err := p.Add(srv, answering); err != nil {
 		t.Fatal(err)
 	}
-	var pings atomic.Int32
-	cli.SetPingHandler(func(b []byte) error {
-		pings.Add(1)
-		return cli.WritePong(b)
-	})
+	pings := answerPings(cli)
 	readLoop(cli)
 	if err := silent.waitClose(t); !isPingLoss(err) {
 		t.Errorf("HandleClose error = %v, want one wrapping ErrClosed that names the ping", err)
