@@ -10,23 +10,32 @@ import (
 	"time"
 )
 
-// socketPair returns a loopback TCP connection's client end and a netpoll
-// FD over a dup of its server end, which is closed.
-func socketPair(t *testing.T) (net.Conn, *FD) {
+// tcpPair returns the two ends of a loopback TCP connection, closed when
+// the test ends.
+func tcpPair(t *testing.T) (a, b net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
+	if a, err = net.Dial("tcp", ln.Addr().String()); err != nil {
 		t.Fatal(err)
 	}
-	b, err := ln.Accept()
-	if err != nil {
+	t.Cleanup(func() { a.Close() })
+	if b, err = ln.Accept(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { b.Close() })
+	return a, b
+}
+
+// socketPair returns a loopback TCP connection's client end and a netpoll
+// FD over a dup of its server end, which is closed.
+func socketPair(t *testing.T) (net.Conn, *FD) {
+	t.Helper()
+	a, b := tcpPair(t)
+	var err error
 	var fd int
 	RawConn(b).Control(func(s uintptr) { fd, err = Dup(int(s), -1) })
 	if err != nil {
@@ -36,7 +45,7 @@ func socketPair(t *testing.T) (net.Conn, *FD) {
 	syscall.SetNonblock(fd, true)
 	f := new(FD)
 	f.Init(fd, false)
-	t.Cleanup(func() { a.Close(); f.Close() })
+	t.Cleanup(func() { f.Close() })
 	return a, f
 }
 
@@ -167,23 +176,9 @@ func TestDupIntoSpare(t *testing.T) {
 // WaitReadable returns when input arrives, takes none of it, and reports
 // its read deadline as a read's timeout, named "read".
 func TestWaitReadable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := tcpPair(t)
 	b.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
-	err = WaitReadable(RawConn(b))
+	err := WaitReadable(RawConn(b))
 	var oe *net.OpError
 	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &oe) || oe.Op != "read" {
 		t.Fatalf("WaitReadable past the deadline: %v, want a read's timeout", err)
