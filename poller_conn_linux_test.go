@@ -114,7 +114,9 @@ func TestPollerTakeOverKeepsBufferedInput(t *testing.T) {
 // reads, and the peer's end; their socket buffers are small.
 func stuckWriter(t *testing.T, p *Poller, h MessageHandler) (*Conn, net.Conn) {
 	t.Helper()
-	a, c := stuckPeer(t, time.Second)
+	// The close timeout bounds the wait for a peer that reads its queue
+	// and answers the Close late, on a busy machine: scaled.
+	a, c := stuckPeer(t, scaled(time.Second))
 	if err := p.Add(c, h); err != nil {
 		t.Fatal(err)
 	}
